@@ -1,0 +1,220 @@
+/**
+ * Report attachment bytes -> report JSON bytes, by what the bytes are (magic numbers), not by what the
+ * part was labelled: senders label plain JSON as gzip (quirk 18) and zip files as anything (quirk 19).
+ *
+ * Every inflate has a ceiling on its output (`maxBytes`): a gzip of a few KB can inflate to gigabytes, and
+ * the output is counted chunk by chunk so a bomb is refused after at most one extra 64 KiB chunk.
+ */
+import { Inflate, GZheader, zlibInflateGetHeader, type ZStream } from 'pako';
+import yauzl from 'yauzl';
+import { ReportInputError } from '../errors.js';
+
+export type Compression = 'gzip' | 'zlib' | 'zip' | 'none';
+
+export interface DecompressedReport {
+  json: Buffer;
+  compression: Compression;
+  /** Names of the transport fix-ups applied (README "Fix-ups"). */
+  fixups: string[];
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+
+export function sniffCompression(bytes: Uint8Array): Compression | 'unknown' {
+  if (startsWith(bytes, GZIP_MAGIC)) return 'gzip';
+  if (startsWith(bytes, ZIP_MAGIC)) return 'zip';
+  // zlib header: CM=8 in the low nibble and a header checksum divisible by 31 (RFC 1950 2.2).
+  if (bytes.length >= 2 && (bytes[0]! & 0x0f) === 8 && ((bytes[0]! << 8) | bytes[1]!) % 31 === 0) return 'zlib';
+  if (looksLikeJson(bytes)) return 'none';
+  return 'unknown';
+}
+
+/** First non-blank byte is "{" (after an optional UTF-8 byte order mark). */
+export function looksLikeJson(bytes: Uint8Array): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return bytes[i] === 0x7b;
+}
+
+export async function decompressReport(bytes: Buffer, maxBytes: number): Promise<DecompressedReport> {
+  const kind = sniffCompression(bytes);
+  switch (kind) {
+    case 'none':
+      if (bytes.length > maxBytes) {
+        throw new ReportInputError('decompression-limit', `the report is ${bytes.length} bytes, over the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
+      }
+      return { json: bytes, compression: 'none', fixups: [] };
+    case 'gzip':
+      return gunzipAll(bytes, maxBytes);
+    case 'zlib':
+      return { json: inflateOne(bytes, maxBytes, 'zlib').output, compression: 'zlib', fixups: [] };
+    case 'zip':
+      return unzipReport(bytes, maxBytes);
+    default:
+      throw new ReportInputError(
+        'unsupported-compression',
+        `the report attachment is neither JSON, gzip, zlib nor zip (first bytes ${hex(bytes.subarray(0, 8))})`,
+      );
+  }
+}
+
+/**
+ * RFC 1952 allows several gzip members back to back; `gzip -d` joins them, so do we. Bytes after the last
+ * member that are not another member (Mimecast appends CRLF, quirk 17) are ignored and recorded.
+ */
+function gunzipAll(bytes: Buffer, maxBytes: number): DecompressedReport {
+  const parts: Buffer[] = [];
+  const fixups: string[] = [];
+  let offset = 0;
+  let total = 0;
+  for (;;) {
+    const { output, consumed } = inflateOne(bytes.subarray(offset), maxBytes - total, 'gzip');
+    parts.push(output);
+    total += output.length;
+    offset += consumed;
+    const rest = bytes.subarray(offset);
+    if (rest.length === 0) break;
+    if (startsWith(rest, GZIP_MAGIC)) {
+      if (!fixups.includes('gzip-multiple-members')) fixups.push('gzip-multiple-members');
+      continue;
+    }
+    fixups.push('gzip-trailing-bytes');
+    break;
+  }
+  return { json: parts.length === 1 ? parts[0]! : Buffer.concat(parts), compression: 'gzip', fixups };
+}
+
+class CeilingExceeded extends Error {}
+
+/** Inflates one gzip member or zlib stream; `consumed` is how many input bytes it used. */
+function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'): { output: Buffer; consumed: number } {
+  const inflator = new Inflate({ chunkSize: 64 * 1024 });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let strm: ZStream | undefined;
+  inflator.onStart = function (s: ZStream) {
+    strm = s;
+    if (kind === 'gzip') zlibInflateGetHeader(s, new GZheader());
+  };
+  inflator.onData = (chunk) => {
+    size += chunk.length;
+    if (size > maxBytes) throw new CeilingExceeded();
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+  };
+  inflator.onEnd = () => {};
+  try {
+    inflator.push(input, true);
+  } catch (err) {
+    if (err instanceof CeilingExceeded) {
+      throw new ReportInputError(
+        'decompression-limit',
+        `${kind} data inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES) from ${input.length} compressed bytes`,
+      );
+    }
+    throw new ReportInputError(`gzip-corrupt`, `${kind} stream is corrupt: ${(err as Error).message}`, { cause: err });
+  }
+  if (inflator.err) {
+    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${inflator.msg || `zlib error ${inflator.err}`}`);
+  }
+  if (!inflator.ended) {
+    throw new ReportInputError(
+      'gzip-corrupt',
+      `${kind} stream is truncated: it ends after ${input.length} bytes without its end marker (${size} bytes recovered)`,
+    );
+  }
+  const consumed = input.length - (strm?.avail_in ?? 0);
+  return { output: Buffer.concat(chunks, size), consumed };
+}
+
+/**
+ * Zip is not allowed by RFC 8460 5.1 but is accepted defensively (quirk 19): yauzl reads the container,
+ * and the member's deflate data goes through the same counted inflate as gzip.
+ */
+async function unzipReport(bytes: Buffer, maxBytes: number): Promise<DecompressedReport> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.fromBufferPromise(bytes, { lazyEntries: true, validateEntrySizes: false });
+  } catch (err) {
+    throw new ReportInputError('zip-corrupt', `zip archive is corrupt: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const entries: yauzl.Entry[] = [];
+    for await (const entry of zip.eachEntry()) entries.push(entry);
+    const candidates = entries.filter((e) => !e.fileName.endsWith('/'));
+    const entry = candidates.find((e) => /\.json(\.gz)?$/i.test(e.fileName)) ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!entry) {
+      throw new ReportInputError(
+        'zip-corrupt',
+        `zip archive holds no .json member (members: ${candidates.map((e) => e.fileName).join(', ') || 'none'})`,
+      );
+    }
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      throw new ReportInputError('unsupported-compression', `zip member ${entry.fileName} uses compression method ${entry.compressionMethod}; only stored and deflate are read`);
+    }
+    if (entry.compressedSize > bytes.length) throw new ReportInputError('zip-corrupt', `zip member ${entry.fileName} claims more bytes than the archive has`);
+    // decodeFileData: false hands us the member's raw deflate bytes, to inflate under our own ceiling.
+    const stream = await zip.openReadStreamPromise(entry, { decodeFileData: false });
+    const raw = await readAll(stream, entry.compressionMethod === 0 ? maxBytes : bytes.length);
+    let json: Buffer;
+    if (entry.compressionMethod === 0) json = raw;
+    else json = inflateRaw(raw, maxBytes);
+    const fixups = ['zip-attachment'];
+    // A zip holding a .json.gz: unwrap the inner gzip too.
+    if (startsWith(json, GZIP_MAGIC)) {
+      const inner = gunzipAll(json, maxBytes);
+      json = inner.json;
+      fixups.push(...inner.fixups);
+    }
+    return { json, compression: 'zip', fixups };
+  } catch (err) {
+    if (err instanceof ReportInputError) throw err;
+    throw new ReportInputError('zip-corrupt', `zip archive is corrupt: ${(err as Error).message}`, { cause: err });
+  } finally {
+    zip.close();
+  }
+}
+
+function inflateRaw(input: Uint8Array, maxBytes: number): Buffer {
+  const inflator = new Inflate({ raw: true, chunkSize: 64 * 1024 });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  inflator.onData = (chunk) => {
+    size += chunk.length;
+    if (size > maxBytes) throw new CeilingExceeded();
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+  };
+  inflator.onEnd = () => {};
+  try {
+    inflator.push(input, true);
+  } catch (err) {
+    if (err instanceof CeilingExceeded) {
+      throw new ReportInputError('decompression-limit', `zip member inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
+    }
+    throw new ReportInputError('zip-corrupt', `zip member is corrupt: ${(err as Error).message}`);
+  }
+  if (inflator.err || !inflator.ended) {
+    throw new ReportInputError('zip-corrupt', `zip member is corrupt or truncated: ${inflator.msg || 'no end marker'}`);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > maxBytes) throw new ReportInputError('decompression-limit', `zip member is larger than the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function startsWith(bytes: Uint8Array, magic: number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex').replace(/(..)/g, '$1 ').trim();
+}

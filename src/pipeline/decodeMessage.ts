@@ -1,0 +1,48 @@
+/**
+ * Raw stored bytes -> a validated report, through every pure stage:
+ * MIME (find the report part) -> decompress (with ceiling) -> JSON -> normalise (named fix-ups) -> schema.
+ * No I/O: the same function serves the worker, `tlsrpt reprocess` and the per-stage benchmark.
+ */
+import { createHash } from 'node:crypto';
+import { decompressReport } from '../decompress/decompressReport.js';
+import { extractReportPart, type MailFacts } from '../parse/extractReportPart.js';
+import { normaliseReport } from '../validate/normaliseReport.js';
+import { parseReportJson } from '../validate/parseReportJson.js';
+import { toTlsReport, type TlsReport, type WireReport } from '../validate/reportTypes.js';
+import { validateReport } from '../validate/validateReport.js';
+
+export interface DecodedReport {
+  report: TlsReport;
+  /** The report after fix-ups, as stored in reports.report_json. */
+  normalised: WireReport;
+  /** SHA-256 of the report JSON as received: equal for a re-delivery, different for a conflicting report. */
+  payloadSha256: Buffer;
+  fixups: string[];
+  mail: MailFacts;
+  filename: string | null;
+}
+
+export interface DecodeOptions {
+  /** Ceiling on decompressed bytes (REPORT_MAX_BYTES). */
+  reportMaxBytes: number;
+}
+
+export async function decodeMessage(raw: Buffer, options: DecodeOptions): Promise<DecodedReport> {
+  const part = await extractReportPart(raw);
+  const decompressed = await decompressReport(part.bytes, options.reportMaxBytes);
+  const fixups = [...part.fixups, ...decompressed.fixups];
+  if (decompressed.compression === 'none' && part.contentType !== null && /gzip/.test(part.contentType)) {
+    fixups.push('plain-json-labelled-gzip');
+  }
+  const json = parseReportJson(decompressed.json);
+  const normalised = normaliseReport(json, { tlsReportDomain: part.mail.tlsReportDomain, filename: part.filename });
+  validateReport(normalised.report);
+  return {
+    report: toTlsReport(normalised.report),
+    normalised: normalised.report,
+    payloadSha256: createHash('sha256').update(decompressed.json).digest(),
+    fixups: [...new Set([...fixups, ...normalised.fixups])],
+    mail: part.mail,
+    filename: part.filename,
+  };
+}

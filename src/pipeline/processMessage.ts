@@ -1,0 +1,50 @@
+/**
+ * The job handler, and the one place that decides retry versus quarantine:
+ * - the input is bad (ReportInputError)         -> quarantined with its reason; the job succeeds
+ * - a service is down (Postgres/Redis outage)   -> thrown: BullMQ retries with backoff, the message stays pending
+ * - anything else (a bug, or an input that trips one) -> retried up to WORKER_MAX_ATTEMPTS, then quarantined
+ *   as internal-error with the error message, so `tlsrpt reprocess` can replay it after a fix.
+ * A message that is no longer pending (processed by an earlier job) is left alone: processing is idempotent.
+ */
+import type { Pool } from '../db/pool.js';
+import { ReportInputError, errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
+import { loadRawMessage, quarantineMessage, recordAttempt, type MessageStatus } from '../store/rawMessages.js';
+import { storeReport } from '../store/storeReport.js';
+import { decodeMessage, type DecodedReport } from './decodeMessage.js';
+
+export interface ProcessDeps {
+  pool: Pool;
+  reportMaxBytes: number;
+  maxAttempts: number;
+}
+
+export type ProcessResult =
+  | { outcome: 'stored' | 'duplicate' | 'conflict'; reportId: number; decoded: DecodedReport }
+  | { outcome: 'quarantined'; reason: QuarantineReason; detail: string }
+  | { outcome: 'skipped'; status: MessageStatus | 'missing' };
+
+export async function processMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
+  const message = await loadRawMessage(deps.pool, rawMessageId);
+  if (!message) return { outcome: 'skipped', status: 'missing' };
+  if (message.status !== 'pending') return { outcome: 'skipped', status: message.status };
+
+  try {
+    const decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes });
+    const stored = await storeReport(deps.pool, rawMessageId, decoded);
+    return { ...stored, decoded };
+  } catch (err) {
+    if (err instanceof ReportInputError) {
+      await quarantineMessage(deps.pool, rawMessageId, err.reason, err.detail);
+      return { outcome: 'quarantined', reason: err.reason, detail: err.detail };
+    }
+    if (isServiceOutage(err)) throw err;
+    const msg = errorMessage(err);
+    await recordAttempt(deps.pool, rawMessageId, msg);
+    if (message.attempts + 1 >= deps.maxAttempts) {
+      const detail = `processing failed ${message.attempts + 1} times: ${msg}`;
+      await quarantineMessage(deps.pool, rawMessageId, 'internal-error', detail);
+      return { outcome: 'quarantined', reason: 'internal-error', detail };
+    }
+    throw err;
+  }
+}

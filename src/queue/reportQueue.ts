@@ -1,0 +1,79 @@
+/**
+ * The BullMQ queue between the receivers and the worker. One job per stored raw message, with the job id
+ * derived from the message id, so enqueueing the same message twice (receiver + sweep, two sweeps) is
+ * harmless: BullMQ keeps the first job with a given id.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const REPORT_QUEUE = 'raw-messages';
+
+export interface ReportJob {
+  rawMessageId: number;
+}
+
+export function jobIdFor(rawMessageId: number): string {
+  return `raw-${rawMessageId}`;
+}
+
+/**
+ * Retries cover service outages (Postgres or Redis down): exponential from 1 s, about 4.5 hours in all.
+ * Failed jobs are removed so that, if even that runs out, the sweep can add the message again: the message
+ * stays `pending` in Postgres and is never dropped.
+ */
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 14,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: true,
+};
+
+/**
+ * A connection for producers: fails fast instead of queueing commands while Redis is down, so a Redis outage
+ * costs a log line, not a hung SMTP transaction.
+ */
+export function createProducerConnection(redisUrl: string): Redis {
+  const conn = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  });
+  conn.on('error', () => {}); // reconnects by itself; callers see failed commands
+  return conn;
+}
+
+/** A connection for workers: BullMQ requires maxRetriesPerRequest null for its blocking commands. */
+export function createWorkerConnection(redisUrl: string): Redis {
+  const conn = new Redis(redisUrl, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  });
+  conn.on('error', () => {});
+  return conn;
+}
+
+export function createReportQueue(connection: Redis, prefix: string): Queue<ReportJob> {
+  const queue = new Queue<ReportJob>(REPORT_QUEUE, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+  queue.on('error', () => {});
+  return queue;
+}
+
+export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await queue.addBulk(ids.map((id) => ({ name: 'process', data: { rawMessageId: id }, opts: { jobId: jobIdFor(id) } })));
+}
+
+/**
+ * Enqueues those of `ids` that have no job in Redis (one pipelined EXISTS per batch), so that a sweep
+ * during a large backlog does not re-add every waiting job. Returns how many were added.
+ */
+export async function enqueueMissing(queue: Queue<ReportJob>, redis: Redis, ids: number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.exists(queue.toKey(jobIdFor(id)));
+  const results = (await pipeline.exec()) ?? [];
+  const missing = ids.filter((_, i) => results[i]?.[1] === 0);
+  await enqueueRawMessages(queue, missing);
+  return missing.length;
+}

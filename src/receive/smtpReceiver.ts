@@ -1,0 +1,122 @@
+/**
+ * The SMTP receiver: the MX for the `rua=mailto:` address. Replies are decided here, in one place:
+ *   550  recipient not accepted            (RCPT TO)
+ *   552  message over MAX_MESSAGE_SIZE     (MAIL FROM SIZE=, or counted while DATA streams)
+ *   451  the raw message could not be committed to Postgres: the sender keeps it and retries
+ *   250  "queued as <id>" only after the INSERT of the raw bytes has committed
+ *   421  while shutting down, to new connections
+ */
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Config } from '../config/loadConfig.js';
+import { errorMessage } from '../errors.js';
+import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
+import { isAcceptedRecipient } from './recipients.js';
+
+export interface SmtpReceiver {
+  /** Resolves with the port actually bound (useful with port 0). */
+  listen(): Promise<number>;
+  /** Stops accepting connections and waits for in-flight messages (up to SHUTDOWN_TIMEOUT_SECONDS). */
+  close(): Promise<void>;
+}
+
+type SmtpError = Error & { responseCode?: number };
+
+function smtpError(code: number, message: string): SmtpError {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Logger }): SmtpReceiver {
+  const { smtp } = config;
+  const log = deps.log;
+  let closing = false;
+
+  const server = new SMTPServer({
+    name: smtp.serverName,
+    banner: 'TLS report receiver (RFC 8460)',
+    // Reports are sent by MTAs without authentication (RFC 8460 5.3).
+    authOptional: true,
+    disabledCommands: smtp.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(smtp.tls ? { key: smtp.tls.key, cert: smtp.tls.cert } : {}),
+    size: smtp.maxMessageBytes,
+    maxClients: smtp.maxConnections,
+    // No reverse DNS per connection: it costs a lookup per report and we do not use the name.
+    disableReverseLookup: true,
+    closeTimeout: config.shutdownTimeoutMs,
+    logger: false,
+
+    onConnect(_session, callback) {
+      if (closing) return callback(smtpError(421, 'Service shutting down, try again later'));
+      callback();
+    },
+
+    onMailFrom(address, _session, callback) {
+      const declared = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
+      if (declared > smtp.maxMessageBytes) {
+        return callback(smtpError(552, `5.3.4 Message size ${declared} exceeds the limit of ${smtp.maxMessageBytes} bytes`));
+      }
+      callback();
+    },
+
+    onRcptTo(address, _session, callback) {
+      if (!isAcceptedRecipient(address.address, smtp.acceptedRecipients)) {
+        return callback(smtpError(550, `5.1.1 <${address.address}>: no TLS reports are accepted for this recipient here`));
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let oversized = false;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > smtp.maxMessageBytes) {
+          // Keep draining the socket so the 552 can be sent, but stop holding the bytes.
+          oversized = true;
+          chunks.length = 0;
+        } else {
+          chunks.push(chunk);
+        }
+      });
+      stream.on('error', (err) => callback(smtpError(451, `4.3.0 Error reading message: ${errorMessage(err)}`)));
+      stream.on('end', () => {
+        if (oversized || stream.sizeExceeded) {
+          return callback(smtpError(552, `5.3.4 Message exceeds the limit of ${smtp.maxMessageBytes} bytes`));
+        }
+        const raw = Buffer.concat(chunks, size);
+        acceptRawMessage(deps, raw, {
+          channel: 'smtp',
+          remoteAddress: session.remoteAddress,
+          helo: session.hostNameAppearsAs || null,
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        }).then(
+          (id) => callback(null, `2.0.0 OK queued as ${id}`),
+          (err) => {
+            log.error({ err: errorMessage(err), remote: session.remoteAddress }, 'could not store message; replied 451');
+            callback(smtpError(451, '4.3.0 Temporary storage failure, please try again later'));
+          },
+        );
+      });
+    },
+  });
+
+  server.on('error', (err) => log.error({ err: errorMessage(err) }, 'SMTP server error'));
+
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.server.once('error', reject);
+        server.listen(smtp.port, smtp.host, () => {
+          server.server.off('error', reject);
+          const addr = server.server.address();
+          resolve(typeof addr === 'object' && addr ? addr.port : smtp.port);
+        });
+      }),
+    close: () => {
+      closing = true;
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

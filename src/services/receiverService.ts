@@ -1,0 +1,37 @@
+/** The SMTP receiver with its own pool and queue producer. */
+import type { Logger } from 'pino';
+import type { Config } from '../config/loadConfig.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
+import { createSmtpReceiver } from '../receive/smtpReceiver.js';
+
+export interface ReceiverService {
+  pool: Pool;
+  port: number;
+  /** Stops accepting, finishes in-flight messages, closes connections. */
+  stop(): Promise<void>;
+}
+
+export async function startReceiverService(config: Config, log: Logger): Promise<ReceiverService> {
+  // A short connect timeout: while Postgres is unreachable the sender gets 451 within seconds.
+  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver' });
+  const redis = createProducerConnection(config.redisUrl);
+  const queue = createReportQueue(redis, config.queuePrefix);
+  const receiver = createSmtpReceiver(config, {
+    pool,
+    log,
+    enqueue: (id) => enqueueRawMessages(queue, [id]),
+  });
+  const port = await receiver.listen();
+  log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
+  return {
+    pool,
+    port,
+    async stop() {
+      await receiver.close();
+      await queue.close().catch(() => {});
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The raw_messages table: the durable record of everything received, and each message's state
+ * (pending -> stored | duplicate | conflict | quarantined). See migrations/0001.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from '../db/pool.js';
+import type { QuarantineReason } from '../errors.js';
+
+export type Channel = 'smtp' | 'http' | 'ingest';
+export type MessageStatus = 'pending' | 'stored' | 'duplicate' | 'conflict' | 'quarantined';
+
+export interface Envelope {
+  channel: Channel;
+  remoteAddress?: string | null;
+  helo?: string | null;
+  mailFrom?: string | null;
+  rcptTo?: string[];
+}
+
+export interface RawMessage {
+  id: number;
+  channel: Channel;
+  status: MessageStatus;
+  raw: Buffer;
+  attempts: number;
+}
+
+/** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
+export async function insertRawMessage(pool: Pool, raw: Buffer, envelope: Envelope): Promise<number> {
+  const sha256 = createHash('sha256').update(raw).digest();
+  const res = await pool.query<{ id: number }>(
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [envelope.channel, envelope.remoteAddress ?? null, envelope.helo ?? null, envelope.mailFrom ?? null, envelope.rcptTo ?? [], raw.length, sha256, raw],
+  );
+  return res.rows[0]!.id;
+}
+
+export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage | null> {
+  const res = await pool.query<RawMessage>(`SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = $1`, [id]);
+  return res.rows[0] ?? null;
+}
+
+export async function quarantineMessage(pool: Pool, id: number, reason: QuarantineReason, detail: string): Promise<void> {
+  await pool.query(
+    `UPDATE raw_messages SET status = 'quarantined', reason = $2, detail = $3, processed_at = now(), report_id = NULL
+     WHERE id = $1`,
+    [id, reason, detail.slice(0, 4000)],
+  );
+}
+
+/** Counts an attempt and its error, so a message that is still retrying shows why. */
+export async function recordAttempt(pool: Pool, id: number, error: string | null): Promise<void> {
+  await pool.query(`UPDATE raw_messages SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [id, error?.slice(0, 4000) ?? null]);
+}
+
+/** Pending messages received before `olderThanMs` ago, oldest first: what the sweep re-enqueues. */
+export async function listStrandedIds(pool: Pool, olderThanMs: number, limit: number, afterId = 0): Promise<number[]> {
+  const res = await pool.query<{ id: number }>(
+    `SELECT id FROM raw_messages
+     WHERE status = 'pending' AND id > $3 AND received_at < now() - make_interval(secs => $1::float8 / 1000)
+     ORDER BY id LIMIT $2`,
+    [olderThanMs, limit, afterId],
+  );
+  return res.rows.map((r) => r.id);
+}

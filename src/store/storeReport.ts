@@ -1,0 +1,115 @@
+/**
+ * Stores a decoded report with its policies and failure details, and settles the raw message's state,
+ * atomically. Dedupe by (organization_name, report_id) (RFC 8460 4.4: report-id is unique per reporter):
+ * - new identity           -> rows written, message `stored`
+ * - same identity and data -> nothing written, message `duplicate` (a re-delivery never double-counts)
+ * - same identity, new data-> nothing written, message `conflict`; the first report is kept, both raw mails are
+ */
+import type { Pool } from '../db/pool.js';
+import type { DecodedReport } from '../pipeline/decodeMessage.js';
+
+export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
+
+export interface StoreResult {
+  outcome: StoreOutcome;
+  reportId: number;
+}
+
+// One statement, so one round trip and atomic without BEGIN/COMMIT: the report row, then its policies
+// and failure details from two JSON arrays (joined on policy_index), then the raw message's state.
+// When the identity already exists, ON CONFLICT makes `r` empty and every dependent insert a no-op.
+const INSERT_REPORT = `
+WITH r AS (
+  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
+                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
+                       subject_report_id, attachment_filename)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  ON CONFLICT (organization_name, report_id) DO NOTHING
+  RETURNING id
+), p AS (
+  INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
+                        total_successful_session_count, total_failure_session_count)
+  SELECT r.id, t.i, t.type, t.domain, t.strings, t.mx, t.ok, t.failed
+  FROM r, jsonb_to_recordset($14::jsonb) AS t(i int, type text, domain text, strings text[], mx text[], ok bigint, failed bigint)
+  RETURNING id, policy_index
+), d AS (
+  INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname,
+                               receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
+                               failure_reason_code)
+  SELECT p.id, r.id, t.type, t.sip, t.mx, t.helo, t.rip, t.n, t.info, t.code
+  FROM r, jsonb_to_recordset($15::jsonb) AS t(i int, type text, sip text, mx text, helo text, rip text, n bigint, info text, code text)
+  JOIN p ON p.policy_index = t.i
+  RETURNING 1
+), m AS (
+  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
+  FROM r WHERE raw_messages.id = $1
+  RETURNING 1
+)
+SELECT id FROM r`;
+
+export async function storeReport(pool: Pool, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
+  const { report } = decoded;
+  const policies = report.policies.map((p, i) => ({
+    i,
+    type: p.policyType,
+    domain: p.policyDomain,
+    strings: p.policyString,
+    mx: p.mxHost,
+    ok: p.successfulSessions,
+    failed: p.failedSessions,
+  }));
+  const details = report.policies.flatMap((p, i) =>
+    p.failureDetails.map((d) => ({
+      i,
+      type: d.resultType,
+      sip: d.sendingMtaIp,
+      mx: d.receivingMxHostname,
+      helo: d.receivingMxHelo,
+      rip: d.receivingIp,
+      n: d.failedSessions,
+      info: d.additionalInformation,
+      code: d.failureReasonCode,
+    })),
+  );
+  const inserted = await pool.query<{ id: number }>(INSERT_REPORT, [
+    rawMessageId,
+    report.organizationName,
+    report.reportId,
+    report.contactInfo,
+    report.startAt,
+    report.endAt,
+    decoded.payloadSha256,
+    JSON.stringify(decoded.normalised),
+    decoded.fixups,
+    decoded.mail.tlsReportDomain,
+    decoded.mail.tlsReportSubmitter,
+    decoded.mail.subjectReportId,
+    decoded.filename,
+    JSON.stringify(policies),
+    JSON.stringify(details),
+  ]);
+  if (inserted.rows[0]) return { outcome: 'stored', reportId: inserted.rows[0].id };
+
+  // The identity exists: a re-delivery, or a different report reusing the identity.
+  const settled = await pool.query<{ report_id: number; outcome: StoreOutcome }>(
+    `WITH existing AS (
+       SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
+                       WHEN payload_sha256 = $4 THEN 'duplicate' ELSE 'conflict' END AS outcome
+       FROM reports WHERE organization_name = $2 AND report_id = $3
+     )
+     UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
+                             reason = NULL,
+                             detail = CASE WHEN existing.outcome = 'conflict'
+                                           THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
+                                      END
+     FROM existing WHERE raw_messages.id = $1
+     RETURNING existing.id AS report_id, existing.outcome AS outcome`,
+    [rawMessageId, report.organizationName, report.reportId, decoded.payloadSha256],
+  );
+  const row = settled.rows[0];
+  if (!row) {
+    // The existing report was deleted between the two statements: rare; let the job retry.
+    throw new Error(`report (${report.organizationName}, ${report.reportId}) vanished while settling message ${rawMessageId}`);
+  }
+  return { outcome: row.outcome, reportId: row.report_id };
+}
