@@ -37,8 +37,9 @@ WITH r AS (
                                receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
                                failure_reason_code)
   SELECT p.id, r.id, t.type, t.sip, t.mx, t.helo, t.rip, t.n, t.info, t.code
-  FROM r, jsonb_to_recordset($15::jsonb) AS t(i int, type text, sip text, mx text, helo text, rip text, n bigint, info text, code text)
+  FROM r, jsonb_to_recordset($15::jsonb) AS t(k int, i int, type text, sip text, mx text, helo text, rip text, n bigint, info text, code text)
   JOIN p ON p.policy_index = t.i
+  ORDER BY t.k -- ids in the order the report lists the details
   RETURNING 1
 ), m AS (
   UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
@@ -58,8 +59,10 @@ export async function storeReport(pool: Pool, rawMessageId: number, decoded: Dec
     ok: p.successfulSessions,
     failed: p.failedSessions,
   }));
+  let k = 0;
   const details = report.policies.flatMap((p, i) =>
     p.failureDetails.map((d) => ({
+      k: k++,
       i,
       type: d.resultType,
       sip: d.sendingMtaIp,
