@@ -5,7 +5,7 @@
  * Every inflate has a ceiling on its output (`maxBytes`): a gzip of a few KB can inflate to gigabytes, and
  * the output is counted chunk by chunk so a bomb is refused after at most one extra 64 KiB chunk.
  */
-import { Inflate, GZheader, zlibInflateGetHeader, type ZStream } from 'pako';
+import { Inflate } from 'pako';
 import yauzl from 'yauzl';
 import { ReportInputError } from '../errors.js';
 
@@ -48,7 +48,7 @@ export async function decompressReport(bytes: Buffer, maxBytes: number): Promise
     case 'gzip':
       return gunzipAll(bytes, maxBytes);
     case 'zlib':
-      return { json: inflateOne(bytes, maxBytes, 'zlib').output, compression: 'zlib', fixups: [] };
+      return { json: inflateOne(bytes, maxBytes, 'zlib'), compression: 'zlib', fixups: [] };
     case 'zip':
       return unzipReport(bytes, maxBytes);
     default:
@@ -60,43 +60,38 @@ export async function decompressReport(bytes: Buffer, maxBytes: number): Promise
 }
 
 /**
- * RFC 1952 allows several gzip members back to back; `gzip -d` joins them, so do we. Bytes after the last
- * member that are not another member (Mimecast appends CRLF, quirk 17) are ignored and recorded.
+ * pako joins gzip members back to back (RFC 1952 2.2) as `gzip -d` does. Bytes after the last member that
+ * are not another member (Mimecast appends CRLF, quirk 17) make pako fail on a "next header"; in that case
+ * only, retry without up to TRAILING_BYTES_TOLERATED trailing bytes, and record the fix-up.
  */
+const TRAILING_BYTES_TOLERATED = 64;
+
 function gunzipAll(bytes: Buffer, maxBytes: number): DecompressedReport {
-  const parts: Buffer[] = [];
-  const fixups: string[] = [];
-  let offset = 0;
-  let total = 0;
-  for (;;) {
-    const { output, consumed } = inflateOne(bytes.subarray(offset), maxBytes - total, 'gzip');
-    parts.push(output);
-    total += output.length;
-    offset += consumed;
-    const rest = bytes.subarray(offset);
-    if (rest.length === 0) break;
-    if (startsWith(rest, GZIP_MAGIC)) {
-      if (!fixups.includes('gzip-multiple-members')) fixups.push('gzip-multiple-members');
-      continue;
+  try {
+    return { json: inflateOne(bytes, maxBytes, 'gzip'), compression: 'gzip', fixups: [] };
+  } catch (err) {
+    if (!(err instanceof ReportInputError) || !/incorrect header check|unknown compression method|invalid/.test(err.detail)) throw err;
+    for (let cut = 1; cut <= Math.min(TRAILING_BYTES_TOLERATED, bytes.length - 18); cut++) {
+      try {
+        const json = inflateOne(bytes.subarray(0, bytes.length - cut), maxBytes, 'gzip');
+        return { json, compression: 'gzip', fixups: ['gzip-trailing-bytes'] };
+      } catch (retryErr) {
+        if (retryErr instanceof ReportInputError && retryErr.reason === 'decompression-limit') throw retryErr;
+      }
     }
-    fixups.push('gzip-trailing-bytes');
-    break;
+    throw err;
   }
-  return { json: parts.length === 1 ? parts[0]! : Buffer.concat(parts), compression: 'gzip', fixups };
 }
 
 class CeilingExceeded extends Error {}
 
-/** Inflates one gzip member or zlib stream; `consumed` is how many input bytes it used. */
-function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'): { output: Buffer; consumed: number } {
+const Z_BUF_ERROR = -5;
+
+/** Inflates a gzip (all members) or zlib stream under the output ceiling. */
+function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'): Buffer {
   const inflator = new Inflate({ chunkSize: 64 * 1024 });
   const chunks: Buffer[] = [];
   let size = 0;
-  let strm: ZStream | undefined;
-  inflator.onStart = function (s: ZStream) {
-    strm = s;
-    if (kind === 'gzip') zlibInflateGetHeader(s, new GZheader());
-  };
   inflator.onData = (chunk) => {
     size += chunk.length;
     if (size > maxBytes) throw new CeilingExceeded();
@@ -112,19 +107,18 @@ function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'):
         `${kind} data inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES) from ${input.length} compressed bytes`,
       );
     }
-    throw new ReportInputError(`gzip-corrupt`, `${kind} stream is corrupt: ${(err as Error).message}`, { cause: err });
+    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${(err as Error).message}`, { cause: err });
   }
-  if (inflator.err) {
-    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${inflator.msg || `zlib error ${inflator.err}`}`);
-  }
-  if (!inflator.ended) {
+  if (inflator.err === Z_BUF_ERROR || (!inflator.err && !inflator.ended)) {
     throw new ReportInputError(
       'gzip-corrupt',
       `${kind} stream is truncated: it ends after ${input.length} bytes without its end marker (${size} bytes recovered)`,
     );
   }
-  const consumed = input.length - (strm?.avail_in ?? 0);
-  return { output: Buffer.concat(chunks, size), consumed };
+  if (inflator.err) {
+    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${inflator.msg || `zlib error ${inflator.err}`}`);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /**

@@ -49,7 +49,6 @@ export const FIXUPS = {
   'report-part-mislabelled': 'The report part is not labelled application/tlsrpt+gzip or +json; it was found by file name or content.',
   'plain-json-labelled-gzip': 'A part labelled gzip holds plain JSON (quirk 18); read as JSON.',
   'gzip-trailing-bytes': 'Bytes follow the end of the gzip stream (Mimecast CRLF, quirk 17); ignored.',
-  'gzip-multiple-members': 'The gzip file has several members back to back (RFC 1952 2.2); joined as gzip -d does.',
   'zip-attachment': 'The report is a zip file, which RFC 8460 5.1 does not allow (quirk 19); its .json member is read.',
   'report-in-mail-body': 'The report JSON is the body of the mail rather than an attachment.',
 } as const;
