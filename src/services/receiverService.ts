@@ -24,6 +24,9 @@ export async function startReceiverService(config: Config, log: Logger): Promise
   });
   const port = await receiver.listen();
   log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
+  if (config.smtp.acceptedRecipients.length === 0) {
+    log.warn('ACCEPTED_RECIPIENTS is not set: mail for any recipient is accepted. Set it before exposing this port to the internet.');
+  }
   return {
     pool,
     port,
