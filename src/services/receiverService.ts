@@ -1,6 +1,7 @@
 /** The SMTP receiver with its own pool and queue producer. */
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
+import { once } from '../util/once.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
 import { createSmtpReceiver } from '../receive/smtpReceiver.js';
@@ -30,11 +31,11 @@ export async function startReceiverService(config: Config, log: Logger): Promise
   return {
     pool,
     port,
-    async stop() {
+    stop: once(async () => {
       await receiver.close();
       await queue.close().catch(() => {});
       redis.disconnect();
       await pool.end();
-    },
+    }),
   };
 }

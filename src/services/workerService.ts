@@ -5,6 +5,7 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
+import { once } from '../util/once.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { processMessage, type ProcessResult } from '../pipeline/processMessage.js';
@@ -61,13 +62,13 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   return {
     pool,
     sweeper,
-    async stop() {
+    stop: once(async () => {
       sweeper.stop();
       await worker.close();
       await queue.close();
       workerConnection.disconnect();
       producerConnection.disconnect();
       await pool.end();
-    },
+    }),
   };
 }
