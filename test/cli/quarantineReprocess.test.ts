@@ -1,0 +1,85 @@
+/**
+ * `tlsrpt quarantine list` and `tlsrpt reprocess`, run as the real command against a real database.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/log/createLogger.js';
+import { acceptRawMessage } from '../../src/receive/acceptRawMessage.js';
+import { realFixture } from '../helpers/fixtures.js';
+import { buildReportMail } from '../helpers/reportMail.js';
+import { runCli } from '../helpers/runCli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+
+describe('quarantine list and reprocess', () => {
+  let db: TestDatabase;
+  let microsoftId: number;
+  let junkId: number;
+  const deps = () => ({ pool: db.pool, enqueue: async () => {}, log: createLogger('silent') });
+
+  before(async () => {
+    db = await createTestDatabase();
+    // A Microsoft report (dates without zone) as an older version, without that fix-up, would have left it.
+    microsoftId = await acceptRawMessage(deps(), realFixture('mox--microsoft.eml'), { channel: 'smtp', mailFrom: 'tlsrpt-noreply@microsoft.com' });
+    await db.pool.query(
+      `UPDATE raw_messages SET status = 'quarantined', reason = 'schema-violation',
+         detail = '$["date-range"]["start-datetime"]: "2023-01-10T00:00:00" is not an RFC 3339 date-time' WHERE id = $1`,
+      [microsoftId],
+    );
+    // A message that is still not a report.
+    junkId = await acceptRawMessage(deps(), buildReportMail({ report: Buffer.from('{"not": "closed"') }), { channel: 'smtp', mailFrom: 'someone@example.org' });
+    await db.pool.query(`UPDATE raw_messages SET status = 'quarantined', reason = 'json-invalid', detail = 'old detail' WHERE id = $1`, [junkId]);
+  });
+  after(() => db?.drop());
+
+  it('lists quarantined messages with id, sender, reason and detail', async () => {
+    const r = await runCli(['quarantine', 'list'], { DATABASE_URL: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^id\s+received_at\s+channel\s+sender\s+reason\s+detail$/);
+    assert.equal(lines.length, 4);
+    assert.match(lines[2]!, new RegExp(`^\\s*${junkId}\\s+\\S+\\s+smtp\\s+someone@example.org\\s+json-invalid\\s+old detail$`));
+    assert.match(lines[3]!, new RegExp(`^\\s*${microsoftId}\\s.*tlsrpt-noreply@microsoft.com\\s+schema-violation\\s+\\$\\["date-range"\\]`));
+  });
+
+  it('filters by reason and prints JSON for scripts', async () => {
+    const r = await runCli(['quarantine', 'list', '--reason', 'json-invalid', '--format', 'json'], { DATABASE_URL: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout);
+    assert.deepEqual(rows.map((x: { id: number; reason: string }) => [x.id, x.reason]), [[junkId, 'json-invalid']]);
+  });
+
+  it('refuses an unknown reason, naming the valid ones', async () => {
+    const r = await runCli(['quarantine', 'list', '--reason', 'bogus'], { DATABASE_URL: db.url });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /unknown reason "bogus"; one of: mime-malformed/);
+  });
+
+  it('stores what the current parser can read, re-quarantines the rest with the current reason', async () => {
+    const r = await runCli(['reprocess'], { DATABASE_URL: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /selected: 2/);
+    assert.match(r.stdout, /stored: 1/);
+    assert.match(r.stdout, /still quarantined, json-invalid: 1/);
+
+    const ms = (await db.pool.query(`SELECT status, report_id FROM raw_messages WHERE id = $1`, [microsoftId])).rows[0];
+    assert.equal(ms.status, 'stored');
+    const report = (await db.pool.query(`SELECT organization_name, start_at, fixups FROM reports WHERE id = $1`, [ms.report_id])).rows[0];
+    assert.equal(report.organization_name, 'Microsoft Corporation');
+    assert.equal(report.start_at.toISOString(), '2023-01-10T00:00:00.000Z');
+    assert.ok(report.fixups.includes('datetime-without-zone'));
+
+    const junk = (await db.pool.query(`SELECT status, reason, detail FROM raw_messages WHERE id = $1`, [junkId])).rows[0];
+    assert.equal(junk.reason, 'json-invalid');
+    assert.match(junk.detail, /not valid JSON/);
+  });
+
+  it('changes nothing when run again', async () => {
+    const before = (await db.pool.query(`SELECT count(*)::int AS n FROM reports`)).rows[0].n;
+    const r = await runCli(['reprocess', String(microsoftId)], { DATABASE_URL: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /selected: 0/);
+    assert.match(r.stdout, new RegExp(`left alone \\(already settled with a report\\): ${microsoftId}`));
+    const after = (await db.pool.query(`SELECT count(*)::int AS n FROM reports`)).rows[0].n;
+    assert.equal(after, before);
+  });
+});
