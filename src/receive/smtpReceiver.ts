@@ -65,7 +65,14 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
       callback();
     },
 
-    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, done) {
+      // smtp-server must get exactly one answer per message, whichever of 'error' and 'end' comes first.
+      let answered = false;
+      const callback = (err: Error | null, message?: string) => {
+        if (answered) return;
+        answered = true;
+        done(err, message);
+      };
       const chunks: Buffer[] = [];
       let size = 0;
       let oversized = false;
