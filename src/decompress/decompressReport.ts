@@ -89,7 +89,19 @@ const Z_BUF_ERROR = -5;
 
 /** Inflates a gzip (all members) or zlib stream under the output ceiling. */
 function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'): Buffer {
-  const inflator = new Inflate({ chunkSize: 64 * 1024 });
+  return inflateWithCeiling(input, maxBytes, { raw: false, what: `${kind} stream`, corrupt: 'gzip-corrupt' });
+}
+
+/**
+ * The one counted inflate every format goes through: output is counted chunk by chunk (64 KiB) and the
+ * inflate is abandoned as soon as it passes `maxBytes`.
+ */
+function inflateWithCeiling(
+  input: Uint8Array,
+  maxBytes: number,
+  o: { raw: boolean; what: string; corrupt: 'gzip-corrupt' | 'zip-corrupt' },
+): Buffer {
+  const inflator = new Inflate({ raw: o.raw, chunkSize: 64 * 1024 });
   const chunks: Buffer[] = [];
   let size = 0;
   inflator.onData = (chunk) => {
@@ -104,19 +116,19 @@ function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'):
     if (err instanceof CeilingExceeded) {
       throw new ReportInputError(
         'decompression-limit',
-        `${kind} data inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES) from ${input.length} compressed bytes`,
+        `${o.what} inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES) from ${input.length} compressed bytes`,
       );
     }
-    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${(err as Error).message}`, { cause: err });
+    throw new ReportInputError(o.corrupt, `${o.what} is corrupt: ${(err as Error).message}`, { cause: err });
   }
   if (inflator.err === Z_BUF_ERROR || (!inflator.err && !inflator.ended)) {
     throw new ReportInputError(
-      'gzip-corrupt',
-      `${kind} stream is truncated: it ends after ${input.length} bytes without its end marker (${size} bytes recovered)`,
+      o.corrupt,
+      `${o.what} is truncated: it ends after ${input.length} bytes without its end marker (${size} bytes recovered)`,
     );
   }
   if (inflator.err) {
-    throw new ReportInputError('gzip-corrupt', `${kind} stream is corrupt: ${inflator.msg || `zlib error ${inflator.err}`}`);
+    throw new ReportInputError(o.corrupt, `${o.what} is corrupt: ${inflator.msg || `zlib error ${inflator.err}`}`);
   }
   return Buffer.concat(chunks, size);
 }
@@ -152,7 +164,7 @@ async function unzipReport(bytes: Buffer, maxBytes: number): Promise<Decompresse
     const raw = await readAll(stream, entry.compressionMethod === 0 ? maxBytes : bytes.length);
     let json: Buffer;
     if (entry.compressionMethod === 0) json = raw;
-    else json = inflateRaw(raw, maxBytes);
+    else json = inflateWithCeiling(raw, maxBytes, { raw: true, what: `zip member ${entry.fileName}`, corrupt: 'zip-corrupt' });
     const fixups = ['zip-attachment'];
     // A zip holding a .json.gz: unwrap the inner gzip too.
     if (startsWith(json, GZIP_MAGIC)) {
@@ -167,30 +179,6 @@ async function unzipReport(bytes: Buffer, maxBytes: number): Promise<Decompresse
   } finally {
     zip.close();
   }
-}
-
-function inflateRaw(input: Uint8Array, maxBytes: number): Buffer {
-  const inflator = new Inflate({ raw: true, chunkSize: 64 * 1024 });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  inflator.onData = (chunk) => {
-    size += chunk.length;
-    if (size > maxBytes) throw new CeilingExceeded();
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-  };
-  inflator.onEnd = () => {};
-  try {
-    inflator.push(input, true);
-  } catch (err) {
-    if (err instanceof CeilingExceeded) {
-      throw new ReportInputError('decompression-limit', `zip member inflates past the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
-    }
-    throw new ReportInputError('zip-corrupt', `zip member is corrupt: ${(err as Error).message}`);
-  }
-  if (inflator.err || !inflator.ended) {
-    throw new ReportInputError('zip-corrupt', `zip member is corrupt or truncated: ${inflator.msg || 'no end marker'}`);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
