@@ -23,7 +23,7 @@ export function registerStatsCommands(program: Command): void {
   program
     .command('stats')
     .description('print session and failure counts per policy domain from the stored reports (the SQL views of README "Querying the reports")')
-    .option('--domain <domain>', 'only this policy domain (repeat for several)', collectDomain, [] as string[])
+    .addOption(new Option('--domain <domain>', 'only this policy domain (repeat for several)').argParser(collectDomain).default([], 'every domain'))
     .option('--since <date>', `first UTC day to include, YYYY-MM-DD (default: ${STATS_DEFAULT_DAYS} days ago)`, parseDay)
     .addOption(
       new Option('--by <grouping>', 'one row per domain, or per domain and day, reporter, policy type, failure result-type or receiving MX')
@@ -60,7 +60,11 @@ Examples:
   program
     .command('readiness')
     .description('say per policy domain whether its MTA-STS policy can move from testing to enforce, and why; exit 1 when any is not ready')
-    .option('--domain <domain>', 'judge only this policy domain (repeat for several); a domain without reports is not ready', collectDomain, [] as string[])
+    .addOption(
+      new Option('--domain <domain>', 'judge only this policy domain (repeat for several); a domain without reports is not ready')
+        .argParser(collectDomain)
+        .default([], 'every domain with reports in the window'),
+    )
     .option('--days <n>', 'window: the last N whole UTC days before today', parseCount(1, 3660), READINESS_DEFAULTS.windowDays)
     .option('--max-failure-rate <rate>', 'highest failure rate that is still ready: a fraction (0.001) or a percentage (0.1%)', parseRate, READINESS_DEFAULTS.maxFailureRate)
     .option('--min-days <n>', 'fewest days with reports in the window', parseCount(0, 3660), READINESS_DEFAULTS.minDays)
