@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
+import { registerStatsCommands } from './statsCommands.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
   .configureHelp({ sortSubcommands: false });
 
 registerCoreCommands(program);
+registerStatsCommands(program);
 registerQuarantineCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
