@@ -56,11 +56,28 @@ async function checkDatabase(pool: Pool): Promise<ReadinessCheck[]> {
 
 async function checkRedis(redis: Redis): Promise<ReadinessCheck> {
   try {
+    // Right after start the first connection may still be opening; wait for it rather than report a failure.
+    if (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect') await withTimeout(firstConnection(redis));
     await withTimeout(redis.ping());
     return { name: 'redis', ok: true, detail: 'reachable' };
   } catch (err) {
     return { name: 'redis', ok: false, detail: `not reachable: ${errorMessage(err)}` };
   }
+}
+
+function firstConnection(redis: Redis): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      redis.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      redis.off('ready', onReady);
+      reject(err);
+    };
+    redis.once('ready', onReady);
+    redis.once('error', onError);
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>): Promise<T> {
