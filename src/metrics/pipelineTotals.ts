@@ -243,7 +243,15 @@ export interface PipelineTally {
   snapshot(): Promise<PipelineSnapshot>;
 }
 
-export function createPipelineTally(pool: Pool, options: { domains: readonly string[]; maxDomains: number }): PipelineTally {
+export interface PipelineTallyOptions {
+  domains: readonly string[];
+  maxDomains: number;
+  /** Default FOLD_MARGIN_SECONDS. */
+  foldMarginSeconds?: number;
+}
+
+export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): PipelineTally {
+  const margin = options.foldMarginSeconds ?? FOLD_MARGIN_SECONDS;
   const folded = emptyTotals();
   const labels = new DomainLabels(options.domains, options.maxDomains);
   let rawMark = 0;
@@ -257,7 +265,7 @@ export function createPipelineTally(pool: Pool, options: { domains: readonly str
       // One snapshot for every query, so the folded and the live parts neither overlap nor leave a gap.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(`SET LOCAL statement_timeout = '10s'`);
-      const b = (await client.query(BOUNDS_SQL, [rawMark, reportMark, FOLD_MARGIN_SECONDS])).rows[0];
+      const b = (await client.query(BOUNDS_SQL, [rawMark, reportMark, margin])).rows[0];
       const rawTo = rawFoldBoundary(rawMark, b.first_pending, b.raw_old);
       const reportTo = Math.max(reportMark, b.report_old ?? reportMark);
       const rawFold = rawTo > rawMark ? await readRaw(client, rawMark, rawTo) : [];
