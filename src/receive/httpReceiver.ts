@@ -38,9 +38,15 @@ export interface HttpReceiverDeps extends AcceptDeps {
   readiness: () => Promise<Readiness>;
 }
 
-/** A fastify plugin to register beside the built-in routes, e.g. MTA-STS policy hosting. */
-type AnyPlugin = FastifyPluginAsync<any> | FastifyPluginCallback<any>;
-export type HttpPlugin = AnyPlugin | { plugin: AnyPlugin; options?: Record<string, unknown> };
+/**
+ * A fastify plugin to register beside the built-in routes (e.g. MTA-STS policy hosting): an async plugin, or
+ * { plugin, options } for a callback-style one or one that takes options. Options are the plugin's own
+ * business, hence `any`.
+ */
+type PluginOptions = any;
+export type HttpPlugin =
+  | FastifyPluginAsync
+  | { plugin: FastifyPluginAsync<PluginOptions> | FastifyPluginCallback<PluginOptions>; options?: Record<string, unknown> };
 
 export interface HttpReceiverOptions {
   /** Registered after the built-in routes, each in its own encapsulated context. */

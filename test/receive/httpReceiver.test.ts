@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/log/createLogger.js';
 import { startHttpService } from '../../src/services/httpService.js';
 import { realFixture } from '../helpers/fixtures.js';
@@ -343,3 +344,40 @@ function canConnect(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+describe('extra plugins', () => {
+  it('registers a plugin beside the built-in routes, with its own routes and the default JSON parser', async () => {
+    const h = await startHttpHarness(
+      { HTTP_RATE_LIMIT_PER_MINUTE: '1' },
+      {
+        worker: false,
+        receiver: {
+          plugins: [
+            async (app) => {
+              app.get('/.well-known/mta-sts.txt', async (_request, reply) => reply.type('text/plain').send('version: STSv1\r\nmode: testing\r\n'));
+            },
+            {
+              plugin: async (app: FastifyInstance, opts: { greeting?: string }) => {
+                app.post('/echo', async (request) => ({ greeting: opts.greeting, got: request.body }));
+              },
+              options: { greeting: 'hello' },
+            },
+          ],
+        },
+      },
+    );
+    try {
+      for (let i = 0; i < 3; i++) {
+        const policy = await fetch(h.url('/.well-known/mta-sts.txt'));
+        assert.equal(policy.status, 200, 'the report rate limit does not apply to other routes');
+        assert.equal(await policy.text(), 'version: STSv1\r\nmode: testing\r\n');
+      }
+      const echo = await fetch(h.url('/echo'), { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+      assert.deepEqual(await echo.json(), { greeting: 'hello', got: { a: 1 } });
+      const text = await scrape(h.url('/metrics'));
+      assert.equal(sample(text, 'tlsrpt_http_requests_total{route="/.well-known/mta-sts.txt",method="GET",status="200"}'), 3);
+    } finally {
+      await h.close();
+    }
+  });
+});
