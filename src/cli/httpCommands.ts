@@ -4,7 +4,7 @@ const HTTP_HELP = `
 Serves, on HTTP_HOST:HTTP_PORT:
   POST <HTTP_REPORT_PATH>  TLS reports (RFC 8460 5.4), body application/tlsrpt+gzip or +json;
                            replies 200 {"status":"accepted","id":N} once the body is stored
-  GET  /metrics            Prometheus metrics
+  GET  /metrics            Prometheus metrics (to METRICS_ALLOW addresses)
   GET  /healthz            200 while the process runs
   GET  /readyz             200 when Postgres and Redis answer and migrations are current, else 503
 
@@ -20,6 +20,7 @@ Environment (defaults in brackets):
   HTTP_TRUST_PROXY              proxies whose X-Forwarded-For is believed: off, on, hop count, addresses [off]
   METRICS_DOMAINS               policy domains always given their own series [none]
   METRICS_MAX_DOMAINS           further domains given their own series, the rest as "other" [100]
+  METRICS_ALLOW                 who may GET /metrics: private, any, or addresses/CIDR ranges [private]
 See README "HTTPS reports, metrics and health checks" for a reverse-proxy example and every metric.`;
 
 export function registerHttpCommands(program: Command): void {

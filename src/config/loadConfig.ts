@@ -159,6 +159,8 @@ export interface HttpConfig {
     readonly domains: readonly string[];
     /** How many other policy domains get series of their own; the rest are summed as policy_domain="other". */
     readonly maxDomains: number;
+    /** Client addresses and CIDR ranges that may GET /metrics (403 for others); null lets anyone. */
+    readonly allow: readonly string[] | null;
   };
 }
 
@@ -173,7 +175,11 @@ export const HTTP_DEFAULTS = {
   HTTP_TLS: 'auto',
   HTTP_TRUST_PROXY: 'off',
   METRICS_MAX_DOMAINS: '100',
+  METRICS_ALLOW: 'private',
 } as const;
+
+/** METRICS_ALLOW=private: loopback, RFC 1918, link-local and IPv6 unique-local addresses. */
+const PRIVATE_RANGES = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10'];
 
 function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
   const get = (name: keyof typeof HTTP_DEFAULTS): string => {
@@ -204,6 +210,7 @@ function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
     metrics: {
       domains: parseDomainList('METRICS_DOMAINS', env.METRICS_DOMAINS ?? ''),
       maxDomains: parseInteger('METRICS_MAX_DOMAINS', get('METRICS_MAX_DOMAINS'), 0, 10_000),
+      allow: parseMetricsAllow(get('METRICS_ALLOW')),
     },
   };
 }
@@ -221,6 +228,7 @@ function describeHttpConfig(http: HttpConfig): Record<string, unknown> {
     HTTP_TRUST_PROXY: Array.isArray(http.trustProxy) ? http.trustProxy.join(',') : http.trustProxy === true ? 'on' : http.trustProxy || 'off',
     METRICS_DOMAINS: http.metrics.domains.length ? http.metrics.domains.join(',') : '(none)',
     METRICS_MAX_DOMAINS: http.metrics.maxDomains,
+    METRICS_ALLOW: http.metrics.allow ? http.metrics.allow.join(',') : 'any',
   };
 }
 
@@ -230,17 +238,26 @@ function parseTrustProxy(value: string): HttpConfig['trustProxy'] {
   if (v === 'off' || v === 'false' || v === 'no') return false;
   if (v === 'on' || v === 'true' || v === 'yes') return true;
   if (/^\d+$/.test(v)) return parseInteger('HTTP_TRUST_PROXY', v, 1, 100);
-  const entries = v.split(/[\s,]+/).filter(Boolean);
+  return parseAddressList('HTTP_TRUST_PROXY', v, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
+}
+
+/** "any" | "private" | addresses and CIDR ranges, which may include "private". */
+function parseMetricsAllow(value: string): string[] | null {
+  const v = value.toLowerCase();
+  if (v === 'any') return null;
+  const entries = parseAddressList('METRICS_ALLOW', v, ['private'], 'use e.g. private, 10.0.0.0/8, 192.0.2.7, or "any"');
+  return [...new Set(entries.flatMap((e) => (e === 'private' ? PRIVATE_RANGES : [e])))];
+}
+
+function parseAddressList(name: string, value: string, keywords: string[], hint: string): string[] {
+  const entries = value.split(/[\s,]+/).filter(Boolean);
   for (const e of entries) {
+    if (keywords.includes(e)) continue;
     const [addr, bits, extra] = e.split('/');
-    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(e);
     const family = isIP(addr ?? '');
     const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
-    if (!named && (family === 0 || !bitsOk || extra !== undefined)) {
-      throw new ConfigError(
-        'HTTP_TRUST_PROXY',
-        `"${e}" is not an address, a CIDR range or loopback/linklocal/uniquelocal; use e.g. 127.0.0.1, 10.0.0.0/8, or "off"`,
-      );
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw new ConfigError(name, `"${e}" is not an address, a CIDR range or one of ${keywords.join(', ')}; ${hint}`);
     }
   }
   return entries;

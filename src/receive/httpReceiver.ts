@@ -2,6 +2,8 @@
  * The HTTPS receiver: the endpoint of a `rua=https://...` address (RFC 8460 5.4), plus /metrics, /healthz
  * and /readyz, as one fastify app that other features extend with plugins (createHttpReceiver's `plugins`).
  *
+ * GET /metrics answers only clients in METRICS_ALLOW (403 otherwise; private addresses by default).
+ *
  * POST <HTTP_REPORT_PATH> replies (the refusals are decided in httpReplies.ts):
  *   200  {"status":"accepted","id":N} only after the body, byte for byte, is committed to Postgres
  *        (RFC 8460 5.4: "typically a 200 or 201"; 200 because nothing is created at a URL of its own)
@@ -30,6 +32,7 @@ import { errorMessage } from '../errors.js';
 import type { Readiness } from '../health/checkReadiness.js';
 import type { Metrics } from '../metrics/createMetrics.js';
 import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
+import { allowedAddresses } from './allowedAddresses.js';
 import { HttpRefusal, REFUSALS, REPORT_MEDIA_TYPES, RETRY_AFTER_SECONDS, acceptsContentEncoding, refusalFor, type RefusalReason } from './httpReplies.js';
 
 export interface HttpReceiverDeps extends AcceptDeps {
@@ -139,7 +142,13 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
     reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  // The per-domain numbers are for the operator, not for whoever can reach the report endpoint.
+  const mayScrape = allowedAddresses(http.metrics.allow);
+  app.get('/metrics', async (request, reply) => {
+    if (!mayScrape(request.ip)) {
+      reply.code(403).send({ error: 'metrics-forbidden', message: `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.` });
+      return;
+    }
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

@@ -21,7 +21,11 @@ describe('HTTP configuration', () => {
       maxConnections: 256,
       tls: false,
       trustProxy: false,
-      metrics: { domains: [], maxDomains: 100 },
+      metrics: {
+        domains: [],
+        maxDomains: 100,
+        allow: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10'],
+      },
     });
     assert.ok(Object.isFrozen(http) && Object.isFrozen(http.metrics));
   });
@@ -38,6 +42,7 @@ describe('HTTP configuration', () => {
       HTTP_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8, loopback',
       METRICS_DOMAINS: 'Example.COM. example.org,example.org',
       METRICS_MAX_DOMAINS: '0',
+      METRICS_ALLOW: '192.0.2.7, 2001:db8::/32',
     });
     assert.equal(http.port, 8443);
     assert.equal(http.reportPath, '/reports/smtptls');
@@ -46,7 +51,9 @@ describe('HTTP configuration', () => {
     assert.equal(http.bodyTimeoutMs, 5000);
     assert.equal(http.maxConnections, 50);
     assert.deepEqual(http.trustProxy, ['127.0.0.1', '10.0.0.0/8', 'loopback']);
-    assert.deepEqual(http.metrics, { domains: ['example.com', 'example.org'], maxDomains: 0 });
+    assert.deepEqual(http.metrics, { domains: ['example.com', 'example.org'], maxDomains: 0, allow: ['192.0.2.7', '2001:db8::/32'] });
+    assert.equal(loadConfig({ METRICS_ALLOW: 'any' }).http.metrics.allow, null);
+    assert.deepEqual(loadConfig({ METRICS_ALLOW: '203.0.113.0/24 private' }).http.metrics.allow?.slice(0, 2), ['203.0.113.0/24', '127.0.0.0/8']);
     assert.equal(loadConfig({ HTTP_TRUST_PROXY: '2' }).http.trustProxy, 2);
     assert.equal(loadConfig({ HTTP_TRUST_PROXY: 'on' }).http.trustProxy, true);
   });
@@ -78,6 +85,7 @@ describe('HTTP configuration', () => {
     [{ HTTP_TRUST_PROXY: 'proxy.example' }, 'HTTP_TRUST_PROXY', /not an address/],
     [{ METRICS_DOMAINS: 'not a domain' }, 'METRICS_DOMAINS', /not a domain name/],
     [{ METRICS_MAX_DOMAINS: '-1' }, 'METRICS_MAX_DOMAINS', /not a whole number/],
+    [{ METRICS_ALLOW: 'everyone' }, 'METRICS_ALLOW', /not an address, a CIDR range or one of private/],
   ];
   for (const [env, variable, message] of bad) {
     it(`fails naming ${variable} for ${JSON.stringify(env)}`, () => {
@@ -96,7 +104,7 @@ describe('HTTP configuration', () => {
   it('prints every HTTP variable', () => {
     const d = describeConfig(loadConfig({ HTTP_RATE_LIMIT_PER_MINUTE: '0' }));
     for (const name of ['HTTP_HOST', 'HTTP_PORT', 'HTTP_TLS', 'HTTP_REPORT_PATH', 'HTTP_MAX_BODY_SIZE', 'HTTP_RATE_LIMIT_PER_MINUTE',
-      'HTTP_BODY_TIMEOUT_SECONDS', 'HTTP_MAX_CONNECTIONS', 'HTTP_TRUST_PROXY', 'METRICS_DOMAINS', 'METRICS_MAX_DOMAINS']) {
+      'HTTP_BODY_TIMEOUT_SECONDS', 'HTTP_MAX_CONNECTIONS', 'HTTP_TRUST_PROXY', 'METRICS_DOMAINS', 'METRICS_MAX_DOMAINS', 'METRICS_ALLOW']) {
       assert.ok(name in d, name);
     }
     assert.equal(d.HTTP_RATE_LIMIT_PER_MINUTE, '(off)');

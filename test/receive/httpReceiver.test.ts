@@ -345,6 +345,22 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+describe('METRICS_ALLOW', () => {
+  it('answers /metrics only to allowed client addresses, as the trusted proxy reports them', async () => {
+    const h = await startHttpHarness({ METRICS_ALLOW: '10.0.0.0/8', HTTP_TRUST_PROXY: 'loopback' }, { worker: false });
+    try {
+      const direct = await fetch(h.url('/metrics'));
+      assert.equal(direct.status, 403);
+      assert.match(((await direct.json()) as { message: string }).message, /not allowed from 127\.0\.0\.1: add it to METRICS_ALLOW/);
+      assert.equal((await fetch(h.url('/metrics'), { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 403);
+      assert.equal((await fetch(h.url('/metrics'), { headers: { 'x-forwarded-for': '10.1.2.3' } })).status, 200);
+      assert.equal((await fetch(h.url('/healthz'), { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 200);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('extra plugins', () => {
   it('registers a plugin beside the built-in routes, with its own routes and the default JSON parser', async () => {
     const h = await startHttpHarness(
