@@ -1,6 +1,7 @@
-/** `tlsrpt serve`: migrate, then the SMTP receiver and the worker in one process. */
+/** `tlsrpt serve`: migrate, then the SMTP receiver, the HTTP(S) server and the worker in one process. */
 import { loadConfig } from '../src/config/loadConfig.js';
 import { createLogger } from '../src/log/createLogger.js';
+import { startHttpService } from '../src/services/httpService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
 import { startWorkerService } from '../src/services/workerService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
@@ -11,8 +12,14 @@ export async function runServe(): Promise<void> {
   await migrateAtStart(config, log);
   const worker = await startWorkerService(config, log.child({ component: 'worker' }));
   const receiver = await startReceiverService(config, log.child({ component: 'receiver' }));
+  const http = await startHttpService(config, log.child({ component: 'http' }));
+  // SIGHUP re-reads TLS_CERT/TLS_KEY for HTTPS; without a handler it would end the process.
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: re-reading TLS_CERT and TLS_KEY');
+    void http.reloadTls();
+  });
   stopOnSignals(log, config.shutdownTimeoutMs, async () => {
-    await receiver.stop();
+    await Promise.all([receiver.stop(), http.stop()]);
     await worker.stop();
   });
 }

@@ -16,7 +16,7 @@ See README "Configuration" for all variables.`;
 export function registerCoreCommands(program: Command): void {
   program
     .command('serve')
-    .description('migrate the database, then run the SMTP receiver and a worker in one process (what "npm start" runs)')
+    .description('migrate the database, then run the SMTP receiver, the HTTP(S) server and a worker in one process (what "npm start" runs)')
     .addHelpText('after', ENV_HELP)
     .action(async () => {
       const { runServe } = await import('../../workers/serve.js');

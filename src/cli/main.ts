@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCoreCommands } from './coreCommands.js';
+import { registerHttpCommands } from './httpCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
@@ -17,6 +18,7 @@ program
   .configureHelp({ sortSubcommands: false });
 
 registerCoreCommands(program);
+registerHttpCommands(program);
 registerStatsCommands(program);
 registerQuarantineCommands(program);
 

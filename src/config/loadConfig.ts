@@ -3,6 +3,7 @@
  * Each variable is documented in README "Configuration"; keep the two in step (test/config asserts it).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 
@@ -31,6 +32,7 @@ export interface Config {
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
     readonly maxAttempts: number;
   };
+  readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
       sweepIntervalMs: parseInteger('SWEEP_INTERVAL_SECONDS', get('SWEEP_INTERVAL_SECONDS'), 1, 86_400) * 1000,
       maxAttempts: parseInteger('WORKER_MAX_ATTEMPTS', get('WORKER_MAX_ATTEMPTS'), 1, 100),
     },
+    http: loadHttpConfig(env, tls),
     logLevel: level,
     shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 1, 3600) * 1000,
   });
@@ -124,9 +127,151 @@ export function describeConfig(config: Config): Record<string, unknown> {
     WORKER_MAX_ATTEMPTS: config.worker.maxAttempts,
     REPORT_MAX_BYTES: config.worker.reportMaxBytes,
     SWEEP_INTERVAL_SECONDS: config.worker.sweepIntervalMs / 1000,
+    ...describeHttpConfig(config.http),
     LOG_LEVEL: config.logLevel,
     SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
   };
+}
+
+/**
+ * The HTTPS report endpoint (RFC 8460 5.4), /metrics and the health checks: README "HTTPS reports, metrics
+ * and health checks" documents each variable.
+ */
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** The path of the `rua=https://...` URI that report POSTs arrive at. */
+  readonly reportPath: string;
+  /** Largest POST body accepted (413 above it). Bodies are held in memory: see maxConnections. */
+  readonly maxBodyBytes: number;
+  /** Report POSTs per client address per minute (429 above it); 0 turns the limit off. */
+  readonly rateLimitPerMinute: number;
+  /** A request must arrive whole, headers and body, within this time (408 otherwise: slow senders, slowloris). */
+  readonly bodyTimeoutMs: number;
+  /** Open connections at most; with maxBodyBytes this bounds the memory that bodies in flight can take. */
+  readonly maxConnections: number;
+  /** Serve HTTPS with the TLS_CERT/TLS_KEY pair (HTTP_TLS=auto|on), or plain HTTP behind a proxy (off). */
+  readonly tls: boolean;
+  /** Which proxies' X-Forwarded-For to believe for the client address (rate limit, logs): fastify trustProxy. */
+  readonly trustProxy: boolean | number | readonly string[];
+  readonly metrics: {
+    /** Policy domains always exported in the per-domain series, even before their first report. */
+    readonly domains: readonly string[];
+    /** How many other policy domains get series of their own; the rest are summed as policy_domain="other". */
+    readonly maxDomains: number;
+    /** Client addresses and CIDR ranges that may GET /metrics (403 for others); null lets anyone. */
+    readonly allow: readonly string[] | null;
+  };
+}
+
+export const HTTP_DEFAULTS = {
+  HTTP_HOST: '0.0.0.0',
+  HTTP_PORT: '8080',
+  HTTP_REPORT_PATH: '/tlsrpt',
+  HTTP_MAX_BODY_SIZE: '2MiB',
+  HTTP_RATE_LIMIT_PER_MINUTE: '60',
+  HTTP_BODY_TIMEOUT_SECONDS: '30',
+  HTTP_MAX_CONNECTIONS: '256',
+  HTTP_TLS: 'auto',
+  HTTP_TRUST_PROXY: 'off',
+  METRICS_MAX_DOMAINS: '100',
+  METRICS_ALLOW: 'private',
+} as const;
+
+/** METRICS_ALLOW=private: loopback, RFC 1918, link-local and IPv6 unique-local addresses. */
+const PRIVATE_RANGES = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10'];
+
+function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
+  const get = (name: keyof typeof HTTP_DEFAULTS): string => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? HTTP_DEFAULTS[name] : v.trim();
+  };
+  const reportPath = get('HTTP_REPORT_PATH');
+  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(reportPath)) {
+    throw new ConfigError('HTTP_REPORT_PATH', `"${reportPath}" must be a URL path starting with "/", without query or spaces (e.g. /tlsrpt)`);
+  }
+  const tlsMode = get('HTTP_TLS').toLowerCase();
+  if (!['auto', 'on', 'off'].includes(tlsMode)) {
+    throw new ConfigError('HTTP_TLS', `"${tlsMode}" is not one of auto (HTTPS when TLS_CERT/TLS_KEY are set), on, off`);
+  }
+  if (tlsMode === 'on' && !tls) {
+    throw new ConfigError('HTTP_TLS', 'is "on" but TLS_CERT and TLS_KEY are not set: set them (PEM files), or use HTTP_TLS=off behind a TLS proxy');
+  }
+  return {
+    host: get('HTTP_HOST'),
+    port: parseInteger('HTTP_PORT', get('HTTP_PORT'), 0, 65535),
+    reportPath,
+    maxBodyBytes: parseSize('HTTP_MAX_BODY_SIZE', get('HTTP_MAX_BODY_SIZE')),
+    rateLimitPerMinute: parseInteger('HTTP_RATE_LIMIT_PER_MINUTE', get('HTTP_RATE_LIMIT_PER_MINUTE'), 0, 1_000_000),
+    bodyTimeoutMs: parseInteger('HTTP_BODY_TIMEOUT_SECONDS', get('HTTP_BODY_TIMEOUT_SECONDS'), 1, 3600) * 1000,
+    maxConnections: parseInteger('HTTP_MAX_CONNECTIONS', get('HTTP_MAX_CONNECTIONS'), 1, 100_000),
+    tls: tlsMode !== 'off' && tls !== null,
+    trustProxy: parseTrustProxy(get('HTTP_TRUST_PROXY')),
+    metrics: {
+      domains: parseDomainList('METRICS_DOMAINS', env.METRICS_DOMAINS ?? ''),
+      maxDomains: parseInteger('METRICS_MAX_DOMAINS', get('METRICS_MAX_DOMAINS'), 0, 10_000),
+      allow: parseMetricsAllow(get('METRICS_ALLOW')),
+    },
+  };
+}
+
+function describeHttpConfig(http: HttpConfig): Record<string, unknown> {
+  return {
+    HTTP_HOST: http.host,
+    HTTP_PORT: http.port,
+    HTTP_TLS: http.tls ? 'on (HTTPS with TLS_CERT/TLS_KEY)' : 'off (plain HTTP)',
+    HTTP_REPORT_PATH: http.reportPath,
+    HTTP_MAX_BODY_SIZE: http.maxBodyBytes,
+    HTTP_RATE_LIMIT_PER_MINUTE: http.rateLimitPerMinute || '(off)',
+    HTTP_BODY_TIMEOUT_SECONDS: http.bodyTimeoutMs / 1000,
+    HTTP_MAX_CONNECTIONS: http.maxConnections,
+    HTTP_TRUST_PROXY: Array.isArray(http.trustProxy) ? http.trustProxy.join(',') : http.trustProxy === true ? 'on' : http.trustProxy || 'off',
+    METRICS_DOMAINS: http.metrics.domains.length ? http.metrics.domains.join(',') : '(none)',
+    METRICS_MAX_DOMAINS: http.metrics.maxDomains,
+    METRICS_ALLOW: http.metrics.allow ? http.metrics.allow.join(',') : 'any',
+  };
+}
+
+/** "off" | "on" (every hop) | a hop count | addresses and CIDR ranges of the proxies (or loopback, linklocal, uniquelocal). */
+function parseTrustProxy(value: string): HttpConfig['trustProxy'] {
+  const v = value.toLowerCase();
+  if (v === 'off' || v === 'false' || v === 'no') return false;
+  if (v === 'on' || v === 'true' || v === 'yes') return true;
+  if (/^\d+$/.test(v)) return parseInteger('HTTP_TRUST_PROXY', v, 1, 100);
+  return parseAddressList('HTTP_TRUST_PROXY', v, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
+}
+
+/** "any" | "private" | addresses and CIDR ranges, which may include "private". */
+function parseMetricsAllow(value: string): string[] | null {
+  const v = value.toLowerCase();
+  if (v === 'any') return null;
+  const entries = parseAddressList('METRICS_ALLOW', v, ['private'], 'use e.g. private, 10.0.0.0/8, 192.0.2.7, or "any"');
+  return [...new Set(entries.flatMap((e) => (e === 'private' ? PRIVATE_RANGES : [e])))];
+}
+
+function parseAddressList(name: string, value: string, keywords: string[], hint: string): string[] {
+  const entries = value.split(/[\s,]+/).filter(Boolean);
+  for (const e of entries) {
+    if (keywords.includes(e)) continue;
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr ?? '');
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw new ConfigError(name, `"${e}" is not an address, a CIDR range or one of ${keywords.join(', ')}; ${hint}`);
+    }
+  }
+  return entries;
+}
+
+function parseDomainList(name: string, value: string): string[] {
+  const out: string[] = [];
+  for (const raw of value.split(/[\s,;]+/)) {
+    const d = raw.trim().toLowerCase().replace(/\.$/, '');
+    if (!d) continue;
+    if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/.test(d)) throw new ConfigError(name, `"${raw}" is not a domain name (e.g. example.com)`);
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
 }
 
 export function maskUrl(url: string): string {

@@ -1,0 +1,58 @@
+/** The HTTPS receiver (report endpoint, /metrics, /healthz, /readyz) with its own pool and queue producer. */
+import type { Logger } from 'pino';
+import type { Config } from '../config/loadConfig.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { checkReadiness } from '../health/checkReadiness.js';
+import { createMetrics } from '../metrics/createMetrics.js';
+import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
+import { createHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type TlsReloadResult } from '../receive/httpReceiver.js';
+
+export interface HttpService {
+  pool: Pool;
+  port: number;
+  receiver: HttpReceiver;
+  /** Re-reads TLS_CERT/TLS_KEY (what SIGHUP does). */
+  reloadTls(): Promise<TlsReloadResult>;
+  /** Stops accepting, finishes requests in progress, closes connections. */
+  stop(): Promise<void>;
+}
+
+export async function startHttpService(config: Config, log: Logger, options: HttpReceiverOptions = {}): Promise<HttpService> {
+  // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
+  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
+  const redis = createProducerConnection(config.redisUrl);
+  const queue = createReportQueue(redis, config.queuePrefix);
+  const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
+  const receiver = createHttpReceiver(
+    config,
+    { pool, log, metrics, enqueue: (id) => enqueueRawMessages(queue, [id]), readiness: () => checkReadiness({ pool, redis }) },
+    options,
+  );
+  const release = async () => {
+    await queue.close().catch(() => {});
+    redis.disconnect();
+    await pool.end();
+  };
+  let port: number;
+  try {
+    port = await receiver.listen();
+  } catch (err) {
+    await receiver.close().catch(() => {});
+    await release();
+    throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST, HTTP_PORT): ${(err as Error).message}`, { cause: err });
+  }
+  log.info(
+    { host: config.http.host, port, https: config.http.tls, reportPath: config.http.reportPath },
+    `${config.http.tls ? 'HTTPS' : 'HTTP'} server listening`,
+  );
+  return {
+    pool,
+    port,
+    receiver,
+    reloadTls: () => receiver.reloadTls(),
+    async stop() {
+      await receiver.close();
+      await release();
+    },
+  };
+}
