@@ -67,7 +67,9 @@ export async function runPolicyValidate(target: string, o: ValidateOptions, conf
   let label = target;
   let body: Buffer;
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
-  const isDomain = !isUrl && !existsSync(target) && target.includes('.') && !target.includes('/') && hostNameProblem(target.replace(/\.$/, '')) === null;
+  // A bare domain means its policy URL; a missing "*.txt" is still taken as a file name (a typo'd path).
+  const isDomain =
+    !isUrl && !existsSync(target) && target.includes('.') && !/\.txt$/i.test(target) && !target.includes('/') && hostNameProblem(target.replace(/\.$/, '')) === null;
   if (isUrl || isDomain) {
     const url = isUrl ? target : policyUrl(target.replace(/\.$/, '').toLowerCase());
     label = url;
@@ -139,7 +141,7 @@ export async function runCheck(domain: string, o: CheckOptions, config: Config, 
 }
 
 export function formatFindings(findings: readonly CheckFinding[]): string {
-  const width = Math.max(...findings.map((f) => f.check.length));
+  const width = Math.max(0, ...findings.map((f) => f.check.length));
   const pad = ' '.repeat(width + 10);
   return findings
     .map((f) => {

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runPolicyGenerate, runPolicyValidate } from '../../src/cli/policyCommands.js';
+import { parseConnectTo, runPolicyGenerate, runPolicyValidate } from '../../src/cli/policyCommands.js';
 import { loadConfig } from '../../src/config/loadConfig.js';
 import { projectPath } from '../../src/util/projectPath.js';
 
@@ -70,6 +70,16 @@ describe('policy generate and validate (in-process)', () => {
     assert.match(lines[2]!, new RegExp(`^${file.replace(/[.*]/g, '\\$&')}:3: error mx-wildcard: `));
     assert.match(lines[4]!, /:4: error max-age-too-large: max_age 40000000 exceeds the RFC 8461 3\.2 maximum of 31557600/);
     assert.equal(lines[6], `${file}: invalid, 3 error(s); senders would ignore this policy`);
+  });
+});
+
+describe('--connect-to', () => {
+  it('takes HOST:PORT, :PORT, HOST and [IPv6]:PORT', () => {
+    assert.deepEqual(parseConnectTo('127.0.0.1:8443'), { host: '127.0.0.1', port: 8443 });
+    assert.deepEqual(parseConnectTo(':8443'), { port: 8443 });
+    assert.deepEqual(parseConnectTo('staging.example.net'), { host: 'staging.example.net' });
+    assert.deepEqual(parseConnectTo('[::1]:53'), { host: '::1', port: 53 });
+    for (const bad of ['', ':', 'a:b:c', 'host:70000']) assert.throws(() => parseConnectTo(bad), /expected HOST:PORT/, bad);
   });
 });
 
