@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
+import { registerPolicyCommands } from './policyCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
@@ -21,6 +22,7 @@ registerCoreCommands(program);
 registerHttpCommands(program);
 registerStatsCommands(program);
 registerQuarantineCommands(program);
+registerPolicyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -2,7 +2,7 @@
  * The one place that reads process.env. Everything else receives the frozen Config object.
  * Each variable is documented in README "Configuration"; keep the two in step (test/config asserts it).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
@@ -35,6 +35,22 @@ export interface Config {
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** MTA-STS policy hosting and the `tlsrpt policy` / `tlsrpt check` commands (README "MTA-STS"). */
+  readonly mtaSts: MtaStsConfig;
+}
+
+export interface MtaStsConfig {
+  /** Directory with one `<domain>.txt` policy per domain, served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
+  readonly policyDir: string | null;
+  /** One policy file served for every domain in `sharedDomains`. */
+  readonly policyFile: string | null;
+  readonly sharedDomains: readonly string[];
+  /** This deployment's TLS-RPT report addresses (RFC 8460 3 rua URIs, mailto: or https:), in the order to publish. */
+  readonly rua: readonly string[];
+  /** DNS servers (host or host:port) for `tlsrpt check`; empty = the system resolver. */
+  readonly dnsServers: readonly string[];
+  /** Extra CA certificates (PEM) trusted, besides the public roots, when fetching policies. */
+  readonly extraCa: { readonly path: string; readonly pem: Buffer } | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -106,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: loadHttpConfig(env, tls),
     logLevel: level,
     shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 1, 3600) * 1000,
+    mtaSts: loadMtaStsConfig(env),
   });
 }
 
@@ -130,6 +147,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ...describeHttpConfig(config.http),
     LOG_LEVEL: config.logLevel,
     SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
+    MTA_STS_POLICY_DIR: config.mtaSts.policyDir ?? '(none)',
+    MTA_STS_POLICY_FILE: config.mtaSts.policyFile ?? '(none)',
+    MTA_STS_DOMAINS: config.mtaSts.sharedDomains.join(',') || '(none)',
+    TLSRPT_RUA: config.mtaSts.rua.join(',') || '(none: "tlsrpt check" cannot tell whether reports reach this deployment)',
+    DNS_SERVERS: config.mtaSts.dnsServers.join(',') || '(system resolver)',
+    MTA_STS_CA_FILE: config.mtaSts.extraCa?.path ?? '(none: public roots only)',
   };
 }
 
@@ -337,6 +360,71 @@ function parseRecipients(value: string): string[] {
     out.push(item);
   }
   return out;
+}
+
+function loadMtaStsConfig(env: Env): MtaStsConfig {
+  const opt = (name: string): string | null => env[name]?.trim() || null;
+  const policyDir = opt('MTA_STS_POLICY_DIR');
+  if (policyDir) {
+    let isDir = false;
+    try {
+      isDir = statSync(policyDir).isDirectory();
+    } catch (err) {
+      throw new ConfigError('MTA_STS_POLICY_DIR', `cannot read "${policyDir}": ${(err as Error).message}`);
+    }
+    if (!isDir) throw new ConfigError('MTA_STS_POLICY_DIR', `"${policyDir}" is not a directory; it should hold one <domain>.txt policy per domain`);
+  }
+  const policyFile = opt('MTA_STS_POLICY_FILE');
+  const sharedDomains = (env.MTA_STS_DOMAINS ?? '').split(/[\s,;]+/).filter(Boolean).map((d) => {
+    const domain = d.toLowerCase().replace(/\.$/, '');
+    if (!isHostName(domain)) throw new ConfigError('MTA_STS_DOMAINS', `"${d}" is not a domain name (expected e.g. example.com)`);
+    return domain;
+  });
+  if (policyFile && !sharedDomains.length) {
+    throw new ConfigError('MTA_STS_DOMAINS', 'MTA_STS_POLICY_FILE is set but MTA_STS_DOMAINS is empty: list the domains that share the policy');
+  }
+  if (sharedDomains.length && !policyFile) {
+    throw new ConfigError('MTA_STS_POLICY_FILE', 'MTA_STS_DOMAINS is set but MTA_STS_POLICY_FILE is not: name the policy file the domains share');
+  }
+  const caPath = opt('MTA_STS_CA_FILE');
+  return {
+    policyDir,
+    policyFile,
+    sharedDomains,
+    rua: parseRua(env.TLSRPT_RUA ?? ''),
+    dnsServers: parseDnsServers(env.DNS_SERVERS ?? ''),
+    extraCa: caPath ? { path: caPath, pem: readPem('MTA_STS_CA_FILE', caPath) } : null,
+  };
+}
+
+function isHostName(name: string): boolean {
+  return name.length <= 253 && name.split('.').every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(l));
+}
+
+/**
+ * "mailto:tlsrpt@example.com, https://example.com/tlsrpt" -> rua URIs (RFC 8460 3). A bare address is refused
+ * rather than silently prefixed: the record it would generate is the mistake that crashed a sender (sys4 #54).
+ */
+function parseRua(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean).map((uri) => {
+    if (/^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$/i.test(uri)) return `mailto:${uri.slice('mailto:'.length)}`;
+    if (/^https:\/\/[^\s]+$/i.test(uri)) return uri;
+    const hint = uri.includes('@') && !uri.includes(':') ? ` (did you mean "mailto:${uri}"?)` : '';
+    throw new ConfigError('TLSRPT_RUA', `"${uri}" is not a mailto: or https: URI${hint}`);
+  });
+}
+
+/** "127.0.0.1:5353, [::1]:53, 192.0.2.1" -> the forms node:dns Resolver.setServers accepts. */
+function parseDnsServers(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean).map((server) => {
+    const m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(server) ?? /^([0-9.]+)(?::(\d+))?$/.exec(server) ?? /^([0-9a-f:]+)()$/i.exec(server);
+    const ip = m?.[1] ?? '';
+    const port = m?.[2] ? Number(m[2]) : 53;
+    if (!m || !isIP(ip) || port < 1 || port > 65535) {
+      throw new ConfigError('DNS_SERVERS', `"${server}" is not an IP address with optional port (e.g. 127.0.0.1:53 or [::1]:5353)`);
+    }
+    return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+  });
 }
 
 function readPem(name: string, path: string): Buffer {
