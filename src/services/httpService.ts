@@ -5,6 +5,8 @@ import { createPool, type Pool } from '../db/pool.js';
 import { checkReadiness } from '../health/checkReadiness.js';
 import { createMetrics } from '../metrics/createMetrics.js';
 import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
+import { loadHostedPolicies } from '../policy/loadHostedPolicies.js';
+import { policyHostPlugin } from '../policy/policyHostPlugin.js';
 import { createHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type TlsReloadResult } from '../receive/httpReceiver.js';
 
 export interface HttpService {
@@ -18,6 +20,16 @@ export interface HttpService {
 }
 
 export async function startHttpService(config: Config, log: Logger, options: HttpReceiverOptions = {}): Promise<HttpService> {
+  // MTA-STS policies hosted at https://mta-sts.<domain>/.well-known/mta-sts.txt (README "MTA-STS"). Loaded and
+  // validated before anything listens: an invalid policy stops start-up with its file and line.
+  const hosted = loadHostedPolicies(config.mtaSts);
+  for (const p of hosted.values()) {
+    for (const w of p.warnings) log.warn({ domain: p.domain, source: p.source, line: w.line, code: w.code }, `MTA-STS policy: ${w.message}`);
+  }
+  if (hosted.size > 0) {
+    log.info({ domains: [...hosted.keys()] }, 'hosting MTA-STS policies');
+    options = { ...options, plugins: [...(options.plugins ?? []), { plugin: policyHostPlugin, options: { policies: hosted } }] };
+  }
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
   const redis = createProducerConnection(config.redisUrl);
