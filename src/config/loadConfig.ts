@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
+import { describeAlertConfig, loadAlertConfig, type AlertConfig } from './alertConfig.js';
 
 export interface Config {
   readonly databaseUrl: string;
@@ -33,6 +34,8 @@ export interface Config {
   };
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** Alert destinations, thresholds and delivery (src/config/alertConfig.ts, README "Alerts"). */
+  readonly alerts: AlertConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel: level,
     shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 1, 3600) * 1000,
+    alerts: loadAlertConfig(env),
   });
 }
 
@@ -126,6 +130,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     SWEEP_INTERVAL_SECONDS: config.worker.sweepIntervalMs / 1000,
     LOG_LEVEL: config.logLevel,
     SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
+    ...describeAlertConfig(config.alerts),
   };
 }
 
