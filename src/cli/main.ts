@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCoreCommands } from './coreCommands.js';
+import { registerAlertCommands } from './alertCommands.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
   .configureHelp({ sortSubcommands: false });
 
 registerCoreCommands(program);
+registerAlertCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
