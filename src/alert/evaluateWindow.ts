@@ -297,8 +297,8 @@ const EMPTY_DETAIL: WindowDetail = {
   additionalInformation: null,
 };
 
-const NO_FAILURE_DETAILS_INFO = {
-  meaning: 'The reporter counted failed sessions but listed no failure details.',
+export const NO_FAILURE_DETAILS_INFO = {
+  meaning: 'Not an IANA result type: the reporter counted failed sessions but listed no failure details.',
   fix: 'Test each MX of <domain> with an SMTP TLS checker, or ask the reporter (contact-info) for details.',
 };
 

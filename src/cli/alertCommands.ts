@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { listAlerts } from '../alert/alertStore.js';
 import { DELIVERY_ERRORS } from '../alert/deliveryError.js';
+import { NO_FAILURE_DETAILS, NO_FAILURE_DETAILS_INFO } from '../alert/evaluateWindow.js';
 import { when } from '../alert/formatAlert.js';
 import { sendTestAlert } from '../alert/sendTestAlert.js';
 import { loadConfig } from '../config/loadConfig.js';
@@ -82,9 +83,9 @@ export function registerAlertCommands(program: Command): void {
     .description('what a TLS-RPT result type means and how to fix it (all of them without an argument)')
     .argument('[result-type]', 'e.g. certificate-expired')
     .action((resultType?: string) => {
-      const types = resultType ? [resultType] : Object.keys(RESULT_TYPES);
+      const types = resultType ? [resultType] : [...Object.keys(RESULT_TYPES), NO_FAILURE_DETAILS];
       for (const t of types) {
-        const info = explainResultType(t);
+        const info = t === NO_FAILURE_DETAILS ? { group: 'not in the IANA registry', ...NO_FAILURE_DETAILS_INFO } : explainResultType(t);
         process.stdout.write(`${t} (${info.group})\n  What it means: ${info.meaning}\n  How to fix:    ${info.fix}\n`);
       }
     });
