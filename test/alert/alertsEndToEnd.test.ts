@@ -69,6 +69,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
       ALERT_EMAIL_TO: 'ops@example.net',
       ALERT_GROUP_WAIT_SECONDS: '3',
       ALERT_RETRY_DELAY_SECONDS: '0.2',
+      ALERT_QUIET_REPORTER_DAYS: '2',
     });
   });
   after(async () => {
@@ -234,6 +235,31 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     });
     assert.deepEqual(late.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions]), [['validation-failure', 1]]);
     assert.equal((await h.alerts.checkOnce()).attached, 0);
+  });
+
+  it('warns once about a reporter that sent daily reports and then fell silent', async () => {
+    // Google reported quiet.example every day from 2026-03-01 to 2026-03-07, all sessions successful.
+    for (let day = 1; day <= 7; day++) {
+      const d = `2026-03-0${day}`;
+      assert.equal((await h.deliver(crafted('Google Inc.', `q-${day}`, d, 100, 0, [], 'quiet.example'))).status, 'stored');
+    }
+    // 2 days of silence plus the day of delivery delay: due from 2026-03-10T23:59:59Z.
+    assert.equal((await h.alerts.checkOnce(new Date('2026-03-10T23:00:00Z'))).deliveries, 0);
+    const found = await h.alerts.checkOnce(new Date('2026-03-11T12:00:00Z'));
+    assert.equal(found.deliveries, 3);
+    const [quiet] = await waitFor('the quiet-reporter alert', async () => {
+      const rows = await alertsFor(h, 'quiet.example');
+      return rows.length && rows[0].status === 'delivered' ? rows : null;
+    });
+    assert.equal(quiet.kind, 'quiet-reporter');
+    assert.equal(quiet.subject, '[tlsrpt] Warning quiet.example: Google Inc. has sent no TLS report for 3 days');
+    assert.deepEqual(
+      [quiet.content.daysReportedInLastWeek, quiet.content.lastReportEnd, quiet.content.contactInfo],
+      [7, '2026-03-07T23:59:59.000Z', 'tlsrpt@googleinc.example'],
+    );
+    assert.equal(hooks('/hook', 'quiet.example').length, 1);
+    assert.equal((await h.alerts.checkOnce(new Date('2026-03-12T12:00:00Z'))).deliveries, 0, 'one alert per silence');
+    assert.equal((await alertsFor(h, 'quiet.example')).length, 1);
   });
 });
 
