@@ -38,7 +38,7 @@ export async function deliverEmail(dest: EmailDestination, message: AlertMessage
         'Auto-Submitted': 'auto-generated', // RFC 3834 section 5: no auto-replies to alerts
         'X-Tlsrpt-Alert-Id': String(message.alertId),
         'X-Tlsrpt-Severity': message.content.severity,
-        'X-Tlsrpt-Policy-Domain': message.content.policyDomain,
+        'X-Tlsrpt-Policy-Domain': headerValue(message.content.policyDomain),
       },
     });
     return info.response;
@@ -47,6 +47,11 @@ export async function deliverEmail(dest: EmailDestination, message: AlertMessage
   } finally {
     transport.close();
   }
+}
+
+/** The policy domain comes from a report, i.e. from anyone who can mail us: one line, bounded. */
+function headerValue(s: string): string {
+  return s.replace(/[\r\n\t]+/g, ' ').slice(0, 253);
 }
 
 function smtpError(err: unknown, target: string): DeliveryError {
