@@ -4,13 +4,15 @@ import { createLogger } from '../src/log/createLogger.js';
 import { startHttpService } from '../src/services/httpService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
 import { startWorkerService } from '../src/services/workerService.js';
+import { startAlertService } from '../src/services/alertService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
 export async function runServe(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   await migrateAtStart(config, log);
-  const worker = await startWorkerService(config, log.child({ component: 'worker' }));
+  const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
+  const worker = await startWorkerService(config, log.child({ component: 'worker' }), { onProcessed: alerts.onProcessed });
   const receiver = await startReceiverService(config, log.child({ component: 'receiver' }));
   const http = await startHttpService(config, log.child({ component: 'http' }));
   // SIGHUP re-reads TLS_CERT/TLS_KEY for HTTPS; without a handler it would end the process.
@@ -21,5 +23,6 @@ export async function runServe(): Promise<void> {
   stopOnSignals(log, config.shutdownTimeoutMs, async () => {
     await Promise.all([receiver.stop(), http.stop()]);
     await worker.stop();
+    await alerts.stop();
   });
 }

@@ -2,13 +2,18 @@
 import { loadConfig } from '../src/config/loadConfig.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startWorkerService } from '../src/services/workerService.js';
+import { startAlertService } from '../src/services/alertService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'tlsrpt-worker');
   await migrateAtStart(config, log);
-  const worker = await startWorkerService(config, log);
+  const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
+  const worker = await startWorkerService(config, log, { onProcessed: alerts.onProcessed });
   log.info({ concurrency: config.worker.concurrency }, 'worker consuming the queue');
-  stopOnSignals(log, config.shutdownTimeoutMs, () => worker.stop());
+  stopOnSignals(log, config.shutdownTimeoutMs, async () => {
+    await worker.stop();
+    await alerts.stop();
+  });
 }

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCoreCommands } from './coreCommands.js';
+import { registerAlertCommands } from './alertCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
@@ -23,6 +24,7 @@ registerHttpCommands(program);
 registerStatsCommands(program);
 registerQuarantineCommands(program);
 registerPolicyCommands(program);
+registerAlertCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
+import { describeAlertConfig, loadAlertConfig, type AlertConfig } from './alertConfig.js';
 
 export interface Config {
   readonly databaseUrl: string;
@@ -35,6 +36,8 @@ export interface Config {
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** Alert destinations, thresholds and delivery (src/config/alertConfig.ts, README "Alerts"). */
+  readonly alerts: AlertConfig;
   /** MTA-STS policy hosting and the `tlsrpt policy` / `tlsrpt check` commands (README "MTA-STS"). */
   readonly mtaSts: MtaStsConfig;
 }
@@ -122,6 +125,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: loadHttpConfig(env, tls),
     logLevel: level,
     shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 1, 3600) * 1000,
+    alerts: loadAlertConfig(env),
     mtaSts: loadMtaStsConfig(env),
   });
 }
@@ -147,6 +151,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ...describeHttpConfig(config.http),
     LOG_LEVEL: config.logLevel,
     SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
+    ...describeAlertConfig(config.alerts),
     MTA_STS_POLICY_DIR: config.mtaSts.policyDir ?? '(none)',
     MTA_STS_POLICY_FILE: config.mtaSts.policyFile ?? '(none)',
     MTA_STS_DOMAINS: config.mtaSts.sharedDomains.join(',') || '(none)',

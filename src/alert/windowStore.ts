@@ -1,0 +1,203 @@
+/**
+ * Evaluation windows in PostgreSQL (migrations/0003): which reports a window covers, and loading a window
+ * for evaluateWindow. Every change to a domain's windows happens under a per-domain advisory lock, so a
+ * report joining a window and the window being evaluated never interleave, whatever the number of workers.
+ */
+import type { Pool, PoolClient } from '../db/pool.js';
+import { withTransaction } from '../db/pool.js';
+import type { CooldownState, WindowDetail, WindowReport } from './evaluateWindow.js';
+
+export interface OpenedWindow {
+  windowId: number;
+  closesAt: Date;
+}
+
+/** The domain key of a policy: RFC 8460 domains are case-insensitive; a missing domain is ''. */
+const DOMAIN_OF_POLICY = `lower(coalesce(p.policy_domain, ''))`;
+
+const FAILING_POLICY = `(p.total_failure_session_count > 0 OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id))`;
+
+export async function lockDomain(client: PoolClient, domain: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tlsrpt-alerts:${domain}`]);
+}
+
+/**
+ * Puts a stored report into the open window of each of its policy domains. A domain with failed sessions
+ * and no open window gets a new one, closing `groupWaitMs` from now; a domain without failures joins an
+ * open window (its sessions count in the failure rate) but never opens one. A report already in a window
+ * for a domain is left where it is: that is what keeps a reprocessed report from alerting twice.
+ * Returns the windows opened, for the caller to schedule their evaluation.
+ */
+export async function attachReport(pool: Pool, reportId: number, groupWaitMs: number): Promise<OpenedWindow[]> {
+  return withTransaction(pool, async (c) => {
+    const domains = await c.query<{ domain: string; failing: boolean }>(
+      `SELECT ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
+       FROM policies p WHERE p.report_id = $1 GROUP BY 1 ORDER BY 1`,
+      [reportId],
+    );
+    const opened: OpenedWindow[] = [];
+    for (const { domain, failing } of domains.rows) {
+      await lockDomain(c, domain); // in domain order, so two multi-domain reports cannot deadlock
+      const done = await c.query(`SELECT 1 FROM alert_window_reports WHERE report_id = $1 AND policy_domain = $2`, [reportId, domain]);
+      if (done.rowCount) continue;
+      let windowId = (
+        await c.query<{ id: number }>(`SELECT id FROM alert_windows WHERE policy_domain = $1 AND evaluated_at IS NULL`, [domain])
+      ).rows[0]?.id;
+      if (windowId === undefined) {
+        if (!failing) continue;
+        const w = await c.query<{ id: number; closes_at: Date }>(
+          `INSERT INTO alert_windows (policy_domain, closes_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+           RETURNING id, closes_at`,
+          [domain, groupWaitMs],
+        );
+        windowId = w.rows[0]!.id;
+        opened.push({ windowId, closesAt: w.rows[0]!.closes_at });
+      }
+      await c.query(`INSERT INTO alert_window_reports (report_id, policy_domain, window_id) VALUES ($1, $2, $3)`, [reportId, domain, windowId]);
+    }
+    return opened;
+  });
+}
+
+/**
+ * Reports with failed sessions that are in no window: stored while the alert hook could not reach the
+ * database. The periodic check attaches them, so no failing report is missed. Only recent ones: reports
+ * stored before alerting existed are history, not news.
+ */
+export async function listUnattachedFailingReports(pool: Pool, minAgeMs: number, maxAgeMs: number, limit = 500): Promise<number[]> {
+  const res = await pool.query<{ id: number }>(
+    `SELECT r.id FROM reports r
+     WHERE r.stored_at < now() - $1 * interval '1 millisecond'
+       AND r.stored_at > now() - $2 * interval '1 millisecond'
+       AND EXISTS (
+         SELECT 1 FROM policies p
+         WHERE p.report_id = r.id AND ${FAILING_POLICY}
+           AND NOT EXISTS (SELECT 1 FROM alert_window_reports w WHERE w.report_id = r.id AND w.policy_domain = ${DOMAIN_OF_POLICY}))
+     ORDER BY r.id LIMIT $3`,
+    [minAgeMs, maxAgeMs, limit],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+/** Windows whose evaluation is overdue by `graceMs`: their job was lost (Redis without persistence). */
+export async function listOverdueWindows(pool: Pool, graceMs: number): Promise<OpenedWindow[]> {
+  const res = await pool.query<{ id: number; closes_at: Date }>(
+    `SELECT id, closes_at FROM alert_windows
+     WHERE evaluated_at IS NULL AND closes_at < now() - $1 * interval '1 millisecond' ORDER BY id LIMIT 1000`,
+    [graceMs],
+  );
+  return res.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
+}
+
+export interface WindowRow {
+  id: number;
+  policyDomain: string;
+  openedAt: Date;
+  closesAt: Date;
+  evaluatedAt: Date | null;
+}
+
+export async function loadWindow(c: PoolClient, windowId: number, forUpdate = false): Promise<WindowRow | null> {
+  const res = await c.query<{ id: number; policy_domain: string; opened_at: Date; closes_at: Date; evaluated_at: Date | null }>(
+    `SELECT id, policy_domain, opened_at, closes_at, evaluated_at FROM alert_windows WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [windowId],
+  );
+  const r = res.rows[0];
+  return r ? { id: r.id, policyDomain: r.policy_domain, openedAt: r.opened_at, closesAt: r.closes_at, evaluatedAt: r.evaluated_at } : null;
+}
+
+/** The window's reports with only the policies (and failure details) of the window's domain. */
+export async function loadWindowReports(c: PoolClient, windowId: number): Promise<WindowReport[]> {
+  const rows = (
+    await c.query<{
+      report_id: number;
+      organization_name: string;
+      contact_info: string | null;
+      start_at: Date;
+      end_at: Date;
+      policy_id: number;
+      policy_type: string;
+      policy_string: string[];
+      ok: number;
+      failed: number;
+    }>(
+      `SELECT r.id AS report_id, r.organization_name, r.contact_info, r.start_at, r.end_at,
+              p.id AS policy_id, p.policy_type, p.policy_string,
+              p.total_successful_session_count AS ok, p.total_failure_session_count AS failed
+       FROM alert_window_reports w
+       JOIN reports r ON r.id = w.report_id
+       JOIN policies p ON p.report_id = r.id AND ${DOMAIN_OF_POLICY} = w.policy_domain
+       WHERE w.window_id = $1
+       ORDER BY r.id, p.policy_index`,
+      [windowId],
+    )
+  ).rows;
+  const details = (
+    await c.query<{
+      policy_id: number;
+      result_type: string;
+      sending_mta_ip: string | null;
+      receiving_mx_hostname: string | null;
+      receiving_ip: string | null;
+      failed_session_count: number;
+      failure_reason_code: string | null;
+      additional_information: string | null;
+    }>(
+      `SELECT policy_id, result_type, sending_mta_ip, receiving_mx_hostname, receiving_ip, failed_session_count,
+              failure_reason_code, additional_information
+       FROM failure_details WHERE policy_id = ANY($1::bigint[]) ORDER BY id`,
+      [rows.map((r) => r.policy_id)],
+    )
+  ).rows;
+  const detailsByPolicy = new Map<number, WindowDetail[]>();
+  for (const d of details) {
+    const list = detailsByPolicy.get(d.policy_id) ?? [];
+    list.push({
+      resultType: d.result_type,
+      sendingMtaIp: d.sending_mta_ip,
+      receivingMxHostname: d.receiving_mx_hostname,
+      receivingIp: d.receiving_ip,
+      failedSessions: d.failed_session_count,
+      failureReasonCode: d.failure_reason_code,
+      additionalInformation: d.additional_information,
+    });
+    detailsByPolicy.set(d.policy_id, list);
+  }
+  const reports = new Map<number, WindowReport>();
+  for (const r of rows) {
+    const report = reports.get(r.report_id) ?? {
+      organizationName: r.organization_name,
+      contactInfo: r.contact_info,
+      startAt: r.start_at,
+      endAt: r.end_at,
+      policies: [],
+    };
+    report.policies.push({
+      policyType: r.policy_type,
+      policyString: r.policy_string,
+      successfulSessions: r.ok,
+      failedSessions: r.failed,
+      details: detailsByPolicy.get(r.policy_id) ?? [],
+    });
+    reports.set(r.report_id, report);
+  }
+  return [...reports.values()];
+}
+
+/** Per result type, the latest alert for the domain that announced it, from windows opened before `before`. */
+export async function loadCooldownHistory(c: PoolClient, domain: string, before: Date): Promise<CooldownState[]> {
+  const res = await c.query<{ result_type: string; failed_sessions: number; critical: boolean; opened_at: Date }>(
+    `SELECT DISTINCT ON (i.result_type) i.result_type, i.failed_sessions, i.critical, w.opened_at
+     FROM alert_items i
+     JOIN alerts a ON a.id = i.alert_id
+     JOIN alert_windows w ON w.id = a.window_id
+     WHERE a.policy_domain = $1 AND i.triggered AND w.opened_at < $2
+     ORDER BY i.result_type, w.opened_at DESC`,
+    [domain, before],
+  );
+  return res.rows.map((r) => ({ resultType: r.result_type, alertedAt: r.opened_at, failedSessions: r.failed_sessions, critical: r.critical }));
+}
+
+export async function markWindowEvaluated(c: PoolClient, windowId: number, outcome: string): Promise<void> {
+  await c.query(`UPDATE alert_windows SET evaluated_at = now(), outcome = $2 WHERE id = $1`, [windowId, outcome]);
+}

@@ -1,0 +1,116 @@
+/**
+ * Alerting beside the report worker: attaches every newly stored report to its domain's evaluation window
+ * (the worker's onProcessed hook), runs the alert queue (window evaluations, deliveries), and every
+ * ALERT_CHECK_INTERVAL_SECONDS picks up whatever a Redis or PostgreSQL outage left behind and looks for
+ * quiet reporters. Every worker process runs one; all of it is idempotent, so they never alert twice.
+ */
+import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { checkQuietReporters } from '../alert/checkQuietReporters.js';
+import { listPendingDeliveries } from '../alert/alertStore.js';
+import { sendDelivery } from '../alert/sendDelivery.js';
+import { settleWindow } from '../alert/settleWindow.js';
+import { attachReport, listOverdueWindows, listUnattachedFailingReports } from '../alert/windowStore.js';
+import type { Config } from '../config/loadConfig.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { errorMessage } from '../errors.js';
+import type { ProcessResult } from '../pipeline/processMessage.js';
+import { ALERT_QUEUE, createAlertQueue, enqueueDeliveries, enqueueWindowEvaluations, type AlertJob } from '../queue/alertQueue.js';
+import { createProducerConnection, createWorkerConnection } from '../queue/reportQueue.js';
+
+export interface AlertService {
+  pool: Pool;
+  /** For WorkerHooks.onProcessed: only a newly stored report (outcome `stored`) can open or join a window. */
+  onProcessed(rawMessageId: number, result: ProcessResult): Promise<void>;
+  /** One pass of the periodic check; resolves with what it re-enqueued or created. */
+  checkOnce(now?: Date): Promise<{ attached: number; windows: number; deliveries: number }>;
+  stop(): Promise<void>;
+}
+
+/** Left to the hook and the delayed job before the periodic check steps in. */
+const CHECK_GRACE_MS = 60_000;
+/** Failing reports stored up to this long ago that are in no window are attached by the check. */
+const UNATTACHED_MAX_AGE_MS = 2 * 86_400_000;
+
+export async function startAlertService(config: Config, log: Logger): Promise<AlertService> {
+  const alerts = config.alerts;
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'tlsrpt-alerts' });
+  const workerConnection = createWorkerConnection(config.redisUrl);
+  const producerConnection = createProducerConnection(config.redisUrl);
+  const queue = createAlertQueue(producerConnection, config.queuePrefix);
+  const retry = { attempts: alerts.deliveryAttempts, delayMs: alerts.retryDelayMs };
+  const deps = { pool, config: alerts, log };
+
+  const worker = new Worker<AlertJob>(
+    ALERT_QUEUE,
+    async (job) => {
+      if (job.data.type === 'evaluate-window') {
+        await enqueueDeliveries(queue, await settleWindow(deps, job.data.windowId), retry);
+        return 'evaluated';
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      return sendDelivery(deps, job.data.deliveryId, lastAttempt);
+    },
+    { connection: workerConnection, prefix: config.queuePrefix, concurrency: 4 },
+  );
+  worker.on('error', (err) => log.error({ err: errorMessage(err) }, 'alert worker error'));
+
+  const attach = async (reportId: number): Promise<number> => {
+    const opened = await attachReport(pool, reportId, alerts.groupWaitMs);
+    await enqueueWindowEvaluations(queue, opened);
+    return opened.length;
+  };
+
+  const checkOnce = async (now = new Date()) => {
+    let attached = 0;
+    for (const id of await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS)) {
+      await attach(id);
+      attached++;
+    }
+    const overdue = await listOverdueWindows(pool, CHECK_GRACE_MS);
+    await enqueueWindowEvaluations(queue, overdue);
+    const created = await checkQuietReporters(deps, now);
+    const pending = await listPendingDeliveries(pool, CHECK_GRACE_MS);
+    // Adding a job whose id exists is a no-op, so deliveries waiting for their next retry are not disturbed.
+    await enqueueDeliveries(queue, [...new Set([...created, ...pending])], retry);
+    if (attached || overdue.length) log.info({ attached, overdueWindows: overdue.length }, 'alert check: picked up stalled work');
+    return { attached, windows: overdue.length, deliveries: created.length };
+  };
+
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    running ??= checkOnce()
+      .catch((err) => log.warn({ err: errorMessage(err) }, 'alert check failed; will try again'))
+      .finally(() => {
+        running = null;
+      });
+  }, alerts.checkIntervalMs);
+  timer.unref();
+
+  let stopping: Promise<void> | null = null;
+  return {
+    pool,
+    async onProcessed(rawMessageId, result) {
+      if (result.outcome !== 'stored') return;
+      try {
+        await attach(result.reportId);
+      } catch (err) {
+        // Never fail the report's job for an alerting problem: the periodic check attaches the report later.
+        log.warn({ rawMessageId, reportId: result.reportId, err: errorMessage(err) }, 'could not queue the report for alerting; the periodic check will');
+      }
+    },
+    checkOnce,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        await running;
+        await worker.close();
+        await queue.close();
+        workerConnection.disconnect();
+        producerConnection.disconnect();
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}
