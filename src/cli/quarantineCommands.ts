@@ -1,13 +1,22 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/loadConfig.js';
 import { createPool } from '../db/pool.js';
 import { QUARANTINE_REASONS } from '../errors.js';
 import { reprocessMessages } from '../pipeline/reprocessMessages.js';
-import { formatRows, parseFormat } from './format.js';
+import { formatRows, OUTPUT_FORMATS, type Column, type OutputFormat } from '../stats/formatRows.js';
 
 const REASONS_HELP = `\nReasons:\n${Object.entries(QUARANTINE_REASONS)
   .map(([k, v]) => `  ${k.padEnd(24)} ${v}`)
   .join('\n')}`;
+
+const LIST_COLUMNS: Column[] = [
+  { name: 'id', kind: 'count' },
+  { name: 'received_at', kind: 'text' },
+  { name: 'channel', kind: 'text' },
+  { name: 'sender', kind: 'text' },
+  { name: 'reason', kind: 'text' },
+  { name: 'detail', kind: 'text' },
+];
 
 function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`"${v}" is not a positive whole number`);
@@ -28,9 +37,9 @@ export function registerQuarantineCommands(program: Command): void {
     .option('--reason <code>', 'only this reason', reasonCode)
     .option('--since <date>', 'only messages received on or after this date (YYYY-MM-DD or ISO time)')
     .option('--limit <n>', 'at most this many', positiveInt, 50)
-    .option('--format <format>', 'table, json or csv', parseFormat, 'table')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .addHelpText('after', REASONS_HELP)
-    .action(async (opts: { reason?: string; since?: string; limit: number; format: 'table' | 'json' | 'csv' }) => {
+    .action(async (opts: { reason?: string; since?: string; limit: number; format: OutputFormat }) => {
       if (opts.since && Number.isNaN(Date.parse(opts.since))) throw new Error(`--since: "${opts.since}" is not a date`);
       const pool = createPool(loadConfig().databaseUrl, { max: 1 });
       try {
@@ -44,7 +53,11 @@ export function registerQuarantineCommands(program: Command): void {
             [opts.reason ?? null, opts.since ?? null, opts.limit, opts.format],
           )
         ).rows;
-        process.stdout.write(formatRows(rows, ['id', 'received_at', 'channel', 'sender', 'reason', 'detail'], opts.format));
+        if (rows.length === 0 && opts.format === 'table') {
+          process.stdout.write('No quarantined messages.\n');
+          return;
+        }
+        process.stdout.write(formatRows(LIST_COLUMNS, rows.map((r) => ({ ...r, received_at: r.received_at.toISOString() })), opts.format));
       } finally {
         await pool.end();
       }
