@@ -1,7 +1,13 @@
 /**
  * Worker only: raw messages already stored and queued, the queue paused while the workers start, then
  * resumed; reports/s from the resume to the last message settled (processed_at in Postgres).
+ * One worker runs in the bench process (startWorkerService, as `tlsrpt worker` runs it: the bench only
+ * polls meanwhile); two run as `tlsrpt worker` processes.
  */
+import { loadConfig } from '../../src/config/loadConfig.js';
+import { createLogger } from '../../src/log/createLogger.js';
+import { startWorkerService } from '../../src/services/workerService.js';
+import { selfCpuMs } from '../lib/benchEnv.js';
 import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../../src/queue/reportQueue.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { median, processCpuMs, startTlsrpt } from '../lib/benchEnv.js';
@@ -28,16 +34,21 @@ export async function measureWorkerOnly(ctx: BenchContext, workers: number, coun
   await queue.waitUntilReady();
   await queue.pause();
   await enqueueRawMessages(queue, ids);
-  const processes = await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
+  const inProcess = workers === 1
+    ? await startWorkerService(loadConfig({ ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'silent' }), createLogger('silent'))
+    : null;
+  const processes = inProcess ? [] : await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
   try {
     const cpu0 = processes.map((p) => processCpuMs(p.pid));
+    const self0 = selfCpuMs();
     const start = Date.now();
     await queue.resume();
     const settled = await waitSettled(ctx, before + count, 120_000 + count * 20);
-    const cpu = processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
+    const cpu = inProcess ? selfCpuMs() - self0 : processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
     const last = Math.max(...ids.map((id) => settled.get(id)!));
     return { reportsPerS: count / ((last - start) / 1000), cpuMsPerReport: cpu / count };
   } finally {
+    await inProcess?.stop();
     for (const p of processes) await p.stop();
     await queue.close();
     redis.disconnect();
@@ -58,7 +69,7 @@ export const workerOnlyScenario: Scenario = {
       }
       figures.push({
         scenario: 'worker',
-        name: `worker only, ${workers} worker process(es)`,
+        name: workers === 1 ? 'worker only, 1 worker (in the bench process)' : `worker only, ${workers} worker processes`,
         unit: 'reports/s',
         runs: runs.map((r) => r.reportsPerS),
         value: median(runs.map((r) => r.reportsPerS)),
