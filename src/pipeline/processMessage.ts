@@ -9,13 +9,15 @@
 import type { Pool } from '../db/pool.js';
 import { ReportInputError, errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
 import { loadRawMessage, quarantineMessage, recordAttempt, type MessageStatus } from '../store/rawMessages.js';
-import { storeReport } from '../store/storeReport.js';
+import { storeReport, type StoreResult } from '../store/storeReport.js';
 import { decodeMessage, type DecodedReport } from './decodeMessage.js';
 
 export interface ProcessDeps {
   pool: Pool;
   reportMaxBytes: number;
   maxAttempts: number;
+  /** Stores a decoded report, possibly with others in one transaction (the worker's group commit). */
+  store?: (rawMessageId: number, decoded: DecodedReport) => Promise<StoreResult>;
 }
 
 export type ProcessResult =
@@ -30,7 +32,7 @@ export async function processMessage(deps: ProcessDeps, rawMessageId: number): P
 
   try {
     const decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes });
-    const stored = await storeReport(deps.pool, rawMessageId, decoded);
+    const stored = deps.store ? await deps.store(rawMessageId, decoded) : await storeReport(deps.pool, rawMessageId, decoded);
     return { ...stored, decoded };
   } catch (err) {
     if (err instanceof ReportInputError) {

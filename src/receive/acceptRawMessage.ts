@@ -13,12 +13,14 @@ import { insertRawMessage, type Envelope } from '../store/rawMessages.js';
 
 export interface AcceptDeps {
   pool: Pool;
+  /** Commits the raw message, possibly together with others (group commit); defaults to one INSERT. */
+  insert?: (raw: Buffer, envelope: Envelope) => Promise<number>;
   enqueue: (rawMessageId: number) => Promise<unknown>;
   log: Logger;
 }
 
 export async function acceptRawMessage(deps: AcceptDeps, raw: Buffer, envelope: Envelope): Promise<number> {
-  const id = await insertRawMessage(deps.pool, raw, envelope);
+  const id = deps.insert ? await deps.insert(raw, envelope) : await insertRawMessage(deps.pool, raw, envelope);
   deps.enqueue(id).catch((err) => {
     deps.log.warn({ rawMessageId: id, err: errorMessage(err) }, 'stored message not enqueued; the sweep will enqueue it');
   });

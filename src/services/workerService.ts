@@ -17,6 +17,8 @@ import {
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
+import { createGroupCommit } from '../db/groupCommit.js';
+import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 
 export interface WorkerService {
   pool: Pool;
@@ -35,7 +37,19 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   const workerConnection = createWorkerConnection(config.redisUrl);
   const producerConnection = createProducerConnection(config.redisUrl);
   const queue = createReportQueue(producerConnection, config.queuePrefix);
-  const deps = { pool, reportMaxBytes: config.worker.reportMaxBytes, maxAttempts: config.worker.maxAttempts };
+  // Reports decoded while a store transaction runs are stored together by the next one (one commit for
+  // up to `concurrency` reports); a report that fails is retried alone, so errors stay per job.
+  const storeGroup = createGroupCommit((items: StoreItem[]) => storeReports(pool, items), config.worker.concurrency);
+  const deps = {
+    pool,
+    reportMaxBytes: config.worker.reportMaxBytes,
+    maxAttempts: config.worker.maxAttempts,
+    store: async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {
+      const r = await storeGroup.submit({ rawMessageId, decoded });
+      if (r instanceof Error) throw r;
+      return r;
+    },
+  };
 
   const worker = new Worker<ReportJob>(
     REPORT_QUEUE,

@@ -36,6 +36,33 @@ export async function insertRawMessage(pool: Pool, raw: Buffer, envelope: Envelo
   return res.rows[0]!.id;
 }
 
+export interface RawInsert {
+  raw: Buffer;
+  envelope: Envelope;
+}
+
+/**
+ * Several raw messages in one INSERT (one commit): the receiver's group commit. Returns the ids in input
+ * order: a single statement draws the ids from the sequence row by row in VALUES order, so sorting the
+ * returned ids restores the order whatever order RETURNING uses.
+ */
+export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise<number[]> {
+  if (items.length === 0) return [];
+  const params: unknown[] = [];
+  const rows = items.map(({ raw, envelope }) => {
+    const base = params.length;
+    params.push(envelope.channel, envelope.remoteAddress ?? null, envelope.helo ?? null, envelope.mailFrom ?? null,
+      envelope.rcptTo ?? [], raw.length, createHash('sha256').update(raw).digest(), raw);
+    return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+  });
+  const res = await pool.query<{ id: number }>(
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw)
+     VALUES ${rows.join(', ')} RETURNING id`,
+    params,
+  );
+  return res.rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
 export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage | null> {
   const res = await pool.query<RawMessage>(`SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = $1`, [id]);
   return res.rows[0] ?? null;

@@ -5,7 +5,7 @@
  * - same identity and data -> nothing written, message `duplicate` (a re-delivery never double-counts)
  * - same identity, new data-> nothing written, message `conflict`; the first report is kept, both raw mails are
  */
-import type { Pool } from '../db/pool.js';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import type { DecodedReport } from '../pipeline/decodeMessage.js';
 
 export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
@@ -48,7 +48,35 @@ WITH r AS (
 )
 SELECT id FROM r`;
 
-export async function storeReport(pool: Pool, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
+/** A pool, or a client inside a transaction (storeReports). */
+type Queryable = Pool | PoolClient;
+
+export interface StoreItem {
+  rawMessageId: number;
+  decoded: DecodedReport;
+}
+
+/**
+ * Several reports in one transaction: one commit (one disk flush) for the batch. If any report fails, the
+ * transaction rolls back and each is stored on its own, so one bad report never fails the others and each
+ * caller sees its own outcome or error.
+ */
+export async function storeReports(pool: Pool, items: StoreItem[]): Promise<Array<StoreResult | Error>> {
+  if (items.length > 1) {
+    try {
+      return await withTransaction(pool, async (client) => {
+        const out: StoreResult[] = [];
+        for (const it of items) out.push(await storeReport(client, it.rawMessageId, it.decoded));
+        return out;
+      });
+    } catch {
+      // fall through: one at a time
+    }
+  }
+  return Promise.all(items.map((it) => storeReport(pool, it.rawMessageId, it.decoded).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+}
+
+export async function storeReport(pool: Queryable, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
   const { report } = decoded;
   const policies = report.policies.map((p, i) => ({
     i,

@@ -1,0 +1,169 @@
+/**
+ * What the bench owns and removes afterwards: a database of its own (tlsrpt_bench_<pid>, created and
+ * migrated by src/db/migrate.ts), a Redis key prefix of its own, a throw-away STARTTLS certificate, and the
+ * `tlsrpt` processes it starts. It never touches a deployment's database or queue.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { projectPath } from '../../src/util/projectPath.js';
+import type { BenchSettings } from './settings.js';
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  pool: Pool;
+  /** Empties every table, so each run starts from an empty database. */
+  truncate(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(base: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: `${base}/postgres` });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function createBenchDatabase(settings: BenchSettings, suffix = ''): Promise<BenchDatabase> {
+  const name = `tlsrpt_bench_${process.pid}${suffix}`;
+  const url = `${settings.pgUrlBase}/${name}`;
+  await admin(settings.pgUrlBase, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+  await migrate(url);
+  const pool = createPool(url, { max: 8, applicationName: 'tlsrpt-bench' });
+  return {
+    name,
+    url,
+    pool,
+    truncate: async () => {
+      await pool.query('TRUNCATE raw_messages, reports, policies, failure_details CASCADE');
+    },
+    drop: async () => {
+      await pool.end().catch(() => {});
+      await admin(settings.pgUrlBase, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+    },
+  };
+}
+
+export async function clearRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface TlsFiles {
+  certPath: string;
+  keyPath: string;
+  remove(): void;
+}
+
+/** ECDSA P-256, as modern MTAs use: its handshake costs the receiver a fraction of an RSA-2048 one. */
+export function createTlsFiles(): TlsFiles {
+  const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-bench-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  return { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TlsrptProcess {
+  child: ChildProcess;
+  pid: number;
+  /** The SMTP port, when the process runs a receiver. */
+  port: number | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `tlsrpt <command>` (through tsx, as `npm run tlsrpt` does) and resolves once it logs `readyMsg`.
+ * Its JSON log lines are read for the port; anything at warn or above is echoed to stderr.
+ */
+export function startTlsrpt(command: string, env: Record<string, string>, readyMsg: string): Promise<TlsrptProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('src/cli/main.ts'), command], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let port: number | null = null;
+    let ready = false;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.once('exit', (code) => {
+      if (!ready) reject(new Error(`tlsrpt ${command} exited with ${code} before it was ready`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let entry: { msg?: string; port?: number; level?: number };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if ((entry.level ?? 0) >= 40) process.stderr.write(`[tlsrpt ${command}] ${line}\n`);
+      if (typeof entry.port === 'number') port = entry.port;
+      if (!ready && entry.msg === readyMsg) {
+        ready = true;
+        resolve({
+          child,
+          pid: child.pid!,
+          port,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+  });
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU milliseconds (user + system) a process has used so far, from /proc. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Busy and total CPU milliseconds of the whole machine so far (every core), from /proc/stat. */
+export function machineCpuMs(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: ((total - idle) * 1000) / CLOCK_TICKS, total: (total * 1000) / CLOCK_TICKS };
+}
+
+/** This process's CPU milliseconds so far. */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}

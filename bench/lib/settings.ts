@@ -1,0 +1,54 @@
+/**
+ * Benchmark settings, read once from BENCH_* variables. These are not deployment configuration (they never
+ * reach src/config/loadConfig.ts): they only size the bench. Services are found like the tests find them.
+ */
+export interface BenchSettings {
+  /** Tiny sizes and one run: keeps the script working inside `npm test`. */
+  smoke: boolean;
+  /** Runs per figure; the table shows the median. */
+  runs: number;
+  /** Reports per SMTP / worker-only run. */
+  reports: number;
+  /** Connections for the reused-connection case; connections in flight for the new-connection cases. */
+  reusedConnections: number;
+  newConnections: number;
+  /** Reports timed stage by stage, in-process. */
+  stageReports: number;
+  /** Failure-detail rows generated for the scale scenario. */
+  scaleRows: number;
+  /** Failure details in the large report of the memory scenario. */
+  memoryDetails: number;
+  /** Scenario names to run (comma list); empty = all. */
+  only: string[];
+  pgUrlBase: string;
+  redisUrl: string;
+  resultsPath: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number): number {
+  const v = env[name]?.trim();
+  if (!v) return fallback;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}="${v}" is not a whole number`);
+  return n;
+}
+
+export function loadBenchSettings(env: Env = process.env): BenchSettings {
+  const smoke = env.BENCH_SMOKE === '1';
+  return {
+    smoke,
+    runs: int(env, 'BENCH_RUNS', smoke ? 1 : 3),
+    reports: int(env, 'BENCH_REPORTS', smoke ? 40 : 4000),
+    reusedConnections: int(env, 'BENCH_REUSED_CONNECTIONS', 16),
+    newConnections: int(env, 'BENCH_NEW_CONNECTIONS', smoke ? 8 : 128),
+    stageReports: int(env, 'BENCH_STAGE_REPORTS', smoke ? 20 : 2000),
+    scaleRows: int(env, 'BENCH_SCALE_ROWS', smoke ? 2000 : 10_000_000),
+    memoryDetails: int(env, 'BENCH_MEMORY_DETAILS', smoke ? 1000 : 100_000),
+    only: (env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    pgUrlBase: env.BENCH_DATABASE_URL_BASE ?? 'postgresql://postgres@127.0.0.1:5432',
+    redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    resultsPath: env.BENCH_RESULTS ?? new URL('../results.json', import.meta.url).pathname,
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * End to end: reports/s from the first MAIL FROM to the last report queryable in SQL (its raw message
+ * settled), and the latency from each `250` to its row, per sender x topology.
+ *
+ * Seam for the HTTPS endpoint (issue 6): add a Sender whose `send` POSTs the report bodies to the port the
+ * topology reports (an HTTPS receiver would log its port like the SMTP receiver does), and list it in
+ * SENDERS. Topologies, timing, latency and CPU accounting need no change.
+ */
+import { buildReportMix } from '../lib/reportMix.js';
+import { encodeData, runSmtpLoad, type LoadResult } from '../lib/smtpLoad.js';
+import { machineCpuMs, median, percentile, processCpuMs, selfCpuMs, startTlsrpt, type TlsrptProcess } from '../lib/benchEnv.js';
+import type { BenchContext, Figure, Scenario } from '../lib/types.js';
+
+export interface Sender {
+  name: string;
+  target?: string;
+  /** Prepares the bodies once per run (not timed). */
+  prepare(mails: Buffer[]): Buffer[];
+  send(ctx: BenchContext, port: number, bodies: Buffer[]): Promise<LoadResult>;
+  settings(ctx: BenchContext): Record<string, string | number>;
+}
+
+const smtpSender = (name: string, mode: 'reuse' | 'new' | 'new-starttls', target?: string): Sender => ({
+  name,
+  target,
+  prepare: (mails) => mails.map(encodeData),
+  send: (ctx, port, bodies) =>
+    runSmtpLoad({
+      port,
+      mails: bodies,
+      mode,
+      connections: mode === 'reuse' ? ctx.settings.reusedConnections : ctx.settings.newConnections,
+    }),
+  settings: (ctx) => ({
+    client: 'bench/lib/smtpLoad.ts (pipelined, net.Socket)',
+    connections: mode === 'reuse' ? ctx.settings.reusedConnections : ctx.settings.newConnections,
+    connectionUse: mode === 'reuse' ? 'reused for many messages' : mode === 'new' ? 'one per message' : 'one per message, STARTTLS',
+  }),
+});
+
+export const SENDERS: Sender[] = [
+  smtpSender('SMTP reused connections', 'reuse', '>= 1000'),
+  smtpSender('SMTP new connection per message', 'new'),
+  smtpSender('SMTP new STARTTLS connection per message', 'new-starttls', '>= 600'),
+  // HTTPS POST (issue 6) goes here.
+];
+
+interface Topology {
+  name: string;
+  start(ctx: BenchContext): Promise<{ port: number; processes: TlsrptProcess[] }>;
+}
+
+const LISTENING = 'SMTP receiver listening';
+const CONSUMING = 'worker consuming the queue';
+
+export const TOPOLOGIES: Topology[] = [
+  {
+    name: 'serve (receiver + worker in 1 process)',
+    async start(ctx) {
+      const p = await startTlsrpt('serve', ctx.tlsrptEnv, LISTENING);
+      return { port: p.port!, processes: [p] };
+    },
+  },
+  {
+    name: 'receiver + 2 worker processes',
+    async start(ctx) {
+      const [r, w1, w2] = await Promise.all([
+        startTlsrpt('receiver', ctx.tlsrptEnv, LISTENING),
+        startTlsrpt('worker', ctx.tlsrptEnv, CONSUMING),
+        startTlsrpt('worker', ctx.tlsrptEnv, CONSUMING),
+      ]);
+      return { port: r.port!, processes: [r, w1, w2] };
+    },
+  },
+];
+
+/** Polls until `count` raw messages are settled; returns each one's processed_at (epoch ms). */
+export async function waitSettled(ctx: BenchContext, count: number, timeoutMs: number): Promise<Map<number, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status <> 'pending'`);
+    if (r.rows[0]!.n >= count) break;
+    if (Date.now() > deadline) throw new Error(`only ${r.rows[0]!.n} of ${count} messages settled after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const rows = await ctx.db.pool.query<{ id: number; t: number; status: string }>(
+    `SELECT id, extract(epoch FROM processed_at) * 1000 AS t, status FROM raw_messages`,
+  );
+  const bad = rows.rows.filter((x) => x.status !== 'stored');
+  if (bad.length) throw new Error(`${bad.length} messages were not stored (first: ${bad[0]!.status}); the mix must store cleanly`);
+  return new Map(rows.rows.map((x) => [x.id, Number(x.t)]));
+}
+
+export const endToEndScenario: Scenario = {
+  name: 'e2e',
+  describe: 'SMTP end to end: first MAIL FROM to last report queryable in SQL',
+  async run(ctx) {
+    const figures: Figure[] = [];
+    // The smoke run (inside npm test) keeps to one topology: each extra process costs seconds of start-up.
+    for (const topology of ctx.settings.smoke ? TOPOLOGIES.slice(0, 1) : TOPOLOGIES) {
+      ctx.log(`e2e: starting ${topology.name}`);
+      await ctx.db.truncate();
+      const { port, processes } = await topology.start(ctx);
+      try {
+        for (const sender of SENDERS) {
+          const runs: number[] = [];
+          const extras: Record<string, number[]> = {};
+          const add = (k: string, v: number) => (extras[k] ??= []).push(v);
+          for (let run = 0; run < ctx.settings.runs; run++) {
+            await ctx.db.truncate();
+            const mix = buildReportMix(ctx.settings.reports, `e2e-${process.pid}-${figures.length}-${run}`, 8460 + run);
+            const bodies = sender.prepare(mix.map((m) => m.mail));
+            const cpu0 = processes.map((p) => processCpuMs(p.pid));
+            const machine0 = machineCpuMs();
+            const self0 = selfCpuMs();
+            const load = await sender.send(ctx, port, bodies);
+            const selfMs = selfCpuMs() - self0;
+            if (load.failures.length) throw new Error(`${load.failures.length} deliveries failed; first: ${load.failures[0]}`);
+            const settled = await waitSettled(ctx, load.deliveries.length, 120_000 + bodies.length * 20);
+            const machine1 = machineCpuMs();
+            const pipelineMs = processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
+            const startEpoch = performance.timeOrigin + load.startedAt;
+            const lastSettled = Math.max(...settled.values());
+            const n = load.deliveries.length;
+            runs.push(n / ((lastSettled - startEpoch) / 1000));
+            const latencies = load.deliveries.map((d) => settled.get(d.rawMessageId)! - (performance.timeOrigin + d.ackedAt));
+            add('latencyP50Ms', percentile(latencies, 50));
+            add('latencyP99Ms', percentile(latencies, 99));
+            add('acceptedPerS', n / ((load.finishedAt - load.startedAt) / 1000));
+            add('pipelineCpuMsPerReport', pipelineMs / n);
+            add('loadGenCpuMsPerReport', selfMs / n);
+            add('machineBusyPct', (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total));
+            ctx.log(`  ${sender.name} / ${topology.name} run ${run + 1}: ${runs[runs.length - 1]!.toFixed(0)} reports/s`);
+          }
+          figures.push({
+            scenario: 'e2e',
+            name: `${sender.name}; ${topology.name}`,
+            unit: 'reports/s',
+            runs,
+            value: median(runs),
+            extra: Object.fromEntries(Object.entries(extras).map(([k, v]) => [k, median(v)])),
+            settings: { reports: ctx.settings.reports, ...sender.settings(ctx), topology: topology.name },
+            ...(sender.target ? { target: sender.target } : {}),
+          });
+        }
+      } finally {
+        for (const p of processes) await p.stop();
+      }
+    }
+    return figures;
+  },
+};

@@ -1,0 +1,170 @@
+/**
+ * Scale: one year of reports for 1,000 policy domains x 5 reporters, with BENCH_SCALE_ROWS failure-detail
+ * rows spread over them, generated server-side (INSERT ... SELECT generate_series). Then the worker's
+ * reports/s on that database versus an empty one, and the time of the readiness and daily-stats queries.
+ * The queries use the views `enforce_readiness` / `daily_policy_stats` when a migration has added them,
+ * and representative equivalents over the base tables until then.
+ */
+import { median } from '../lib/benchEnv.js';
+import type { BenchContext, Figure, Scenario } from '../lib/types.js';
+import { measureWorkerOnly } from './workerOnly.js';
+
+interface Shape {
+  domains: number;
+  reporters: number;
+  days: number;
+  detailRows: number;
+}
+
+/** Fills the (empty) bench database; returns the seconds it took. */
+async function generate(ctx: BenchContext, shape: Shape): Promise<number> {
+  const t0 = Date.now();
+  const c = await ctx.db.pool.connect();
+  try {
+    // Generated rows are consistent by construction; skipping the per-row FK triggers makes 10M rows
+    // take minutes instead of tens of minutes. Only this session, only for the generation.
+    await c.query(`SET session_replication_role = replica`);
+    await c.query(`SET synchronous_commit = off`);
+    const raw = await c.query<{ id: number }>(
+      `INSERT INTO raw_messages (channel, size_bytes, sha256, raw, status) VALUES ('ingest', 0, '\\x00', '\\x00', 'stored') RETURNING id`,
+    );
+    // One report per (domain, reporter, day), one policy per report; ids are consecutive within a statement.
+    const reports = await c.query<{ min: number; n: number }>(
+      `WITH ins AS (
+         INSERT INTO reports (raw_message_id, organization_name, report_id, start_at, end_at, payload_sha256, report_json, tls_report_domain)
+         SELECT $1, 'reporter-' || r, 'scale-' || d || '-' || day, s, s + interval '1 day' - interval '1 second', '\\x00', '{}', 'd' || d || '.example.net'
+         FROM generate_series(0, $2 - 1) d, generate_series(0, $3 - 1) r, generate_series(1, $4) day,
+              LATERAL (SELECT date_trunc('day', now()) - day * interval '1 day' AS s) t
+         ORDER BY day, d, r
+         RETURNING id)
+       SELECT min(id)::bigint AS min, count(*)::int AS n FROM ins`,
+      [raw.rows[0]!.id, shape.domains, shape.reporters, shape.days],
+    );
+    const policies = await c.query<{ min: number }>(
+      `WITH ins AS (
+         INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
+                               total_successful_session_count, total_failure_session_count)
+         SELECT id, 0, 'sts', tls_report_domain, '{version: STSv1,mode: testing}', '{mx.example.net}', 1000 + id % 500, id % 7
+         FROM reports ORDER BY id
+         RETURNING id)
+       SELECT min(id)::bigint AS min FROM ins`,
+    );
+    const n = reports.rows[0]!.n;
+    await c.query(
+      `INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname, receiving_ip, failed_session_count)
+       SELECT $1::bigint + g % $3, $2::bigint + g % $3,
+              (ARRAY['certificate-expired','validation-failure','starttls-not-supported','sts-policy-fetch-error'])[1 + g % 4],
+              '192.0.2.' || (g % 250), 'mx' || (g % 3) || '.example.net', '198.51.100.' || (g % 250), 1 + g % 9
+       FROM generate_series(0, $4 - 1) g`,
+      [policies.rows[0]!.min, reports.rows[0]!.min, n, shape.detailRows],
+    );
+    await c.query(`SET session_replication_role = origin`);
+    // Measure a steady state, not the aftermath of a bulk load: vacuum now (else autovacuum runs during
+    // the measurement) and flush the generated pages (else the next checkpoint does, mid-measurement).
+    await c.query(`VACUUM (ANALYZE) raw_messages, reports, policies, failure_details`);
+    await c.query(`CHECKPOINT`);
+  } finally {
+    c.release();
+  }
+  return (Date.now() - t0) / 1000;
+}
+
+interface Query {
+  name: string;
+  sql: string;
+  params: unknown[];
+  target?: string;
+}
+
+async function queries(ctx: BenchContext): Promise<Query[]> {
+  const views = (await ctx.db.pool.query<{ r: string | null; d: string | null }>(
+    `SELECT to_regclass('enforce_readiness')::text AS r, to_regclass('daily_policy_stats')::text AS d`,
+  )).rows[0]!;
+  const domain = 'd42.example.net';
+  return [
+    views.r
+      ? { name: 'readiness (view enforce_readiness, all rows)', sql: `SELECT count(*) FROM (SELECT * FROM enforce_readiness) v`, params: [], target: '< 200' }
+      : {
+          name: 'readiness, every domain, last 30 days (base tables)',
+          sql: `SELECT p.policy_domain, count(DISTINCT r.organization_name) AS reporters,
+                       sum(p.total_successful_session_count) AS ok, sum(p.total_failure_session_count) AS failed
+                FROM reports r JOIN policies p ON p.report_id = r.id
+                WHERE r.start_at >= now() - interval '30 days'
+                GROUP BY p.policy_domain`,
+          params: [],
+          target: '< 200',
+        },
+    {
+      name: 'readiness, one domain, last 30 days (base tables)',
+      sql: `SELECT count(DISTINCT r.organization_name) AS reporters, sum(p.total_successful_session_count) AS ok,
+                   sum(p.total_failure_session_count) AS failed
+            FROM policies p JOIN reports r ON r.id = p.report_id
+            WHERE p.policy_domain = $1 AND r.start_at >= now() - interval '30 days'`,
+      params: [domain],
+      target: '< 200',
+    },
+    views.d
+      ? { name: 'daily stats (view daily_policy_stats, one year)', sql: `SELECT count(*) FROM (SELECT * FROM daily_policy_stats) v`, params: [] }
+      : {
+          name: 'daily stats, one domain, one year, by result type (base tables)',
+          sql: `SELECT date_trunc('day', r.start_at) AS day, fd.result_type, sum(fd.failed_session_count) AS failed
+                FROM policies p JOIN reports r ON r.id = p.report_id JOIN failure_details fd ON fd.policy_id = p.id
+                WHERE p.policy_domain = $1 AND r.start_at >= now() - interval '365 days'
+                GROUP BY 1, 2`,
+          params: [domain],
+        },
+  ];
+}
+
+export const scaleScenario: Scenario = {
+  name: 'scale',
+  describe: 'scale: worker reports/s with BENCH_SCALE_ROWS failure details stored vs empty; readiness and daily-stats queries',
+  async run(ctx) {
+    const s = ctx.settings;
+    const shape: Shape = s.smoke
+      ? { domains: 10, reporters: 5, days: 30, detailRows: s.scaleRows }
+      : { domains: 1000, reporters: 5, days: 365, detailRows: s.scaleRows };
+    const count = s.reports;
+    const empty: number[] = [];
+    for (let run = 0; run < s.runs; run++) {
+      await ctx.db.truncate();
+      empty.push((await measureWorkerOnly(ctx, 1, count, `scale-empty-${process.pid}-${run}`)).reportsPerS);
+      ctx.log(`  worker, empty database, run ${run + 1}: ${empty[run]!.toFixed(0)} reports/s`);
+    }
+    await ctx.db.truncate();
+    ctx.log(`  generating ${shape.domains * shape.reporters * shape.days} reports and ${shape.detailRows} failure details ...`);
+    const genSeconds = await generate(ctx, shape);
+    ctx.log(`  generated in ${genSeconds.toFixed(0)} s`);
+    const full: number[] = [];
+    for (let run = 0; run < s.runs; run++) {
+      full.push((await measureWorkerOnly(ctx, 1, count, `scale-full-${process.pid}-${run}`)).reportsPerS);
+      ctx.log(`  worker, ${shape.detailRows} rows stored, run ${run + 1}: ${full[run]!.toFixed(0)} reports/s`);
+    }
+    const settings = { ...shape, reportsPerRun: count, generationSeconds: Math.round(genSeconds), workers: 1 };
+    const figures: Figure[] = [
+      { scenario: 'scale', name: 'worker only, empty database', unit: 'reports/s', runs: empty, value: median(empty), extra: {}, settings },
+      {
+        scenario: 'scale',
+        name: `worker only, ${shape.detailRows} failure details stored`,
+        unit: 'reports/s',
+        runs: full,
+        value: median(full),
+        extra: { pctOfEmpty: (100 * median(full)) / median(empty) },
+        settings,
+        target: '>= 85% of empty',
+      },
+    ];
+    for (const q of await queries(ctx)) {
+      const times: number[] = [];
+      await ctx.db.pool.query(q.sql, q.params); // warm the cache once, as a dashboard that is in use would
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await ctx.db.pool.query(q.sql, q.params);
+        times.push(performance.now() - t0);
+      }
+      figures.push({ scenario: 'scale', name: q.name, unit: 'ms', runs: times, value: median(times), extra: {}, settings, ...(q.target ? { target: q.target } : {}) });
+    }
+    await ctx.db.truncate();
+    return figures;
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * Worker only: raw messages already stored and queued, the queue paused while the workers start, then
+ * resumed; reports/s from the resume to the last message settled (processed_at in Postgres).
+ * One worker runs in the bench process (startWorkerService, as `tlsrpt worker` runs it: the bench only
+ * polls meanwhile); two run as `tlsrpt worker` processes.
+ */
+import { loadConfig } from '../../src/config/loadConfig.js';
+import { createLogger } from '../../src/log/createLogger.js';
+import { startWorkerService } from '../../src/services/workerService.js';
+import { selfCpuMs } from '../lib/benchEnv.js';
+import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../../src/queue/reportQueue.js';
+import { insertRawMessage } from '../../src/store/rawMessages.js';
+import { median, processCpuMs, startTlsrpt } from '../lib/benchEnv.js';
+import { buildReportMix } from '../lib/reportMix.js';
+import type { BenchContext, Figure, Scenario } from '../lib/types.js';
+import { waitSettled } from './endToEnd.js';
+
+export interface WorkerOnlyRun {
+  reportsPerS: number;
+  cpuMsPerReport: number;
+}
+
+/** Stores `count` mails, then times `workers` worker processes draining them. Does not truncate. */
+export async function measureWorkerOnly(ctx: BenchContext, workers: number, count: number, tag: string): Promise<WorkerOnlyRun> {
+  const mix = buildReportMix(count, tag);
+  const before = (await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status <> 'pending'`)).rows[0]!.n;
+  const ids: number[] = [];
+  // Stored 8 at a time: setup, not timed.
+  for (let i = 0; i < mix.length; i += 8) {
+    ids.push(...(await Promise.all(mix.slice(i, i + 8).map((m) => insertRawMessage(ctx.db.pool, m.mail, { channel: 'ingest' })))));
+  }
+  const redis = createProducerConnection(ctx.settings.redisUrl);
+  const queue = createReportQueue(redis, ctx.queuePrefix);
+  await queue.waitUntilReady();
+  await queue.pause();
+  await enqueueRawMessages(queue, ids);
+  const inProcess = workers === 1
+    ? await startWorkerService(loadConfig({ ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'silent' }), createLogger('silent'))
+    : null;
+  const processes = inProcess ? [] : await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
+  try {
+    const cpu0 = processes.map((p) => processCpuMs(p.pid));
+    const self0 = selfCpuMs();
+    const start = Date.now();
+    await queue.resume();
+    const settled = await waitSettled(ctx, before + count, 120_000 + count * 20);
+    const cpu = inProcess ? selfCpuMs() - self0 : processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
+    const last = Math.max(...ids.map((id) => settled.get(id)!));
+    return { reportsPerS: count / ((last - start) / 1000), cpuMsPerReport: cpu / count };
+  } finally {
+    await inProcess?.stop();
+    for (const p of processes) await p.stop();
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+export const workerOnlyScenario: Scenario = {
+  name: 'worker',
+  describe: 'worker only: draining already-stored raw messages',
+  async run(ctx) {
+    const figures: Figure[] = [];
+    for (const workers of ctx.settings.smoke ? [1] : [1, 2]) {
+      const runs: WorkerOnlyRun[] = [];
+      for (let run = 0; run < ctx.settings.runs; run++) {
+        await ctx.db.truncate();
+        runs.push(await measureWorkerOnly(ctx, workers, ctx.settings.reports, `worker-${process.pid}-${workers}-${run}`));
+        ctx.log(`  worker only, ${workers} process(es), run ${run + 1}: ${runs[runs.length - 1]!.reportsPerS.toFixed(0)} reports/s`);
+      }
+      figures.push({
+        scenario: 'worker',
+        name: workers === 1 ? 'worker only, 1 worker (in the bench process)' : `worker only, ${workers} worker processes`,
+        unit: 'reports/s',
+        runs: runs.map((r) => r.reportsPerS),
+        value: median(runs.map((r) => r.reportsPerS)),
+        extra: { cpuMsPerReport: median(runs.map((r) => r.cpuMsPerReport)) },
+        settings: { reports: ctx.settings.reports, workers, database: 'empty at start' },
+        ...(workers === 2 ? { target: '>= 2000' } : {}),
+      });
+    }
+    return figures;
+  },
+};
