@@ -8,7 +8,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { clearRedisPrefix, createBenchDatabase, createTlsFiles } from './lib/benchEnv.js';
+import { clearQueuePrefix } from '../test/helpers/testConfig.js';
+import { createBenchDatabase, createTlsFiles } from './lib/benchEnv.js';
 import { loadBenchSettings } from './lib/settings.js';
 import type { BenchContext, Figure, Scenario } from './lib/types.js';
 import { endToEndScenario } from './scenarios/endToEnd.js';
@@ -45,7 +46,7 @@ export async function runBench(): Promise<Figure[]> {
   };
   const figures: Figure[] = [];
   const cleanup = async () => {
-    await clearRedisPrefix(settings.redisUrl, queuePrefix).catch(() => {});
+    await clearQueuePrefix(queuePrefix, settings.redisUrl).catch(() => {});
     await db.drop().catch((err) => log(`could not drop ${db.name}: ${(err as Error).message}`));
     tls.remove();
   };
@@ -55,7 +56,7 @@ export async function runBench(): Promise<Figure[]> {
       if (settings.only.length && !settings.only.includes(scenario.name)) continue;
       log(`== ${scenario.name}: ${scenario.describe}`);
       await db.truncate();
-      await clearRedisPrefix(settings.redisUrl, queuePrefix);
+      await clearQueuePrefix(queuePrefix, settings.redisUrl);
       figures.push(...(await scenario.run(ctx)));
     }
   } finally {

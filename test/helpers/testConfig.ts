@@ -18,9 +18,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
   });
 }
 
-/** Deletes every Redis key under the config's queue prefix. */
-export async function clearQueuePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+/** Deletes every Redis key under a queue prefix (tests, and the benchmark's own prefix). */
+export async function clearQueuePrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl);
   try {
     let cursor = '0';
     do {
