@@ -44,7 +44,17 @@ export async function createBenchDatabase(settings: BenchSettings, suffix = ''):
     url,
     pool,
     truncate: async () => {
-      await pool.query('TRUNCATE raw_messages, reports, policies, failure_details CASCADE');
+      // The processes under test keep working between runs (the alert service evaluates windows that
+      // reference reports), so TRUNCATE can lose a deadlock to them: retry, it wins once they are idle.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pool.query('TRUNCATE raw_messages, reports, policies, failure_details CASCADE');
+          return;
+        } catch (err) {
+          if ((err as { code?: string }).code !== '40P01' || attempt >= 10) throw err;
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
     },
     drop: async () => {
       await pool.end().catch(() => {});
