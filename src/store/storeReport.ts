@@ -16,7 +16,7 @@ export interface StoreResult {
 }
 
 // One statement, so one round trip and atomic without BEGIN/COMMIT: the report row, then its policies
-// and failure details from two JSON arrays (joined on policy_index), then the raw message's state.
+// and failure details read from the report JSON itself, then the raw message's state.
 // When the identity already exists, ON CONFLICT makes `r` empty and every dependent insert a no-op.
 const INSERT_REPORT = `
 WITH r AS (
@@ -26,20 +26,35 @@ WITH r AS (
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
   ON CONFLICT (organization_name, report_id) DO NOTHING
   RETURNING id
+), src AS (
+  -- The policies of the normalised report ($8, RFC 8460 names, shape guaranteed by the schema): Postgres
+  -- reads the rows out of the one JSON document, so no second copy of a large report is built in Node.
+  SELECT e.value AS e, (e.ordinality - 1)::int AS i
+  FROM jsonb_array_elements($8::jsonb -> 'policies') WITH ORDINALITY AS e
 ), p AS (
   INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
                         total_successful_session_count, total_failure_session_count)
-  SELECT r.id, t.i, t.type, t.domain, t.strings, t.mx, t.ok, t.failed
-  FROM r, jsonb_to_recordset($14::jsonb) AS t(i int, type text, domain text, strings text[], mx text[], ok bigint, failed bigint)
+  SELECT r.id, src.i,
+         src.e -> 'policy' ->> 'policy-type',
+         src.e -> 'policy' ->> 'policy-domain',
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'policy-string', '[]'))),
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'mx-host', '[]'))),
+         (src.e -> 'summary' ->> 'total-successful-session-count')::bigint,
+         (src.e -> 'summary' ->> 'total-failure-session-count')::bigint
+  FROM r, src
   RETURNING id, policy_index
 ), d AS (
   INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname,
                                receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
                                failure_reason_code)
-  SELECT p.id, r.id, t.type, t.sip, t.mx, t.helo, t.rip, t.n, t.info, t.code
-  FROM r, jsonb_to_recordset($15::jsonb) AS t(k int, i int, type text, sip text, mx text, helo text, rip text, n bigint, info text, code text)
-  JOIN p ON p.policy_index = t.i
-  ORDER BY t.k -- ids in the order the report lists the details
+  SELECT p.id, r.id,
+         fd.value ->> 'result-type', fd.value ->> 'sending-mta-ip', fd.value ->> 'receiving-mx-hostname',
+         fd.value ->> 'receiving-mx-helo', fd.value ->> 'receiving-ip', (fd.value ->> 'failed-session-count')::bigint,
+         fd.value ->> 'additional-information', fd.value ->> 'failure-reason-code'
+  FROM r, src
+  JOIN p ON p.policy_index = src.i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(src.e -> 'failure-details', '[]')) WITH ORDINALITY AS fd
+  ORDER BY src.i, fd.ordinality -- ids in the order the report lists the details
   RETURNING 1
 ), m AS (
   UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
@@ -78,30 +93,6 @@ export async function storeReports(pool: Pool, items: StoreItem[]): Promise<Arra
 
 export async function storeReport(pool: Queryable, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
   const { report } = decoded;
-  const policies = report.policies.map((p, i) => ({
-    i,
-    type: p.policyType,
-    domain: p.policyDomain,
-    strings: p.policyString,
-    mx: p.mxHost,
-    ok: p.successfulSessions,
-    failed: p.failedSessions,
-  }));
-  let k = 0;
-  const details = report.policies.flatMap((p, i) =>
-    p.failureDetails.map((d) => ({
-      k: k++,
-      i,
-      type: d.resultType,
-      sip: d.sendingMtaIp,
-      mx: d.receivingMxHostname,
-      helo: d.receivingMxHelo,
-      rip: d.receivingIp,
-      n: d.failedSessions,
-      info: d.additionalInformation,
-      code: d.failureReasonCode,
-    })),
-  );
   const inserted = await pool.query<{ id: number }>(INSERT_REPORT, [
     rawMessageId,
     report.organizationName,
@@ -116,8 +107,6 @@ export async function storeReport(pool: Queryable, rawMessageId: number, decoded
     decoded.mail.tlsReportSubmitter,
     decoded.mail.subjectReportId,
     decoded.filename,
-    JSON.stringify(policies),
-    JSON.stringify(details),
   ]);
   if (inserted.rows[0]) return { outcome: 'stored', reportId: inserted.rows[0].id };
 

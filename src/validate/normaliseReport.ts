@@ -6,7 +6,7 @@
  *
  * Rules: a fix-up only rewrites what is unambiguous. Anything that would have to guess at a number is left
  * for the schema to reject (quarantine `schema-violation`).
- * Pure: no I/O; input is not mutated (the caller gets a deep copy).
+ * Pure: no I/O; input is not mutated (the caller gets a deep copy) unless the caller asks for `inPlace`.
  */
 import { RESULT_TYPES } from '../resultTypes.js';
 
@@ -68,11 +68,19 @@ const RENAMED_KEYS: Record<string, { to: string; fixup: FixupName }> = {
   'failed-sessions-count': { to: 'failed-session-count', fixup: 'misspelled-key' },
 };
 
-export function normaliseReport(input: unknown, ctx: NormaliseContext = {}): NormaliseResult {
+export interface NormaliseOptions {
+  /**
+   * Rewrite `input` itself instead of a copy. For a caller that owns a freshly parsed value and drops it
+   * (decodeMessage): a report with 100,000 failure details then exists once in memory, not twice.
+   */
+  inPlace?: boolean;
+}
+
+export function normaliseReport(input: unknown, ctx: NormaliseContext = {}, options: NormaliseOptions = {}): NormaliseResult {
   const fixups = new Set<FixupName>();
   const add = (name: FixupName) => fixups.add(name);
   if (!isObject(input)) return { report: input, fixups: [] };
-  const report = structuredClone(input) as Json;
+  const report = (options.inPlace ? input : structuredClone(input)) as Json;
 
   // Quirk 7: contact-info null or missing.
   if (report['contact-info'] === null) add('contact-info-null');

@@ -217,6 +217,18 @@ describe('fix-ups', () => {
     assert.deepEqual(Object.keys(FIXUPS).filter((f) => !tested.has(f as FixupName)), []);
   });
 
+  it('inPlace rewrites the value it is given, with the same result and fix-ups as a copy', () => {
+    const a = base();
+    a['date-range']['end-datetime'] = '2024-03-27T00:00:00Z';
+    p0(a).summary['total-successful-session-count'] = '10';
+    const b = structuredClone(a);
+    const copied = normaliseReport(a);
+    const inPlace = normaliseReport(b, {}, { inPlace: true });
+    assert.equal(inPlace.report, b, 'the same object, rewritten');
+    assert.deepEqual(inPlace.report, copied.report);
+    assert.deepEqual(inPlace.fixups, copied.fixups);
+  });
+
   it('does not guess: a count that is not digits stays for the schema to reject', () => {
     const r = base();
     p0(r).summary['total-successful-session-count'] = 'ten';
