@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ruleFor } from '../../src/config/alertConfig.js';
 import { describeConfig, loadConfig } from '../../src/config/loadConfig.js';
-import { ConfigError } from '../../src/errors.js';
+import { assertConfigError } from '../helpers/assertConfigError.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-alert-rules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,12 +78,7 @@ describe('alert configuration', () => {
   ];
   for (const [env, variable, message] of bad) {
     it(`fails naming ${variable} for ${JSON.stringify(env)}`, () => {
-      assert.throws(() => loadConfig(env), (err: unknown) => {
-        assert.ok(err instanceof ConfigError, String(err));
-        assert.equal(err.variable, variable);
-        assert.match(err.message, message);
-        return true;
-      });
+      assertConfigError(() => loadConfig(env), variable, message);
     });
   }
 
@@ -115,12 +110,7 @@ describe('alert configuration', () => {
   ];
   for (const [content, message] of badRules) {
     it(`refuses the rules file ${content}`, () => {
-      assert.throws(() => loadConfig({ ALERT_RULES_FILE: rulesFile(content) }), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.equal(err.variable, 'ALERT_RULES_FILE');
-        assert.match(err.message, message);
-        return true;
-      });
+      assertConfigError(() => loadConfig({ ALERT_RULES_FILE: rulesFile(content) }), 'ALERT_RULES_FILE', message);
     });
   }
 });

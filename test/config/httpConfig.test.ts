@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeConfig, loadConfig } from '../../src/config/loadConfig.js';
-import { ConfigError } from '../../src/errors.js';
 import { makeCertificate } from '../helpers/certificates.js';
+import { assertConfigError } from '../helpers/assertConfigError.js';
 
 describe('HTTP configuration', () => {
   it('has documented defaults', () => {
@@ -89,15 +89,7 @@ describe('HTTP configuration', () => {
   ];
   for (const [env, variable, message] of bad) {
     it(`fails naming ${variable} for ${JSON.stringify(env)}`, () => {
-      assert.throws(
-        () => loadConfig(env),
-        (err: unknown) => {
-          assert.ok(err instanceof ConfigError, String(err));
-          assert.equal(err.variable, variable);
-          assert.match(err.message, message);
-          return true;
-        },
-      );
+      assertConfigError(() => loadConfig(env), variable, message);
     });
   }
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DEFAULTS, describeConfig, loadConfig } from '../../src/config/loadConfig.js';
-import { ConfigError } from '../../src/errors.js';
 import { projectPath } from '../../src/util/projectPath.js';
+import { assertConfigError } from '../helpers/assertConfigError.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -41,12 +41,7 @@ describe('loadConfig', () => {
   ];
   for (const [env, variable, message] of bad) {
     it(`fails naming ${variable} for ${JSON.stringify(env)}`, () => {
-      assert.throws(() => loadConfig(env), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.equal(err.variable, variable);
-        assert.match(err.message, message);
-        return true;
-      });
+      assertConfigError(() => loadConfig(env), variable, message);
     });
   }
 

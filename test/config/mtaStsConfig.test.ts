@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { describeConfig, loadConfig } from '../../src/config/loadConfig.js';
-import { ConfigError } from '../../src/errors.js';
+import { assertConfigError } from '../helpers/assertConfigError.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-mtasts-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,12 +51,7 @@ describe('MTA-STS configuration', () => {
   ];
   for (const [env, variable, message] of bad) {
     it(`fails naming ${variable} for ${JSON.stringify(env)}`, () => {
-      assert.throws(() => loadConfig(env), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.equal(err.variable, variable);
-        assert.match(err.message, message);
-        return true;
-      });
+      assertConfigError(() => loadConfig(env), variable, message);
     });
   }
 });

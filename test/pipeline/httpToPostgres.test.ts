@@ -12,6 +12,7 @@ import { startReceiverService, type ReceiverService } from '../../src/services/r
 import { realFixture } from '../helpers/fixtures.js';
 import { postReport, startHttpHarness, type HttpHarness } from '../helpers/httpHarness.js';
 import { queuedId, smtpSend } from '../helpers/smtpSend.js';
+import { storedPolicies } from '../helpers/storedPolicies.js';
 
 interface Expected {
   contentType: string;
@@ -98,15 +99,7 @@ describe('report bodies over HTTP', () => {
       assert.equal(report.organization_name, exp.org);
       assert.equal(report.report_id, exp.reportId);
       assert.deepEqual([...report.fixups].sort(), [...exp.fixups].sort());
-      const policies = (
-        await h.db.pool.query(
-          `SELECT p.policy_type, p.policy_domain, p.total_successful_session_count AS ok,
-                  p.total_failure_session_count AS failed,
-                  (SELECT count(*)::int FROM failure_details d WHERE d.policy_id = p.id) AS details
-           FROM policies p WHERE p.report_id = $1 ORDER BY p.policy_index`,
-          [report.id],
-        )
-      ).rows.map((r) => [r.policy_type, r.policy_domain, r.ok, r.failed, r.details]);
+      const policies = await storedPolicies(h.db.pool, report.id);
       assert.deepEqual(policies, exp.policies);
     });
   }

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { realFixture } from '../helpers/fixtures.js';
 import { startHarness, type Harness } from '../helpers/pipelineHarness.js';
 import { queuedId, smtpSend } from '../helpers/smtpSend.js';
+import { storedPolicies } from '../helpers/storedPolicies.js';
 
 interface Expected {
   org: string;
@@ -76,15 +77,7 @@ describe('real report mails over SMTP', () => {
       assert.deepEqual([...report.fixups].sort(), [...exp.fixups].sort());
       assert.equal(report.raw_message_id, id);
 
-      const policies = (
-        await h.db.pool.query(
-          `SELECT p.policy_type, p.policy_domain, p.total_successful_session_count AS ok,
-                  p.total_failure_session_count AS failed,
-                  (SELECT count(*)::int FROM failure_details d WHERE d.policy_id = p.id) AS details
-           FROM policies p WHERE p.report_id = $1 ORDER BY p.policy_index`,
-          [report.id],
-        )
-      ).rows.map((r) => [r.policy_type, r.policy_domain, r.ok, r.failed, r.details]);
+      const policies = await storedPolicies(h.db.pool, report.id);
       assert.deepEqual(policies, exp.policies);
     });
   }
