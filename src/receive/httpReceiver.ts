@@ -255,10 +255,27 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
     log.info({ cert: tls.certPath }, 'TLS certificate reloaded');
     return 'reloaded';
   };
-  const reloadTls = () =>
-    (reloading ??= reloadOnce().finally(() => {
-      reloading = null;
-    }));
+  // A call must see the files as they are when it is made. A reload already in flight may have read them
+  // before the caller's change (the file watcher racing a SIGHUP), so a call during one queues one more after
+  // it; every call made meanwhile shares that follow-up.
+  let queued: Promise<TlsReloadResult> | null = null;
+  const reloadTls = (): Promise<TlsReloadResult> => {
+    if (!reloading) {
+      reloading = reloadOnce().finally(() => {
+        reloading = null;
+      });
+      return reloading;
+    }
+    queued ??= reloading.then(
+      () => runQueued(),
+      () => runQueued(),
+    );
+    return queued;
+  };
+  const runQueued = () => {
+    queued = null;
+    return reloadTls();
+  };
 
   const onFileChange = () => void reloadTls();
   const watchInterval = options.tlsWatchIntervalMs ?? 10_000;
