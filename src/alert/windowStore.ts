@@ -17,47 +17,78 @@ const DOMAIN_OF_POLICY = `lower(coalesce(p.policy_domain, ''))`;
 
 const FAILING_POLICY = `(p.total_failure_session_count > 0 OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id))`;
 
+/** The advisory-lock key of a domain's windows is hashtextextended(LOCK_KEY_PREFIX || domain, 0). */
+const LOCK_KEY_PREFIX = 'tlsrpt-alerts:';
+
 export async function lockDomain(client: PoolClient, domain: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tlsrpt-alerts:${domain}`]);
+  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${LOCK_KEY_PREFIX}${domain}`]);
 }
 
 /**
- * Puts a stored report into the open window of each of its policy domains. A domain with failed sessions
+ * Puts stored reports into the open window of each of their policy domains. A domain with failed sessions
  * and no open window gets a new one, closing `groupWaitMs` from now; a domain without failures joins an
- * open window (its sessions count in the failure rate) but never opens one. A report already in a window
- * for a domain is left where it is: that is what keeps a reprocessed report from alerting twice.
+ * open window (its sessions count in the failure rate) but never opens one. Reports attached together
+ * behave as if the failing ones came first: a window opened by one of them is joined by the others of its
+ * domain. A report already in a window for a domain is left where it is: that is what keeps a reprocessed
+ * report from alerting twice.
+ * One transaction and four statements for the whole batch (the worker's hook and the periodic check each
+ * attach their reports together), whatever the number of reports and domains.
  * Returns the windows opened, for the caller to schedule their evaluation.
  */
-export async function attachReport(pool: Pool, reportId: number, groupWaitMs: number): Promise<OpenedWindow[]> {
+export async function attachReports(pool: Pool, reportIds: number[], groupWaitMs: number): Promise<OpenedWindow[]> {
+  if (reportIds.length === 0) return [];
   return withTransaction(pool, async (c) => {
-    const domains = await c.query<{ domain: string; failing: boolean }>(
-      `SELECT ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
-       FROM policies p WHERE p.report_id = $1 GROUP BY 1 ORDER BY 1`,
-      [reportId],
-    );
-    const opened: OpenedWindow[] = [];
-    for (const { domain, failing } of domains.rows) {
-      await lockDomain(c, domain); // in domain order, so two multi-domain reports cannot deadlock
-      const done = await c.query(`SELECT 1 FROM alert_window_reports WHERE report_id = $1 AND policy_domain = $2`, [reportId, domain]);
-      if (done.rowCount) continue;
-      let windowId = (
-        await c.query<{ id: number }>(`SELECT id FROM alert_windows WHERE policy_domain = $1 AND evaluated_at IS NULL`, [domain])
-      ).rows[0]?.id;
-      if (windowId === undefined) {
-        if (!failing) continue;
-        const w = await c.query<{ id: number; closes_at: Date }>(
-          `INSERT INTO alert_windows (policy_domain, closes_at) VALUES ($1, now() + $2 * interval '1 millisecond')
-           RETURNING id, closes_at`,
-          [domain, groupWaitMs],
-        );
-        windowId = w.rows[0]!.id;
-        opened.push({ windowId, closesAt: w.rows[0]!.closes_at });
-      }
-      await c.query(`INSERT INTO alert_window_reports (report_id, policy_domain, window_id) VALUES ($1, $2, $3)`, [reportId, domain, windowId]);
-    }
-    return opened;
+    // Every domain of the batch locked, in domain order, so two batches with domains in common cannot
+    // deadlock, and a window being evaluated is never joined meanwhile. (DISTINCT keeps the sorted
+    // subquery from being flattened: the locks are taken in its order.)
+    await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
+    const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs] });
+    return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
   });
 }
+
+const LOCK_DOMAINS_OF_REPORTS = {
+  name: 'tlsrpt-lock-alert-domains-v1',
+  text: `SELECT pg_advisory_xact_lock(hashtextextended('${LOCK_KEY_PREFIX}' || s.domain, 0))
+         FROM (SELECT DISTINCT ${DOMAIN_OF_POLICY} AS domain FROM policies p WHERE p.report_id = ANY($1::bigint[]) ORDER BY 1) s`,
+};
+
+// Named, so it is planned once per connection: planning this statement costs more than running it.
+// The LATERAL ... LIMIT 1 lookups keep the "already attached" and "open window" checks on their indexes;
+// written as NOT EXISTS, the planner may hash the whole alert_window_reports table for every batch.
+const ATTACH_REPORTS = {
+  name: 'tlsrpt-attach-reports-v1',
+  text: `
+WITH todo AS (
+  SELECT p.report_id, ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
+  FROM policies p
+  LEFT JOIN LATERAL (
+    SELECT true AS attached FROM alert_window_reports w
+    WHERE w.report_id = p.report_id AND w.policy_domain = ${DOMAIN_OF_POLICY} LIMIT 1
+  ) a ON true
+  WHERE p.report_id = ANY($1::bigint[]) AND a.attached IS NULL
+  GROUP BY 1, 2
+), open_window AS (
+  SELECT d.domain, w.id
+  FROM (SELECT DISTINCT domain FROM todo) d
+  CROSS JOIN LATERAL (SELECT id FROM alert_windows aw WHERE aw.policy_domain = d.domain AND aw.evaluated_at IS NULL LIMIT 1) w
+), opened AS (
+  INSERT INTO alert_windows (policy_domain, closes_at)
+  SELECT DISTINCT todo.domain, now() + $2 * interval '1 millisecond' FROM todo
+  WHERE todo.failing AND todo.domain NOT IN (SELECT domain FROM open_window)
+  RETURNING id, policy_domain, closes_at
+), target AS (
+  -- One or the other per domain: the statement does not see the windows it opens.
+  SELECT id, policy_domain AS domain FROM opened
+  UNION ALL
+  SELECT id, domain FROM open_window
+), attached AS (
+  INSERT INTO alert_window_reports (report_id, policy_domain, window_id)
+  SELECT todo.report_id, todo.domain, target.id FROM todo JOIN target ON target.domain = todo.domain
+  RETURNING 1
+)
+SELECT id, closes_at FROM opened ORDER BY id`,
+};
 
 /**
  * Reports with failed sessions that are in no window: stored while the alert hook could not reach the

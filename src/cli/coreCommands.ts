@@ -10,7 +10,7 @@ Environment (defaults in brackets):
   ACCEPTED_RECIPIENTS    addresses and domains to accept mail for [any]
   MAX_MESSAGE_SIZE       largest mail accepted [10MiB]
   TLS_CERT, TLS_KEY      PEM files; when set, STARTTLS is offered
-  WORKER_CONCURRENCY     reports processed at once per worker [8]
+  WORKER_CONCURRENCY     reports processed at once per worker [64]
 See README "Configuration" for all variables.`;
 
 export function registerCoreCommands(program: Command): void {

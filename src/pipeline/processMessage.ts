@@ -8,7 +8,7 @@
  */
 import type { Pool } from '../db/pool.js';
 import { ReportInputError, errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
-import { loadRawMessage, quarantineMessage, recordAttempt, type MessageStatus } from '../store/rawMessages.js';
+import { loadRawMessage, quarantineMessage, recordAttempt, type MessageStatus, type RawMessage } from '../store/rawMessages.js';
 import { storeReport, type StoreResult } from '../store/storeReport.js';
 import { decodeMessage, type DecodedReport } from './decodeMessage.js';
 
@@ -16,7 +16,9 @@ export interface ProcessDeps {
   pool: Pool;
   reportMaxBytes: number;
   maxAttempts: number;
-  /** Stores a decoded report, possibly with others in one transaction (the worker's group commit). */
+  /** Loads a raw message, possibly with others in one query (the worker's batch load). */
+  load?: (rawMessageId: number) => Promise<RawMessage | null>;
+  /** Stores a decoded report, possibly with others in one statement (the worker's group commit). */
   store?: (rawMessageId: number, decoded: DecodedReport) => Promise<StoreResult>;
 }
 
@@ -26,7 +28,7 @@ export type ProcessResult =
   | { outcome: 'skipped'; status: MessageStatus | 'missing' };
 
 export async function processMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
-  const message = await loadRawMessage(deps.pool, rawMessageId);
+  const message = deps.load ? await deps.load(rawMessageId) : await loadRawMessage(deps.pool, rawMessageId);
   if (!message) return { outcome: 'skipped', status: 'missing' };
   if (message.status !== 'pending') return { outcome: 'skipped', status: message.status };
 

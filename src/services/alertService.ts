@@ -10,7 +10,8 @@ import { checkQuietReporters } from '../alert/checkQuietReporters.js';
 import { listPendingDeliveries } from '../alert/alertStore.js';
 import { sendDelivery } from '../alert/sendDelivery.js';
 import { settleWindow } from '../alert/settleWindow.js';
-import { attachReport, listOverdueWindows, listUnattachedFailingReports } from '../alert/windowStore.js';
+import { attachReports, listOverdueWindows, listUnattachedFailingReports } from '../alert/windowStore.js';
+import { createGroupCommit } from '../db/groupCommit.js';
 import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
@@ -55,18 +56,19 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
   );
   worker.on('error', (err) => log.error({ err: errorMessage(err) }, 'alert worker error'));
 
-  const attach = async (reportId: number): Promise<number> => {
-    const opened = await attachReport(pool, reportId, alerts.groupWaitMs);
-    await enqueueWindowEvaluations(queue, opened);
-    return opened.length;
+  const attach = async (reportIds: number[]): Promise<void> => {
+    await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, alerts.groupWaitMs));
   };
+  // The worker's hook: reports stored while an attach transaction runs are attached together by the next.
+  const attachGroup = createGroupCommit(async (reportIds: number[]) => {
+    await attach(reportIds);
+    return reportIds.map(() => undefined);
+  }, 256);
 
   const checkOnce = async (now = new Date()) => {
-    let attached = 0;
-    for (const id of await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS)) {
-      await attach(id);
-      attached++;
-    }
+    const unattached = await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS);
+    await attach(unattached);
+    const attached = unattached.length;
     const overdue = await listOverdueWindows(pool, CHECK_GRACE_MS);
     await enqueueWindowEvaluations(queue, overdue);
     const created = await checkQuietReporters(deps, now);
@@ -93,7 +95,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
     async onProcessed(rawMessageId, result) {
       if (result.outcome !== 'stored') return;
       try {
-        await attach(result.reportId);
+        await attachGroup.submit(result.reportId);
       } catch (err) {
         // Never fail the report's job for an alerting problem: the periodic check attaches the report later.
         log.warn({ rawMessageId, reportId: result.reportId, err: errorMessage(err) }, 'could not queue the report for alerting; the periodic check will');

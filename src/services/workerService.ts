@@ -8,7 +8,8 @@ import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
-import { processMessage, type ProcessResult } from '../pipeline/processMessage.js';
+import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
+import { loadRawMessages } from '../store/rawMessages.js';
 import {
   REPORT_QUEUE,
   createProducerConnection,
@@ -33,15 +34,21 @@ export interface WorkerHooks {
 }
 
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
-  const pool = createPool(config.databaseUrl, { max: config.worker.concurrency + 2, applicationName: 'tlsrpt-worker' });
+  // Loads and stores are batched (one connection each at a time), so the pool need not grow with the
+  // concurrency: the rest serves quarantines, retries and the sweep. Keeps many workers within
+  // Postgres's max_connections (100 by default).
+  const pool = createPool(config.databaseUrl, { max: 6, applicationName: 'tlsrpt-worker' });
   const workerConnection = createWorkerConnection(config.redisUrl);
   const producerConnection = createProducerConnection(config.redisUrl);
   const queue = createReportQueue(producerConnection, config.queuePrefix);
-  // Reports decoded while a store transaction runs are stored together by the next one (one commit for
-  // up to `concurrency` reports); a report that fails is retried alone, so errors stay per job.
+  // The jobs in hand are loaded together (one query) and their reports stored together (one statement,
+  // one commit): what arrives while a query runs goes in the next one. A report that fails is retried
+  // alone, so errors stay per job.
+  const loadGroup = createGroupCommit((ids: number[]) => loadRawMessages(pool, ids), config.worker.concurrency);
   const storeGroup = createGroupCommit((items: StoreItem[]) => storeReports(pool, items), config.worker.concurrency);
-  const deps = {
+  const deps: ProcessDeps = {
     pool,
+    load: (rawMessageId) => loadGroup.submit(rawMessageId),
     reportMaxBytes: config.worker.reportMaxBytes,
     maxAttempts: config.worker.maxAttempts,
     store: async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {

@@ -64,8 +64,22 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
 }
 
 export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage | null> {
-  const res = await pool.query<RawMessage>(`SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = $1`, [id]);
-  return res.rows[0] ?? null;
+  const [message] = await loadRawMessages(pool, [id]);
+  return message ?? null;
+}
+
+/**
+ * Several messages in one query (the worker loads the messages of the jobs it holds together); one entry
+ * per id, in order, null for an id with no row.
+ */
+export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
+  const res = await pool.query<RawMessage>({
+    name: 'tlsrpt-load-raw-v1',
+    text: `SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = ANY($1::bigint[])`,
+    values: [ids],
+  });
+  const byId = new Map(res.rows.map((m) => [m.id, m]));
+  return ids.map((id) => byId.get(id) ?? null);
 }
 
 export async function quarantineMessage(pool: Pool, id: number, reason: QuarantineReason, detail: string): Promise<void> {

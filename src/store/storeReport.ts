@@ -1,11 +1,12 @@
 /**
- * Stores a decoded report with its policies and failure details, and settles the raw message's state,
+ * Stores decoded reports with their policies and failure details, and settles each raw message's state,
  * atomically. Dedupe by (organization_name, report_id) (RFC 8460 4.4: report-id is unique per reporter):
  * - new identity           -> rows written, message `stored`
  * - same identity and data -> nothing written, message `duplicate` (a re-delivery never double-counts)
  * - same identity, new data-> nothing written, message `conflict`; the first report is kept, both raw mails are
  */
-import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import { isServiceOutage } from '../errors.js';
 import type { DecodedReport } from '../pipeline/decodeMessage.js';
 
 export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
@@ -15,117 +16,176 @@ export interface StoreResult {
   reportId: number;
 }
 
-// One statement, so one round trip and atomic without BEGIN/COMMIT: the report row, then its policies
-// and failure details read from the report JSON itself, then the raw message's state.
-// When the identity already exists, ON CONFLICT makes `r` empty and every dependent insert a no-op.
-const INSERT_REPORT = `
-WITH r AS (
-  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
-                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
-                       subject_report_id, attachment_filename)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-  ON CONFLICT (organization_name, report_id) DO NOTHING
-  RETURNING id
-), src AS (
-  -- The policies of the normalised report ($8, RFC 8460 names, shape guaranteed by the schema): Postgres
-  -- reads the rows out of the one JSON document, so no second copy of a large report is built in Node.
-  SELECT e.value AS e, (e.ordinality - 1)::int AS i
-  FROM jsonb_array_elements($8::jsonb -> 'policies') WITH ORDINALITY AS e
-), p AS (
-  INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
-                        total_successful_session_count, total_failure_session_count)
-  SELECT r.id, src.i,
-         src.e -> 'policy' ->> 'policy-type',
-         src.e -> 'policy' ->> 'policy-domain',
-         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'policy-string', '[]'))),
-         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'mx-host', '[]'))),
-         (src.e -> 'summary' ->> 'total-successful-session-count')::bigint,
-         (src.e -> 'summary' ->> 'total-failure-session-count')::bigint
-  FROM r, src
-  RETURNING id, policy_index
-), d AS (
-  INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname,
-                               receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
-                               failure_reason_code)
-  SELECT p.id, r.id,
-         fd.value ->> 'result-type', fd.value ->> 'sending-mta-ip', fd.value ->> 'receiving-mx-hostname',
-         fd.value ->> 'receiving-mx-helo', fd.value ->> 'receiving-ip', (fd.value ->> 'failed-session-count')::bigint,
-         fd.value ->> 'additional-information', fd.value ->> 'failure-reason-code'
-  FROM r, src
-  JOIN p ON p.policy_index = src.i
-  CROSS JOIN LATERAL jsonb_array_elements(coalesce(src.e -> 'failure-details', '[]')) WITH ORDINALITY AS fd
-  ORDER BY src.i, fd.ordinality -- ids in the order the report lists the details
-  RETURNING 1
-), m AS (
-  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
-  FROM r WHERE raw_messages.id = $1
-  RETURNING 1
-)
-SELECT id FROM r`;
-
-/** A pool, or a client inside a transaction (storeReports). */
-type Queryable = Pool | PoolClient;
-
 export interface StoreItem {
   rawMessageId: number;
   decoded: DecodedReport;
 }
 
 /**
- * Several reports in one transaction: one commit (one disk flush) for the batch. If any report fails, the
- * transaction rolls back and each is stored on its own, so one bad report never fails the others and each
- * caller sees its own outcome or error.
+ * A pool, or a client outside any transaction: each statement commits on its own, which the fallback of
+ * storeReports relies on (inside a failed transaction every retry would fail too).
  */
-export async function storeReports(pool: Pool, items: StoreItem[]): Promise<Array<StoreResult | Error>> {
-  if (items.length > 1) {
-    try {
-      return await withTransaction(pool, async (client) => {
-        const out: StoreResult[] = [];
-        for (const it of items) out.push(await storeReport(client, it.rawMessageId, it.decoded));
-        return out;
-      });
-    } catch {
-      // fall through: one at a time
-    }
-  }
-  return Promise.all(items.map((it) => storeReport(pool, it.rawMessageId, it.decoded).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+type Queryable = Pool | PoolClient;
+
+// One statement for a whole batch of reports, so one round trip and one commit (one WAL flush) however many
+// reports it holds, and atomic without BEGIN/COMMIT. $1 is a JSON array with one element per report: its
+// metadata and the normalised report (RFC 8460 names, shape guaranteed by the schema). Postgres reads the
+// policy and failure-detail rows out of that one document, so Node builds no per-row parameters and no
+// second copy of a large report. Reports whose identity already exists (or repeats within the batch) are
+// skipped by ON CONFLICT, and every dependent insert skips them too; they are settled by SETTLE_EXISTING.
+// Prepared once per connection (named): the plan of this statement costs more than executing it for a
+// small report.
+const INSERT_REPORTS = {
+  name: 'tlsrpt-insert-reports-v2',
+  text: `
+WITH item AS (
+  SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x
+), r AS (
+  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
+                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
+                       subject_report_id, attachment_filename)
+  SELECT raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
+         (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
+         v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
+         v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename'
+  FROM item
+  -- In identity order: two statements inserting the same identities (copies of a report in two workers'
+  -- batches) then wait for each other in one order and cannot deadlock. Within a batch the first copy wins.
+  ORDER BY v ->> 'organizationName', v ->> 'reportId', k
+  ON CONFLICT (organization_name, report_id) DO NOTHING
+  RETURNING id, raw_message_id
+), src AS (
+  SELECT r.id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
+  FROM r
+  JOIN item ON item.raw_message_id = r.raw_message_id
+  CROSS JOIN LATERAL jsonb_array_elements(item.v -> 'report' -> 'policies') WITH ORDINALITY AS e
+), p AS (
+  INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
+                        total_successful_session_count, total_failure_session_count)
+  SELECT src.report_id, src.i,
+         src.e -> 'policy' ->> 'policy-type',
+         src.e -> 'policy' ->> 'policy-domain',
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'policy-string', '[]'))),
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'mx-host', '[]'))),
+         (src.e -> 'summary' ->> 'total-successful-session-count')::bigint,
+         (src.e -> 'summary' ->> 'total-failure-session-count')::bigint
+  FROM src
+  ORDER BY src.report_id, src.i
+  RETURNING id, report_id, policy_index
+), d AS (
+  INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname,
+                               receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
+                               failure_reason_code)
+  SELECT p.id, p.report_id,
+         fd.value ->> 'result-type', fd.value ->> 'sending-mta-ip', fd.value ->> 'receiving-mx-hostname',
+         fd.value ->> 'receiving-mx-helo', fd.value ->> 'receiving-ip', (fd.value ->> 'failed-session-count')::bigint,
+         fd.value ->> 'additional-information', fd.value ->> 'failure-reason-code'
+  FROM src
+  JOIN p ON p.report_id = src.report_id AND p.policy_index = src.i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(src.e -> 'failure-details', '[]')) WITH ORDINALITY AS fd
+  ORDER BY p.report_id, src.i, fd.ordinality -- ids in the order the report lists the details
+  RETURNING 1
+), m AS (
+  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
+  FROM r WHERE raw_messages.id = r.raw_message_id
+  RETURNING 1
+)
+SELECT raw_message_id, id FROM r`,
+};
+
+// The identity exists: a re-delivery, or a different report reusing the identity (or the message that
+// stored it, being reprocessed).
+const SETTLE_EXISTING = {
+  name: 'tlsrpt-settle-existing-v1',
+  text: `
+WITH existing AS (
+  SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
+                  WHEN payload_sha256 = $4 THEN 'duplicate' ELSE 'conflict' END AS outcome
+  FROM reports WHERE organization_name = $2 AND report_id = $3
+)
+UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
+                        reason = NULL,
+                        detail = CASE WHEN existing.outcome = 'conflict'
+                                      THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
+                                 END
+FROM existing WHERE raw_messages.id = $1
+RETURNING existing.id AS report_id, existing.outcome AS outcome`,
+};
+
+/** The $1 element of INSERT_REPORTS for one report. */
+function batchElement({ rawMessageId, decoded }: StoreItem): Record<string, unknown> {
+  const { report, mail } = decoded;
+  return {
+    rawMessageId,
+    organizationName: report.organizationName,
+    reportId: report.reportId,
+    contactInfo: report.contactInfo,
+    startAt: report.startAt.toISOString(),
+    endAt: report.endAt.toISOString(),
+    payloadSha256: decoded.payloadSha256.toString('hex'),
+    fixups: decoded.fixups,
+    tlsReportDomain: mail.tlsReportDomain,
+    tlsReportSubmitter: mail.tlsReportSubmitter,
+    subjectReportId: mail.subjectReportId,
+    attachmentFilename: decoded.filename,
+    report: decoded.normalised,
+  };
 }
 
-export async function storeReport(pool: Queryable, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
-  const { report } = decoded;
-  const inserted = await pool.query<{ id: number }>(INSERT_REPORT, [
-    rawMessageId,
-    report.organizationName,
-    report.reportId,
-    report.contactInfo,
-    report.startAt,
-    report.endAt,
-    decoded.payloadSha256,
-    JSON.stringify(decoded.normalised),
-    decoded.fixups,
-    decoded.mail.tlsReportDomain,
-    decoded.mail.tlsReportSubmitter,
-    decoded.mail.subjectReportId,
-    decoded.filename,
-  ]);
-  if (inserted.rows[0]) return { outcome: 'stored', reportId: inserted.rows[0].id };
+/**
+ * Several reports in one statement (one commit). Returns one result per item, in order: its outcome, or
+ * the Error that storing it alone gave. If the batch statement fails for a reason other than a service
+ * outage, each report is stored on its own, so one bad report never fails the others. A service outage
+ * rejects the whole call: nothing was written, and every caller retries.
+ */
+export async function storeReports(db: Queryable, items: StoreItem[]): Promise<Array<StoreResult | Error>> {
+  if (items.length === 0) return [];
+  // Each raw message once per statement (the same job twice in one batch would insert its report twice).
+  const unique = [...new Map(items.map((it) => [it.rawMessageId, it])).values()];
+  let inserted: Map<number, number>;
+  try {
+    const res = await db.query<{ raw_message_id: number; id: number }>({
+      ...INSERT_REPORTS,
+      values: [JSON.stringify(unique.map(batchElement))],
+    });
+    inserted = new Map(res.rows.map((row) => [row.raw_message_id, row.id]));
+  } catch (err) {
+    if (isServiceOutage(err) || unique.length === 1) throw err;
+    // One at a time, in batch order: the first copy of a repeated identity is the one stored, as in the batch.
+    const results: Array<StoreResult | Error> = [];
+    for (const it of items) {
+      results.push(await storeReport(db, it.rawMessageId, it.decoded).catch(asError));
+    }
+    return results;
+  }
+  const settled = new Map<number, StoreResult | Error>();
+  for (const it of unique) {
+    const reportId = inserted.get(it.rawMessageId);
+    if (reportId !== undefined) settled.set(it.rawMessageId, { outcome: 'stored', reportId });
+    else settled.set(it.rawMessageId, await settleExisting(db, it).catch(asError));
+  }
+  return items.map((it) => settled.get(it.rawMessageId)!);
+}
 
-  // The identity exists: a re-delivery, or a different report reusing the identity.
-  const settled = await pool.query<{ report_id: number; outcome: StoreOutcome }>(
-    `WITH existing AS (
-       SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
-                       WHEN payload_sha256 = $4 THEN 'duplicate' ELSE 'conflict' END AS outcome
-       FROM reports WHERE organization_name = $2 AND report_id = $3
-     )
-     UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
-                             reason = NULL,
-                             detail = CASE WHEN existing.outcome = 'conflict'
-                                           THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
-                                      END
-     FROM existing WHERE raw_messages.id = $1
-     RETURNING existing.id AS report_id, existing.outcome AS outcome`,
-    [rawMessageId, report.organizationName, report.reportId, decoded.payloadSha256],
-  );
+/** A caught value as the Error a caller of storeReports receives for its item. */
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** One report: the batch statement with one element. */
+export async function storeReport(db: Queryable, rawMessageId: number, decoded: DecodedReport): Promise<StoreResult> {
+  const [result] = await storeReports(db, [{ rawMessageId, decoded }]);
+  if (result instanceof Error) throw result;
+  return result!;
+}
+
+async function settleExisting(db: Queryable, { rawMessageId, decoded }: StoreItem): Promise<StoreResult> {
+  const { report } = decoded;
+  const settled = await db.query<{ report_id: number; outcome: StoreOutcome }>({
+    ...SETTLE_EXISTING,
+    values: [rawMessageId, report.organizationName, report.reportId, decoded.payloadSha256],
+  });
   const row = settled.rows[0];
   if (!row) {
     // The existing report was deleted between the two statements: rare; let the job retry.
