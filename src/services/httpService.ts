@@ -4,7 +4,8 @@ import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { checkReadiness } from '../health/checkReadiness.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
+import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
+import { createRawIntake } from '../receive/rawIntake.js';
 import { loadHostedPolicies } from '../policy/loadHostedPolicies.js';
 import { policyHostPlugin } from '../policy/policyHostPlugin.js';
 import { createHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type TlsReloadResult } from '../receive/httpReceiver.js';
@@ -37,7 +38,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
   const receiver = createHttpReceiver(
     config,
-    { pool, log, metrics, enqueue: (id) => enqueueRawMessages(queue, [id]), readiness: () => checkReadiness({ pool, redis }) },
+    { pool, log, metrics, ...createRawIntake(pool, queue), readiness: () => checkReadiness({ pool, redis }) },
     options,
   );
   const release = async () => {

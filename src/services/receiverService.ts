@@ -3,13 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
+import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
+import { createRawIntake } from '../receive/rawIntake.js';
 import { createSmtpReceiver } from '../receive/smtpReceiver.js';
-import { createGroupCommit } from '../db/groupCommit.js';
-import { insertRawMessages, type RawInsert } from '../store/rawMessages.js';
-
-/** Raw messages committed together at most: bounds the statement size (8 parameters a message). */
-const RAW_GROUP_MAX = 64;
 
 export interface ReceiverService {
   pool: Pool;
@@ -23,17 +19,7 @@ export async function startReceiverService(config: Config, log: Logger): Promise
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver' });
   const redis = createProducerConnection(config.redisUrl);
   const queue = createReportQueue(redis, config.queuePrefix);
-  // Messages whose DATA ends while a commit is running are committed together by the next one; each
-  // sender still gets its 250 only after the COMMIT that holds its message.
-  const rawGroup = createGroupCommit((items: RawInsert[]) => insertRawMessages(pool, items), RAW_GROUP_MAX);
-  // Jobs of messages committed together go to Redis in one addBulk (one round trip, one MULTI).
-  const enqueueGroup = createGroupCommit((ids: number[]) => enqueueRawMessages(queue, ids).then(() => ids.map(() => undefined)), 256);
-  const receiver = createSmtpReceiver(config, {
-    pool,
-    insert: (raw, envelope) => rawGroup.submit({ raw, envelope }),
-    log,
-    enqueue: (id) => enqueueGroup.submit(id),
-  });
+  const receiver = createSmtpReceiver(config, { pool, log, ...createRawIntake(pool, queue) });
   const port = await receiver.listen();
   log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
   if (config.smtp.acceptedRecipients.length === 0) {
