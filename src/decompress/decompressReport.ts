@@ -93,15 +93,18 @@ function inflateOne(input: Uint8Array, maxBytes: number, kind: 'gzip' | 'zlib'):
 }
 
 /**
- * The one counted inflate every format goes through: output is counted chunk by chunk (64 KiB) and the
- * inflate is abandoned as soon as it passes `maxBytes`.
+ * The one counted inflate every format goes through: output is counted chunk by chunk (at most 64 KiB) and
+ * the inflate is abandoned as soon as it passes `maxBytes`.
  */
 function inflateWithCeiling(
   input: Uint8Array,
   maxBytes: number,
   o: { raw: boolean; what: string; corrupt: 'gzip-corrupt' | 'zip-corrupt' },
 ): Buffer {
-  const inflator = new Inflate({ raw: o.raw, chunkSize: 64 * 1024 });
+  // Output chunks sized to the input (reports inflate about 10-20x): a typical 1 KiB report then costs
+  // one 16 KiB buffer instead of a zero-filled 64 KiB one, which showed in the worker's profile.
+  const chunkSize = Math.min(64 * 1024, Math.max(16 * 1024, input.length * 16));
+  const inflator = new Inflate({ raw: o.raw, chunkSize });
   const chunks: Buffer[] = [];
   let size = 0;
   inflator.onData = (chunk) => {
