@@ -3,8 +3,8 @@
  * writes bench/results.json. Needs only the local PostgreSQL and Redis. Settings: bench/lib/settings.ts
  * (BENCH_* variables; README "Benchmarks").
  *
- * To add a scenario, append it to SCENARIOS; to add the HTTPS endpoint to the end-to-end figures, add a
- * Sender in bench/scenarios/endToEnd.ts.
+ * To add a scenario, append it to SCENARIOS; to add a way of sending reports to the end-to-end figures,
+ * add a Sender in bench/scenarios/endToEnd.ts.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -39,6 +39,10 @@ export async function runBench(): Promise<Figure[]> {
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: '0',
       SMTP_SERVER_NAME: 'bench.localhost',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      // Every POST comes from one address here; the per-client limit would measure itself.
+      HTTP_RATE_LIMIT_PER_MINUTE: '0',
       TLS_CERT: tls.certPath,
       TLS_KEY: tls.keyPath,
       SHUTDOWN_TIMEOUT_SECONDS: '10',

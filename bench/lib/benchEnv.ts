@@ -4,7 +4,7 @@
  * `tlsrpt` processes it starts. It never touches a deployment's database or queue.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -80,22 +80,24 @@ export function createTlsFiles(): TlsFiles {
 export interface TlsrptProcess {
   child: ChildProcess;
   pid: number;
-  /** The SMTP port, when the process runs a receiver. */
-  port: number | null;
+  /** The port of each listener the process logged, by log message ("SMTP receiver listening", ...). */
+  ports: Record<string, number>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts `tlsrpt <command>` (through tsx, as `npm run tlsrpt` does) and resolves once it logs `readyMsg`.
- * Its JSON log lines are read for the port; anything at warn or above is echoed to stderr.
+ * Starts `tlsrpt <command>` (through tsx, as `npm run tlsrpt` does) and resolves once it has logged every
+ * message of `readyMsgs`. Its JSON log lines are read for the ports; anything at warn or above is echoed
+ * to stderr.
  */
-export function startTlsrpt(command: string, env: Record<string, string>, readyMsg: string): Promise<TlsrptProcess> {
+export function startTlsrpt(command: string, env: Record<string, string>, readyMsgs: string | string[]): Promise<TlsrptProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('src/cli/main.ts'), command], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const waiting = new Set(Array.isArray(readyMsgs) ? readyMsgs : [readyMsgs]);
   return new Promise((resolve, reject) => {
-    let port: number | null = null;
+    const ports: Record<string, number> = {};
     let ready = false;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.once('exit', (code) => {
@@ -109,13 +111,15 @@ export function startTlsrpt(command: string, env: Record<string, string>, readyM
         return;
       }
       if ((entry.level ?? 0) >= 40) process.stderr.write(`[tlsrpt ${command}] ${line}\n`);
-      if (typeof entry.port === 'number') port = entry.port;
-      if (!ready && entry.msg === readyMsg) {
+      if (entry.msg === undefined) return;
+      if (typeof entry.port === 'number') ports[entry.msg] = entry.port;
+      waiting.delete(entry.msg);
+      if (!ready && waiting.size === 0) {
         ready = true;
         resolve({
           child,
           pid: child.pid!,
-          port,
+          ports,
           stop: async () => {
             child.kill('SIGTERM');
             await exited;
@@ -128,11 +132,49 @@ export function startTlsrpt(command: string, env: Record<string, string>, readyM
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
+/** User + system CPU milliseconds from the text of /proc/<pid>/stat (utime and stime, after the command name). */
+function statCpuMs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
 /** CPU milliseconds (user + system) a process has used so far, from /proc. */
 export function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return statCpuMs(stat);
+}
+
+/**
+ * CPU milliseconds used so far by the machine's PostgreSQL and Redis server processes, per process, so
+ * that a run can say how much of the machine the services took per report (they share both cores with the
+ * pipeline). Processes started during a run count whole; ones that exit during it are missed (the pools
+ * keep their connections, so there are few).
+ */
+export type ServiceCpu = Map<number, { name: 'postgres' | 'redis'; ms: number }>;
+
+export function serviceCpu(): ServiceCpu {
+  const out: ServiceCpu = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const name = comm === 'postgres' ? 'postgres' : comm === 'redis-server' ? 'redis' : null;
+    if (!name) continue;
+    out.set(Number(entry), { name, ms: statCpuMs(stat) });
+  }
+  return out;
+}
+
+/** CPU ms each service used between two serviceCpu() readings. */
+export function serviceCpuDelta(before: ServiceCpu, after: ServiceCpu): { postgres: number; redis: number } {
+  const out = { postgres: 0, redis: 0 };
+  for (const [pid, now] of after) out[now.name] += now.ms - (before.get(pid)?.ms ?? 0);
+  return out;
 }
 
 /** Busy and total CPU milliseconds of the whole machine so far (every core), from /proc/stat. */

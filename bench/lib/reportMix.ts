@@ -3,7 +3,11 @@
  * test/fixtures/real, 1-3 policies and 0-10 failure details per report, one report in 50 large (500
  * details), each with a unique (organization-name, report-id) so nothing dedupes. Deterministic per seed.
  */
+import { gzipSync } from 'node:zlib';
 import { buildReportMail } from '../../test/helpers/reportMail.js';
+import { createRandom } from '../../test/helpers/random.js';
+
+export { createRandom };
 import { realFixtureNames, realJson } from '../../test/helpers/fixtures.js';
 import { normaliseReport } from '../../src/validate/normaliseReport.js';
 import { validateReport } from '../../src/validate/validateReport.js';
@@ -20,17 +24,6 @@ const SUBMITTERS = ['google.com', 'microsoft.com', 'mail.ru', 'yahoo.com', 'comc
 const LARGE_EVERY = 50;
 const LARGE_DETAILS = 500;
 
-/** Small seeded PRNG (mulberry32): the same seed gives the same mix. */
-export function createRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let pools: Pools | undefined;
 
@@ -82,6 +75,8 @@ function cleanlyValid(report: unknown): boolean {
 
 export interface MixedReport {
   mail: Buffer;
+  /** The report JSON, gzipped: what an RFC 8460 5.4 HTTPS POST carries. */
+  gzipped: Buffer;
   organizationName: string;
   reportId: string;
   details: number;
@@ -137,6 +132,7 @@ export function buildReportMix(count: number, tag: string, seed = 8460): MixedRe
         policyDomain: policies[0]!.policy['policy-domain'] as string,
         reportId: r.report['report-id'] as string,
       }),
+      gzipped: gzipSync(JSON.stringify(r.report)),
       organizationName: r.org,
       reportId: r.report['report-id'] as string,
       details: r.details,

@@ -1,13 +1,14 @@
 /**
  * Worker only: raw messages already stored and queued, the queue paused while the workers start, then
  * resumed; reports/s from the resume to the last message settled (processed_at in Postgres).
- * One worker runs in the bench process (startWorkerService, as `tlsrpt worker` runs it: the bench only
- * polls meanwhile); two run as `tlsrpt worker` processes.
+ * One worker runs in the bench process (the worker and alert services, as `tlsrpt worker` runs them: the
+ * bench only polls meanwhile); two run as `tlsrpt worker` processes.
  */
 import { loadConfig } from '../../src/config/loadConfig.js';
 import { createLogger } from '../../src/log/createLogger.js';
 import { startWorkerService } from '../../src/services/workerService.js';
-import { selfCpuMs } from '../lib/benchEnv.js';
+import { startAlertService } from '../../src/services/alertService.js';
+import { selfCpuMs, serviceCpu, serviceCpuDelta } from '../lib/benchEnv.js';
 import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../../src/queue/reportQueue.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { median, processCpuMs, startTlsrpt } from '../lib/benchEnv.js';
@@ -18,12 +19,14 @@ import { waitSettled } from './endToEnd.js';
 export interface WorkerOnlyRun {
   reportsPerS: number;
   cpuMsPerReport: number;
+  postgresCpuMsPerReport: number;
+  redisCpuMsPerReport: number;
 }
 
 /** Stores `count` mails, then times `workers` worker processes draining them. Does not truncate. */
 export async function measureWorkerOnly(ctx: BenchContext, workers: number, count: number, tag: string): Promise<WorkerOnlyRun> {
   const mix = buildReportMix(count, tag);
-  const before = (await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status <> 'pending'`)).rows[0]!.n;
+  const before = (await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages`)).rows[0]!.n;
   const ids: number[] = [];
   // Stored 8 at a time: setup, not timed.
   for (let i = 0; i < mix.length; i += 8) {
@@ -34,21 +37,30 @@ export async function measureWorkerOnly(ctx: BenchContext, workers: number, coun
   await queue.waitUntilReady();
   await queue.pause();
   await enqueueRawMessages(queue, ids);
-  const inProcess = workers === 1
-    ? await startWorkerService(loadConfig({ ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'silent' }), createLogger('silent'))
-    : null;
+  // In process, wired as `tlsrpt worker` wires it: the alert service's hook attaches each stored report.
+  const config = loadConfig({ ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'silent' });
+  const alerts = workers === 1 ? await startAlertService(config, createLogger('silent')) : null;
+  const inProcess = alerts ? await startWorkerService(config, createLogger('silent'), { onProcessed: alerts.onProcessed }) : null;
   const processes = inProcess ? [] : await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
   try {
     const cpu0 = processes.map((p) => processCpuMs(p.pid));
     const self0 = selfCpuMs();
+    const services0 = serviceCpu();
     const start = Date.now();
     await queue.resume();
     const settled = await waitSettled(ctx, before + count, 120_000 + count * 20);
     const cpu = inProcess ? selfCpuMs() - self0 : processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
+    const services = serviceCpuDelta(services0, serviceCpu());
     const last = Math.max(...ids.map((id) => settled.get(id)!));
-    return { reportsPerS: count / ((last - start) / 1000), cpuMsPerReport: cpu / count };
+    return {
+      reportsPerS: count / ((last - start) / 1000),
+      cpuMsPerReport: cpu / count,
+      postgresCpuMsPerReport: services.postgres / count,
+      redisCpuMsPerReport: services.redis / count,
+    };
   } finally {
     await inProcess?.stop();
+    await alerts?.stop();
     for (const p of processes) await p.stop();
     await queue.close();
     redis.disconnect();
@@ -73,7 +85,11 @@ export const workerOnlyScenario: Scenario = {
         unit: 'reports/s',
         runs: runs.map((r) => r.reportsPerS),
         value: median(runs.map((r) => r.reportsPerS)),
-        extra: { cpuMsPerReport: median(runs.map((r) => r.cpuMsPerReport)) },
+        extra: {
+          cpuMsPerReport: median(runs.map((r) => r.cpuMsPerReport)),
+          postgresCpuMsPerReport: median(runs.map((r) => r.postgresCpuMsPerReport)),
+          redisCpuMsPerReport: median(runs.map((r) => r.redisCpuMsPerReport)),
+        },
         settings: { reports: ctx.settings.reports, workers, database: 'empty at start' },
         ...(workers === 2 ? { target: '>= 2000' } : {}),
       });

@@ -33,8 +33,8 @@ describe('npm run bench (smoke)', () => {
     };
     const scenarios = new Set(results.figures.map((f) => f.scenario));
     assert.deepEqual([...scenarios].sort(), ['e2e', 'memory', 'scale', 'stages', 'worker']);
-    // 3 SMTP senders x 1 topology (the smoke run skips the 2-worker topology).
-    assert.equal(results.figures.filter((f) => f.scenario === 'e2e').length, 3);
+    // 3 SMTP senders and 1 HTTPS sender x 1 topology (the smoke run skips the multi-process topology).
+    assert.equal(results.figures.filter((f) => f.scenario === 'e2e').length, 4);
     for (const f of results.figures) {
       assert.ok(Number.isFinite(f.value) && f.value > 0, `${f.scenario} / ${f.name}: ${f.value}`);
       assert.ok(f.runs.length >= 1);
