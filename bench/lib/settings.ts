@@ -20,6 +20,8 @@ export interface BenchSettings {
   memoryDetails: number;
   /** Scenario names to run (comma list); empty = all. */
   only: string[];
+  /** End-to-end cases to run: each a substring of "sender; topology" (comma list); empty = all. */
+  e2eCases: string[];
   pgUrlBase: string;
   redisUrl: string;
   resultsPath: string;
@@ -35,6 +37,10 @@ function int(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 export function loadBenchSettings(env: Env = process.env): BenchSettings {
   const smoke = env.BENCH_SMOKE === '1';
   return {
@@ -46,7 +52,8 @@ export function loadBenchSettings(env: Env = process.env): BenchSettings {
     stageReports: int(env, 'BENCH_STAGE_REPORTS', smoke ? 20 : 2000),
     scaleRows: int(env, 'BENCH_SCALE_ROWS', smoke ? 2000 : 10_000_000),
     memoryDetails: int(env, 'BENCH_MEMORY_DETAILS', smoke ? 1000 : 100_000),
-    only: (env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    only: list(env.BENCH_ONLY),
+    e2eCases: list(env.BENCH_E2E),
     pgUrlBase: env.BENCH_DATABASE_URL_BASE ?? 'postgresql://postgres@127.0.0.1:5432',
     redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     resultsPath: env.BENCH_RESULTS ?? new URL('../results.json', import.meta.url).pathname,

@@ -120,12 +120,16 @@ export const endToEndScenario: Scenario = {
   async run(ctx) {
     const figures: Figure[] = [];
     // The smoke run (inside npm test) keeps to one topology: each extra process costs seconds of start-up.
+    const wanted = (sender: Sender, topology: Topology) =>
+      !ctx.settings.e2eCases.length || ctx.settings.e2eCases.some((c) => `${sender.name}; ${topology.name}`.includes(c));
     for (const topology of ctx.settings.smoke ? TOPOLOGIES.slice(0, 1) : TOPOLOGIES) {
+      const senders = SENDERS.filter((s) => wanted(s, topology));
+      if (!senders.length) continue;
       ctx.log(`e2e: starting ${topology.name}`);
       await ctx.db.truncate();
       const { ports, processes } = await topology.start(ctx);
       try {
-        for (const sender of SENDERS) {
+        for (const sender of senders) {
           const runs: number[] = [];
           const extras: Record<string, number[]> = {};
           const add = (k: string, v: number) => (extras[k] ??= []).push(v);

@@ -44,7 +44,7 @@ export async function attachReports(pool: Pool, reportIds: number[], groupWaitMs
     await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
     const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs] });
     return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
-  });
+  }, { keyedLookups: true });
 }
 
 const LOCK_DOMAINS_OF_REPORTS = {

@@ -11,6 +11,13 @@ export interface PoolOptions {
   /** Fail fast when Postgres is unreachable, so the SMTP reply can be 451 while the sender still waits. */
   connectionTimeoutMillis?: number;
   applicationName?: string;
+  /**
+   * For connections that only ever look rows up by key (the worker's): sequential scans are priced out
+   * (enable_seqscan = off), whatever the table statistics say. Their plans are cached per connection, and a
+   * plan made while the tables were new and not yet analyzed would otherwise read a table whole, a cost that
+   * grows with every row stored until autovacuum's next ANALYZE. Every lookup they make has an index.
+   */
+  keyedLookups?: boolean;
 }
 
 export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool {
@@ -20,6 +27,7 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'tlsrpt',
+    ...(options.keyedLookups ? { options: '-c enable_seqscan=off' } : {}),
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process: the next query
   // gets a fresh client, and the failure is reported there.
@@ -28,10 +36,16 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool
 }
 
 /** Runs fn inside BEGIN/COMMIT; rolls back and rethrows on any error. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export interface TransactionOptions {
+  /** As PoolOptions.keyedLookups, for one transaction (SET LOCAL) on a connection that also runs other work. */
+  keyedLookups?: boolean;
+}
+
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    // One round trip either way: a simple query may hold several statements.
+    await client.query(options.keyedLookups ? 'BEGIN; SET LOCAL enable_seqscan = off' : 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

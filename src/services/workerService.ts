@@ -6,7 +6,7 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
-import { createPool, type Pool } from '../db/pool.js';
+import { createPool, type Pool, type PoolOptions } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
 import { loadRawMessages } from '../store/rawMessages.js';
@@ -33,11 +33,15 @@ export interface WorkerHooks {
   onProcessed?: (rawMessageId: number, result: ProcessResult) => void | Promise<void>;
 }
 
+/**
+ * Loads and stores are batched (one connection each at a time), so the pool need not grow with the
+ * concurrency: the rest serves quarantines, retries and the sweep. Keeps many workers within Postgres's
+ * max_connections (100 by default). Every query of the worker finds its rows by key.
+ */
+export const WORKER_POOL: PoolOptions = { max: 6, applicationName: 'tlsrpt-worker', keyedLookups: true };
+
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
-  // Loads and stores are batched (one connection each at a time), so the pool need not grow with the
-  // concurrency: the rest serves quarantines, retries and the sweep. Keeps many workers within
-  // Postgres's max_connections (100 by default).
-  const pool = createPool(config.databaseUrl, { max: 6, applicationName: 'tlsrpt-worker' });
+  const pool = createPool(config.databaseUrl, WORKER_POOL);
   const workerConnection = createWorkerConnection(config.redisUrl);
   const producerConnection = createProducerConnection(config.redisUrl);
   const queue = createReportQueue(producerConnection, config.queuePrefix);
