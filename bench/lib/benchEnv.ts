@@ -91,7 +91,9 @@ export interface TlsrptProcess {
  * to stderr.
  */
 export function startTlsrpt(command: string, env: Record<string, string>, readyMsgs: string | string[]): Promise<TlsrptProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('src/cli/main.ts'), command], {
+  // BENCH_NODE_ARGS: node flags for the processes under test, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', projectPath('src/cli/main.ts'), command], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
