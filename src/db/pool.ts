@@ -35,12 +35,12 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool
   return pool;
 }
 
-/** Runs fn inside BEGIN/COMMIT; rolls back and rethrows on any error. */
 export interface TransactionOptions {
   /** As PoolOptions.keyedLookups, for one transaction (SET LOCAL) on a connection that also runs other work. */
   keyedLookups?: boolean;
 }
 
+/** Runs fn inside BEGIN/COMMIT; rolls back and rethrows on any error. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   try {
