@@ -27,13 +27,8 @@ export interface RawMessage {
 
 /** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
 export async function insertRawMessage(pool: Pool, raw: Buffer, envelope: Envelope): Promise<number> {
-  const sha256 = createHash('sha256').update(raw).digest();
-  const res = await pool.query<{ id: number }>(
-    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-    [envelope.channel, envelope.remoteAddress ?? null, envelope.helo ?? null, envelope.mailFrom ?? null, envelope.rcptTo ?? [], raw.length, sha256, raw],
-  );
-  return res.rows[0]!.id;
+  const [id] = await insertRawMessages(pool, [{ raw, envelope }]);
+  return id!;
 }
 
 export interface RawInsert {
