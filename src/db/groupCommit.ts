@@ -49,3 +49,11 @@ export function createGroupCommit<I, O>(flush: (items: I[]) => Promise<O[]>, max
     },
   };
 }
+
+/** A group commit whose flush has no per-item result: callers learn only that their item was flushed. */
+export function createGroupRun<I>(run: (items: I[]) => Promise<unknown>, maxBatch: number): GroupCommit<I, void> {
+  return createGroupCommit(async (items: I[]) => {
+    await run(items);
+    return items.map(() => undefined);
+  }, maxBatch);
+}

@@ -7,7 +7,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
-import { createGroupCommit } from '../db/groupCommit.js';
+import { createGroupCommit, createGroupRun } from '../db/groupCommit.js';
 import { enqueueRawMessages, type ReportJob } from '../queue/reportQueue.js';
 import { insertRawMessages, type Envelope, type RawInsert } from '../store/rawMessages.js';
 import type { AcceptDeps } from './acceptRawMessage.js';
@@ -19,10 +19,7 @@ const ENQUEUE_GROUP_MAX = 256;
 
 export function createRawIntake(pool: Pool, queue: Queue<ReportJob>): Pick<AcceptDeps, 'insert' | 'enqueue'> {
   const rawGroup = createGroupCommit((items: RawInsert[]) => insertRawMessages(pool, items), RAW_GROUP_MAX);
-  const enqueueGroup = createGroupCommit(
-    (ids: number[]) => enqueueRawMessages(queue, ids).then(() => ids.map(() => undefined)),
-    ENQUEUE_GROUP_MAX,
-  );
+  const enqueueGroup = createGroupRun((ids: number[]) => enqueueRawMessages(queue, ids), ENQUEUE_GROUP_MAX);
   return {
     insert: (raw: Buffer, envelope: Envelope) => rawGroup.submit({ raw, envelope }),
     enqueue: (id: number) => enqueueGroup.submit(id),

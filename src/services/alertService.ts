@@ -11,7 +11,7 @@ import { listPendingDeliveries } from '../alert/alertStore.js';
 import { sendDelivery } from '../alert/sendDelivery.js';
 import { settleWindow } from '../alert/settleWindow.js';
 import { attachReports, listOverdueWindows, listUnattachedFailingReports } from '../alert/windowStore.js';
-import { createGroupCommit } from '../db/groupCommit.js';
+import { createGroupRun } from '../db/groupCommit.js';
 import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
@@ -60,10 +60,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
     await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, alerts.groupWaitMs));
   };
   // The worker's hook: reports stored while an attach transaction runs are attached together by the next.
-  const attachGroup = createGroupCommit(async (reportIds: number[]) => {
-    await attach(reportIds);
-    return reportIds.map(() => undefined);
-  }, 256);
+  const attachGroup = createGroupRun(attach, 256);
 
   const checkOnce = async (now = new Date()) => {
     const unattached = await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS);

@@ -1,7 +1,7 @@
 /** Group commit: batching of concurrent submissions, per-item results, and the raw-message multi-row INSERT. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createGroupCommit } from '../../src/db/groupCommit.js';
+import { createGroupCommit, createGroupRun } from '../../src/db/groupCommit.js';
 import { insertRawMessages } from '../../src/store/rawMessages.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 
@@ -35,6 +35,20 @@ describe('createGroupCommit', () => {
     assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
     assert.equal(await group.submit('next'), 'NEXT');
     assert.equal(calls, 2);
+  });
+});
+
+describe('createGroupRun', () => {
+  it('runs the items of one tick together and settles each caller with the run', async () => {
+    const runs: number[][] = [];
+    const group = createGroupRun(async (items: number[]) => {
+      runs.push(items);
+      if (items.includes(0)) throw new Error('run failed');
+    }, 10);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((n) => group.submit(n))), [undefined, undefined, undefined]);
+    const failed = await Promise.allSettled([group.submit(0), group.submit(4)]);
+    assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(runs, [[1, 2, 3], [0, 4]]);
   });
 });
 
