@@ -223,7 +223,6 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
   // TLS certificate reloading.
   let served = tls ? { cert: tls.cert, key: tls.key } : null;
   if (served) setCertificateExpiry(served.cert);
-  let reloading: Promise<TlsReloadResult> | null = null;
 
   function setCertificateExpiry(cert: Buffer): void {
     try {
@@ -255,27 +254,10 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
     log.info({ cert: tls.certPath }, 'TLS certificate reloaded');
     return 'reloaded';
   };
-  // A call must see the files as they are when it is made. A reload already in flight may have read them
-  // before the caller's change (the file watcher racing a SIGHUP), so a call during one queues one more after
-  // it; every call made meanwhile shares that follow-up.
-  let queued: Promise<TlsReloadResult> | null = null;
-  const reloadTls = (): Promise<TlsReloadResult> => {
-    if (!reloading) {
-      reloading = reloadOnce().finally(() => {
-        reloading = null;
-      });
-      return reloading;
-    }
-    queued ??= reloading.then(
-      () => runQueued(),
-      () => runQueued(),
-    );
-    return queued;
-  };
-  const runQueued = () => {
-    queued = null;
-    return reloadTls();
-  };
+  // One reload at a time, each after the one before: a call then reads the files as they are when its turn
+  // comes, never a result read before its caller's change (the file watcher racing a SIGHUP).
+  let lastReload: Promise<TlsReloadResult> = Promise.resolve('unchanged');
+  const reloadTls = (): Promise<TlsReloadResult> => (lastReload = lastReload.then(reloadOnce, reloadOnce));
 
   const onFileChange = () => void reloadTls();
   const watchInterval = options.tlsWatchIntervalMs ?? 10_000;
