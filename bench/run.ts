@@ -69,7 +69,9 @@ export async function runBench(): Promise<Figure[]> {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
   writeFileSync(settings.resultsPath, JSON.stringify({ at: new Date().toISOString(), machine, settings, figures }, null, 2));
   process.stdout.write(formatTable(figures));
-  process.stdout.write(`\n(${machine.cpus} cores, ${machine.cpuModel}, Node ${machine.node}; median of ${settings.runs} run(s); written to ${settings.resultsPath})\n`);
+  process.stdout.write(
+    `\n(${machine.cpus} cores, ${machine.cpuModel}, Node ${machine.node}; median of ${settings.runs} run(s); written to ${settings.resultsPath})\n`,
+  );
   return figures;
 }
 
@@ -84,11 +86,17 @@ export function formatTable(figures: Figure[]): string {
     f.name,
     `${fmt(f.value)} ${f.unit}`,
     f.target ?? '',
-    Object.entries(f.extra).map(([k, v]) => `${k}=${fmt(v)}`).join(' '),
+    Object.entries(f.extra)
+      .map(([k, v]) => `${k}=${fmt(v)}`)
+      .join(' '),
   ]);
   const head = ['scenario', 'figure', 'median', 'target', 'details'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
 

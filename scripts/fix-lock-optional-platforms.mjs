@@ -9,7 +9,13 @@ const path = new URL('../package-lock.json', import.meta.url);
 const lock = JSON.parse(readFileSync(path, 'utf8'));
 const packages = lock.packages;
 const ref = packages['node_modules/@msgpackr-extract/msgpackr-extract-linux-x64'];
-const platforms = { 'darwin-arm64': ['darwin', 'arm64'], 'darwin-x64': ['darwin', 'x64'], 'linux-arm': ['linux', 'arm'], 'linux-arm64': ['linux', 'arm64'], 'win32-x64': ['win32', 'x64'] };
+const platforms = {
+  'darwin-arm64': ['darwin', 'arm64'],
+  'darwin-x64': ['darwin', 'x64'],
+  'linux-arm': ['linux', 'arm'],
+  'linux-arm64': ['linux', 'arm64'],
+  'win32-x64': ['win32', 'x64'],
+};
 let added = 0;
 if (ref) {
   for (const [name, [os, cpu]] of Object.entries(platforms)) {
@@ -20,6 +26,8 @@ if (ref) {
     }
   }
 }
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+);
 writeFileSync(path, JSON.stringify(lock, null, 2) + '\n');
 console.log(`package-lock.json: added ${added} optional platform entr${added === 1 ? 'y' : 'ies'}`);

@@ -9,6 +9,25 @@
  * Reason codes are kebab-case and are the same word in the database, the logs, the CLI and the README.
  */
 
+/**
+ * The base of every error this project raises on purpose: a stable kebab-case `code` (the same word in the
+ * logs, the database, the CLI and the README), a message that says what to do, and the cause.
+ */
+export class TlsrptError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The command line was used wrongly (a bad option value, a missing argument): exit status 2. */
+export class UsageError extends TlsrptError {
+  override readonly name = 'UsageError';
+}
+
 /** Every reason a message can be quarantined for. README "Quarantine reasons" explains each one. */
 export const QUARANTINE_REASONS = {
   'mime-malformed': 'The message could not be parsed as MIME at all.',
@@ -19,7 +38,8 @@ export const QUARANTINE_REASONS = {
   'decompression-limit': 'The report inflates past the configured ceiling (REPORT_MAX_BYTES): likely a decompression bomb.',
   'json-invalid': 'The report part is not valid JSON.',
   'schema-violation': 'The JSON is not an RFC 8460 report, even after the known sender fix-ups; the detail names the JSON path.',
-  'internal-error': 'Processing failed repeatedly for a reason that is not the input nor a service outage (a bug): reprocess after upgrading.',
+  'internal-error':
+    'Processing failed repeatedly for a reason that is not the input nor a service outage (a bug): reprocess after upgrading.',
 } as const;
 
 export type QuarantineReason = keyof typeof QUARANTINE_REASONS;

@@ -34,7 +34,7 @@ export const RESULT_TYPES: Readonly<Record<string, ResultTypeInfo>> = Object.fre
   'validation-failure': {
     group: 'negotiation',
     meaning: 'A general failure to validate the TLS session or certificate for a reason not covered by the other types.',
-    fix: "Check the failure-reason-code and additional-information in the report; test the MX with an SMTP TLS checker.",
+    fix: 'Check the failure-reason-code and additional-information in the report; test the MX with an SMTP TLS checker.',
   },
   'tlsa-invalid': {
     group: 'policy',

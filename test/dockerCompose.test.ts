@@ -11,9 +11,13 @@ function composeCommand(): string[] | null {
 
 const compose = composeCommand();
 
-it('docker-compose.yml passes `docker compose config`', { skip: compose ? false : 'neither docker compose nor docker-compose is installed' }, () => {
-  const [cmd, ...args] = compose!;
-  const out = execFileSync(cmd!, [...args, '-f', projectPath('docker-compose.yml'), 'config'], { encoding: 'utf8' });
-  for (const service of ['postgres:', 'redis:', 'receiver:', 'worker:']) assert.match(out, new RegExp(`^  ${service}`, 'm'));
-  assert.match(out, /appendonly/);
-});
+it(
+  'docker-compose.yml passes `docker compose config`',
+  { skip: compose ? false : 'neither docker compose nor docker-compose is installed' },
+  () => {
+    const [cmd, ...args] = compose!;
+    const out = execFileSync(cmd!, [...args, '-f', projectPath('docker-compose.yml'), 'config'], { encoding: 'utf8' });
+    for (const service of ['postgres:', 'redis:', 'receiver:', 'worker:']) assert.match(out, new RegExp(`^  ${service}`, 'm'));
+    assert.match(out, /appendonly/);
+  },
+);

@@ -72,8 +72,27 @@ export interface TlsFiles {
 /** ECDSA P-256, as modern MTAs use: its handshake costs the receiver a fraction of an RSA-2048 one. */
 export function createTlsFiles(): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-bench-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -24,7 +24,6 @@ const SUBMITTERS = ['google.com', 'microsoft.com', 'mail.ru', 'yahoo.com', 'comc
 const LARGE_EVERY = 50;
 const LARGE_DETAILS = 500;
 
-
 let pools: Pools | undefined;
 
 /** Policies and failure details of the real samples that validate without any fix-up. */
@@ -46,7 +45,13 @@ function loadPools(): Pools {
         'date-range': { 'start-datetime': '2024-01-01T00:00:00Z', 'end-datetime': '2024-01-01T23:59:59Z' },
         'contact-info': 'probe@example.com',
         'report-id': 'probe',
-        policies: [{ policy: entry.policy, summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 0 }, 'failure-details': [] as Json[] }],
+        policies: [
+          {
+            policy: entry.policy,
+            summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 0 },
+            'failure-details': [] as Json[],
+          },
+        ],
       };
       if (!cleanlyValid(candidate)) continue;
       out.policies.push(entry.policy as Json);
@@ -83,7 +88,12 @@ export interface MixedReport {
 }
 
 /** One report object of the mix; `tag` makes the identity unique (run id + index). */
-export function buildMixedReport(rand: () => number, tag: string, index: number, forceDetails?: number): { report: Json; org: string; submitter: string; details: number } {
+export function buildMixedReport(
+  rand: () => number,
+  tag: string,
+  index: number,
+  forceDetails?: number,
+): { report: Json; org: string; submitter: string; details: number } {
   const p = loadPools();
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const who = Math.floor(rand() * ORGS.length);
@@ -92,7 +102,14 @@ export function buildMixedReport(rand: () => number, tag: string, index: number,
   let totalDetails = 0;
   const policies = [];
   for (let i = 0; i < policyCount; i++) {
-    const wanted = forceDetails !== undefined ? (i === 0 ? forceDetails : 0) : large && i === 0 ? LARGE_DETAILS : Math.floor(rand() * 11 / policyCount);
+    const wanted =
+      forceDetails !== undefined
+        ? i === 0
+          ? forceDetails
+          : 0
+        : large && i === 0
+          ? LARGE_DETAILS
+          : Math.floor((rand() * 11) / policyCount);
     const details = Array.from({ length: wanted }, (_, k) => ({ ...pick(p.details), 'failed-session-count': 1 + ((k * 7) % 13) }));
     totalDetails += details.length;
     const failed = details.reduce((s, d) => s + (d['failed-session-count'] as number), 0);

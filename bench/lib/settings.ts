@@ -38,7 +38,10 @@ function int(env: Env, name: string, fallback: number): number {
 }
 
 function list(v: string | undefined): string[] {
-  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function loadBenchSettings(env: Env = process.env): BenchSettings {

@@ -7,7 +7,17 @@
 import { runHttpLoad } from '../lib/httpLoad.js';
 import { buildReportMix, type MixedReport } from '../lib/reportMix.js';
 import { encodeData, runSmtpLoad, type LoadResult } from '../lib/smtpLoad.js';
-import { machineCpuMs, median, percentile, processCpuMs, selfCpuMs, serviceCpu, serviceCpuDelta, startTlsrpt, type TlsrptProcess } from '../lib/benchEnv.js';
+import {
+  machineCpuMs,
+  median,
+  percentile,
+  processCpuMs,
+  selfCpuMs,
+  serviceCpu,
+  serviceCpuDelta,
+  startTlsrpt,
+  type TlsrptProcess,
+} from '../lib/benchEnv.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
 
 export interface Ports {

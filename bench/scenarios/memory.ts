@@ -47,8 +47,18 @@ export const memoryScenario: Scenario = {
       const bombFile = join(dir, 'bomb.eml');
       writeFileSync(bombFile, buildReportMail({ report: {}, attachment: await bombBytes(bombSize) }));
       const cases: Array<{ name: string; file: string; expect: string; settings: Record<string, number> }> = [
-        { name: `ingest a report with ${ctx.settings.memoryDetails} failure details`, file: largeFile, expect: 'stored', settings: { details: ctx.settings.memoryDetails } },
-        { name: `refuse a decompression bomb (${bombSize / 2 ** 20} MiB inflated)`, file: bombFile, expect: 'quarantined', settings: { inflatedMiB: bombSize / 2 ** 20 } },
+        {
+          name: `ingest a report with ${ctx.settings.memoryDetails} failure details`,
+          file: largeFile,
+          expect: 'stored',
+          settings: { details: ctx.settings.memoryDetails },
+        },
+        {
+          name: `refuse a decompression bomb (${bombSize / 2 ** 20} MiB inflated)`,
+          file: bombFile,
+          expect: 'quarantined',
+          settings: { inflatedMiB: bombSize / 2 ** 20 },
+        },
       ];
       const figures: Figure[] = [];
       for (const c of cases) {
@@ -56,8 +66,17 @@ export const memoryScenario: Scenario = {
         const baselines: number[] = [];
         for (let i = 0; i < ctx.settings.runs; i++) {
           await ctx.db.truncate();
-          const { stdout } = await run(process.execPath, ['--import', 'tsx', projectPath('bench/memoryProbe.ts'), ctx.db.url, c.file, String(REPORT_MAX_BYTES)], { maxBuffer: 1 << 20 });
-          const r = JSON.parse(stdout.trim().split('\n').pop()!) as { outcome: string; reason: string | null; peakRssMB: number; baselineMB: number };
+          const { stdout } = await run(
+            process.execPath,
+            ['--import', 'tsx', projectPath('bench/memoryProbe.ts'), ctx.db.url, c.file, String(REPORT_MAX_BYTES)],
+            { maxBuffer: 1 << 20 },
+          );
+          const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
+            outcome: string;
+            reason: string | null;
+            peakRssMB: number;
+            baselineMB: number;
+          };
           if (r.outcome !== c.expect) throw new Error(`memory case "${c.name}": expected ${c.expect}, got ${r.outcome} ${r.reason ?? ''}`);
           peaks.push(r.peakRssMB);
           baselines.push(r.baselineMB);

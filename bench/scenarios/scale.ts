@@ -85,13 +85,20 @@ interface Query {
 }
 
 async function queries(ctx: BenchContext): Promise<Query[]> {
-  const views = (await ctx.db.pool.query<{ r: string | null; d: string | null }>(
-    `SELECT to_regclass('enforce_readiness')::text AS r, to_regclass('daily_policy_stats')::text AS d`,
-  )).rows[0]!;
+  const views = (
+    await ctx.db.pool.query<{ r: string | null; d: string | null }>(
+      `SELECT to_regclass('enforce_readiness')::text AS r, to_regclass('daily_policy_stats')::text AS d`,
+    )
+  ).rows[0]!;
   const domain = 'd42.example.net';
   return [
     views.r
-      ? { name: 'readiness (view enforce_readiness, all rows)', sql: `SELECT count(*) FROM (SELECT * FROM enforce_readiness) v`, params: [], target: '< 200' }
+      ? {
+          name: 'readiness (view enforce_readiness, all rows)',
+          sql: `SELECT count(*) FROM (SELECT * FROM enforce_readiness) v`,
+          params: [],
+          target: '< 200',
+        }
       : {
           name: 'readiness, every domain, last 30 days (base tables)',
           sql: `SELECT p.policy_domain, count(DISTINCT r.organization_name) AS reporters,
@@ -103,12 +110,14 @@ async function queries(ctx: BenchContext): Promise<Query[]> {
           target: '< 200',
         },
     ...(views.r
-      ? [{
-          name: 'readiness, one domain (enforce_readiness_for, as tlsrpt readiness --domain)',
-          sql: `SELECT count(*) FROM enforce_readiness_for(14, 0.001, 7, 2) WHERE policy_domain = $1`,
-          params: [domain],
-          target: '< 200',
-        }]
+      ? [
+          {
+            name: 'readiness, one domain (enforce_readiness_for, as tlsrpt readiness --domain)',
+            sql: `SELECT count(*) FROM enforce_readiness_for(14, 0.001, 7, 2) WHERE policy_domain = $1`,
+            params: [domain],
+            target: '< 200',
+          },
+        ]
       : []),
     {
       name: 'readiness, one domain, last 30 days (base tables)',
@@ -120,10 +129,20 @@ async function queries(ctx: BenchContext): Promise<Query[]> {
       target: '< 200',
     },
     ...(views.d
-      ? [{ name: 'daily stats (view daily_domain_stats, one year)', sql: `SELECT count(*) FROM (SELECT * FROM daily_domain_stats) v`, params: [] }]
+      ? [
+          {
+            name: 'daily stats (view daily_domain_stats, one year)',
+            sql: `SELECT count(*) FROM (SELECT * FROM daily_domain_stats) v`,
+            params: [],
+          },
+        ]
       : []),
     views.d
-      ? { name: 'daily stats (view daily_policy_stats, one year)', sql: `SELECT count(*) FROM (SELECT * FROM daily_policy_stats) v`, params: [] }
+      ? {
+          name: 'daily stats (view daily_policy_stats, one year)',
+          sql: `SELECT count(*) FROM (SELECT * FROM daily_policy_stats) v`,
+          params: [],
+        }
       : {
           name: 'daily stats, one domain, one year, by result type (base tables)',
           sql: `SELECT date_trunc('day', r.start_at) AS day, fd.result_type, sum(fd.failed_session_count) AS failed
@@ -160,7 +179,13 @@ export const scaleScenario: Scenario = {
       full.push((await measureWorkerOnly(ctx, 1, count, `scale-full-${process.pid}-${run}`)).reportsPerS);
       ctx.log(`  worker, ${shape.detailRows} rows stored, run ${run + 1}: ${full[run]!.toFixed(0)} reports/s`);
     }
-    const settings = { ...shape, reportsPerRun: count, generationSeconds: Math.round(genSeconds), dailyTotalsSeconds: Math.round(gen.totalsSeconds), workers: 1 };
+    const settings = {
+      ...shape,
+      reportsPerRun: count,
+      generationSeconds: Math.round(genSeconds),
+      dailyTotalsSeconds: Math.round(gen.totalsSeconds),
+      workers: 1,
+    };
     const figures: Figure[] = [
       { scenario: 'scale', name: 'worker only, empty database', unit: 'reports/s', runs: empty, value: median(empty), extra: {}, settings },
       {
@@ -182,7 +207,16 @@ export const scaleScenario: Scenario = {
         await ctx.db.pool.query(q.sql, q.params);
         times.push(performance.now() - t0);
       }
-      figures.push({ scenario: 'scale', name: q.name, unit: 'ms', runs: times, value: median(times), extra: {}, settings, ...(q.target ? { target: q.target } : {}) });
+      figures.push({
+        scenario: 'scale',
+        name: q.name,
+        unit: 'ms',
+        runs: times,
+        value: median(times),
+        extra: {},
+        settings,
+        ...(q.target ? { target: q.target } : {}),
+      });
     }
     await ctx.db.truncate();
     return figures;

@@ -71,30 +71,34 @@ export const stagesScenario: Scenario = {
         for (let i = 0; i < batchMix.length; i += BATCH) {
           const chunk = batchMix.slice(i, i + BATCH);
           const ids = await time(BATCHED_STAGES[0], () =>
-            insertRawMessages(ctx.db.pool, chunk.map((m) => ({ raw: m.mail, envelope: { channel: 'ingest' as const } }))),
+            insertRawMessages(
+              ctx.db.pool,
+              chunk.map((m) => ({ raw: m.mail, envelope: { channel: 'ingest' as const } })),
+            ),
           );
-          const items = await Promise.all(chunk.map(async (m, k) => ({ rawMessageId: ids[k]!, decoded: await decodeMessage(m.mail, { reportMaxBytes: CEILING }) })));
+          const items = await Promise.all(
+            chunk.map(async (m, k) => ({ rawMessageId: ids[k]!, decoded: await decodeMessage(m.mail, { reportMaxBytes: CEILING }) })),
+          );
           const results = await time(BATCHED_STAGES[1], () => storeReports(ctx.db.pool, items));
           const failed = results.find((r) => r instanceof Error);
           if (failed) throw failed;
         }
-        for (const s of STAGES) (totals[s] ??= []).push((t[s]! * 1000) / ((BATCHED_STAGES as readonly string[]).includes(s) ? batchMix.length : mix.length));
+        for (const s of STAGES)
+          (totals[s] ??= []).push((t[s]! * 1000) / ((BATCHED_STAGES as readonly string[]).includes(s) ? batchMix.length : mix.length));
       }
     } finally {
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       redis.disconnect();
     }
-    return STAGES.map(
-      (s): Figure => ({
-        scenario: 'stages',
-        name: s,
-        unit: 'us/report',
-        runs: totals[s]!,
-        value: median(totals[s]!),
-        extra: {},
-        settings: { reports: ctx.settings.stageReports, mode: 'sequential, one report at a time (latency, not throughput)' },
-      }),
-    );
+    return STAGES.map((s): Figure => ({
+      scenario: 'stages',
+      name: s,
+      unit: 'us/report',
+      runs: totals[s]!,
+      value: median(totals[s]!),
+      extra: {},
+      settings: { reports: ctx.settings.stageReports, mode: 'sequential, one report at a time (latency, not throughput)' },
+    }));
   },
 };

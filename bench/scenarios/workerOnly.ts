@@ -41,7 +41,9 @@ export async function measureWorkerOnly(ctx: BenchContext, workers: number, coun
   const config = loadConfig({ ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'silent' });
   const alerts = workers === 1 ? await startAlertService(config, createLogger('silent')) : null;
   const inProcess = alerts ? await startWorkerService(config, createLogger('silent'), { onProcessed: alerts.onProcessed }) : null;
-  const processes = inProcess ? [] : await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
+  const processes = inProcess
+    ? []
+    : await Promise.all(Array.from({ length: workers }, () => startTlsrpt('worker', ctx.tlsrptEnv, 'worker consuming the queue')));
   try {
     const cpu0 = processes.map((p) => processCpuMs(p.pid));
     const self0 = selfCpuMs();

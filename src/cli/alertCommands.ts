@@ -1,10 +1,10 @@
 /** `tlsrpt alerts ...`: try the destinations, see what was alerted and whether it arrived, read the explanations. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { listAlerts } from '../alert/alertStore.js';
-import { DELIVERY_ERRORS } from '../alert/deliveryError.js';
-import { NO_FAILURE_DETAILS, NO_FAILURE_DETAILS_INFO } from '../alert/evaluateWindow.js';
-import { when } from '../alert/formatAlert.js';
-import { sendTestAlert } from '../alert/sendTestAlert.js';
+import { listAlerts } from '../alert/store/alertStore.js';
+import { DELIVERY_ERRORS } from '../alert/deliver/deliveryError.js';
+import { NO_FAILURE_DETAILS, NO_FAILURE_DETAILS_INFO } from '../alert/decide/evaluateWindow.js';
+import { when } from '../alert/decide/formatAlert.js';
+import { sendTestAlert } from '../alert/run/sendTestAlert.js';
 import { loadConfig } from '../config/loadConfig.js';
 import { createPool } from '../db/pool.js';
 import { RESULT_TYPES, explainResultType } from '../resultTypes.js';
@@ -25,11 +25,16 @@ export function registerAlertCommands(program: Command): void {
     .command('test')
     .description('send a test alert to every configured destination now and print what each answered')
     .option('--domain <domain>', 'policy domain named in the test alert', 'example.com')
-    .addHelpText('after', `${DESTINATIONS_HELP}\n\nExits 1 when a destination failed or none is configured. The test alert is recorded like any other (see "tlsrpt alerts list").`)
+    .addHelpText(
+      'after',
+      `${DESTINATIONS_HELP}\n\nExits 1 when a destination failed or none is configured. The test alert is recorded like any other (see "tlsrpt alerts list").`,
+    )
     .action(async (opts: { domain: string }) => {
       const config = loadConfig();
       if (!config.alerts.destinations.length) {
-        process.stderr.write('No alert destinations are configured: set ALERT_WEBHOOK_URLS, ALERT_SLACK_WEBHOOK_URLS or ALERT_EMAIL_SMTP_URL (README "Alerts").\n');
+        process.stderr.write(
+          'No alert destinations are configured: set ALERT_WEBHOOK_URLS, ALERT_SLACK_WEBHOOK_URLS or ALERT_EMAIL_SMTP_URL (README "Alerts").\n',
+        );
         process.exitCode = 1;
         return;
       }
@@ -37,7 +42,9 @@ export function registerAlertCommands(program: Command): void {
       const outcome = await sendTestAlert(config, opts.domain.toLowerCase());
       const width = Math.max(...outcome.results.map((r) => r.target.length));
       for (const r of outcome.results) {
-        process.stdout.write(`  ${(r.ok ? 'ok' : 'FAILED').padEnd(6)}  ${r.kind.padEnd(7)}  ${r.target.padEnd(width)}  ${r.detail} (${Math.round(r.durationMs)} ms)\n`);
+        process.stdout.write(
+          `  ${(r.ok ? 'ok' : 'FAILED').padEnd(6)}  ${r.kind.padEnd(7)}  ${r.target.padEnd(width)}  ${r.detail} (${Math.round(r.durationMs)} ms)\n`,
+        );
       }
       if (outcome.alertId !== null) process.stdout.write(`Recorded as alert ${outcome.alertId} (see "tlsrpt alerts list").\n`);
       if (outcome.recordError) process.stdout.write(`Not recorded in the database: ${outcome.recordError} (run "tlsrpt migrate"?)\n`);
@@ -51,7 +58,12 @@ export function registerAlertCommands(program: Command): void {
     .option('--domain <domain>', 'only alerts for this policy domain')
     .option('--kind <kind>', 'only failed-sessions, quiet-reporter or test alerts')
     .option('--json', 'print JSON instead of text')
-    .addHelpText('after', `\nDelivery error codes:\n${Object.entries(DELIVERY_ERRORS).map(([code, text]) => `  ${code.padEnd(20)} ${text}`).join('\n')}`)
+    .addHelpText(
+      'after',
+      `\nDelivery error codes:\n${Object.entries(DELIVERY_ERRORS)
+        .map(([code, text]) => `  ${code.padEnd(20)} ${text}`)
+        .join('\n')}`,
+    )
     .action(async (opts: { limit: number; domain?: string; kind?: string; json?: boolean }) => {
       const config = loadConfig();
       const pool = createPool(config.databaseUrl, { max: 1, applicationName: 'tlsrpt-cli' });
@@ -70,7 +82,9 @@ export function registerAlertCommands(program: Command): void {
           process.stdout.write(`     ${a.subject}\n`);
           for (const d of a.deliveries) {
             const error = d.status !== 'delivered' && d.lastErrorCode ? `  ${d.lastErrorCode}: ${d.lastError}` : '';
-            process.stdout.write(`     ${d.kind.padEnd(7)}  ${d.target}  ${d.status}, ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${error}\n`);
+            process.stdout.write(
+              `     ${d.kind.padEnd(7)}  ${d.target}  ${d.status}, ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${error}\n`,
+            );
           }
         }
       } finally {

@@ -15,7 +15,9 @@ import { registerStatsCommands } from './statsCommands.js';
 const program = new Command();
 program
   .name('tlsrpt')
-  .description('Receive, store and query SMTP TLS reports (RFC 8460).\nConfiguration is read from environment variables: run "tlsrpt config" to see the values in effect.')
+  .description(
+    'Receive, store and query SMTP TLS reports (RFC 8460).\nConfiguration is read from environment variables: run "tlsrpt config" to see the values in effect.',
+  )
   .showHelpAfterError('(run "tlsrpt --help" for the list of commands)')
   .configureHelp({ sortSubcommands: false });
 

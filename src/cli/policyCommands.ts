@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type Config } from '../config/loadConfig.js';
 import { createPool } from '../db/pool.js';
-import type { CheckFinding } from '../policy/checkFinding.js';
-import { checkDomain } from '../policy/checkDomain.js';
-import { DEFAULT_REPORT_DAYS } from '../policy/checkReportsAgainstPolicy.js';
-import { fetchPolicy, policyUrl, type FetchPolicyOptions } from '../policy/fetchPolicy.js';
-import { DEFAULT_MAX_AGE, generatePolicy } from '../policy/generatePolicy.js';
-import { hostNameProblem } from '../policy/hostName.js';
-import { createDnsResolver } from '../policy/lookupDomainRecords.js';
-import { parseStsPolicy, STS_MODES, type StsMode } from '../policy/parseStsPolicy.js';
+import type { CheckFinding } from '../policy/check/checkFinding.js';
+import { checkDomain } from '../policy/check/checkDomain.js';
+import { DEFAULT_REPORT_DAYS } from '../policy/check/checkReportsAgainstPolicy.js';
+import { fetchPolicy, policyUrl, type FetchPolicyOptions } from '../policy/check/fetchPolicy.js';
+import { DEFAULT_MAX_AGE, generatePolicy } from '../policy/generate/generatePolicy.js';
+import { hostNameProblem } from '../policy/syntax/hostName.js';
+import { createDnsResolver } from '../policy/check/lookupDomainRecords.js';
+import { parseStsPolicy, STS_MODES, type StsMode } from '../policy/syntax/parseStsPolicy.js';
 import { PolicyInputError } from '../policy/policyErrors.js';
 
 export type Write = (text: string) => void;
@@ -32,17 +32,28 @@ export interface GenerateOptions {
 }
 
 export function runPolicyGenerate(o: GenerateOptions, config: Config, out: Write): number {
-  const g = generatePolicy({ domain: o.domain, mx: o.mx, mode: o.mode, maxAge: o.maxAge, rua: o.rua?.length ? o.rua : config.mtaSts.rua, now: o.now ?? new Date() });
+  const g = generatePolicy({
+    domain: o.domain,
+    mx: o.mx,
+    mode: o.mode,
+    maxAge: o.maxAge,
+    rua: o.rua?.length ? o.rua : config.mtaSts.rua,
+    now: o.now ?? new Date(),
+  });
   if (o.output) writeFileSync(o.output, g.policyText);
   if (o.json) {
-    out(`${JSON.stringify({ policyUrl: g.policyUrl, policy: g.policyText, records: [g.stsRecord, g.tlsrptRecord], warnings: g.warnings, written: o.output ?? null }, null, 2)}\n`);
+    out(
+      `${JSON.stringify({ policyUrl: g.policyUrl, policy: g.policyText, records: [g.stsRecord, g.tlsrptRecord], warnings: g.warnings, written: o.output ?? null }, null, 2)}\n`,
+    );
     return 0;
   }
   const suggested = config.mtaSts.policyDir ? join(config.mtaSts.policyDir, `${g.domain}.txt`) : null;
   if (o.output) {
     out(`# Policy written to ${o.output}; serve it at ${g.policyUrl} (Content-Type: text/plain)\n`);
   } else {
-    out(`# Policy: serve this at ${g.policyUrl} (Content-Type: text/plain)${suggested ? `;\n# with this deployment, save it as ${suggested}` : ''}\n`);
+    out(
+      `# Policy: serve this at ${g.policyUrl} (Content-Type: text/plain)${suggested ? `;\n# with this deployment, save it as ${suggested}` : ''}\n`,
+    );
     out(g.policyText);
   }
   for (const w of g.warnings) out(`# warning: ${w.message}. ${w.fix}\n`);
@@ -69,13 +80,21 @@ export async function runPolicyValidate(target: string, o: ValidateOptions, conf
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
   // A bare domain means its policy URL; a missing "*.txt" is still taken as a file name (a typo'd path).
   const isDomain =
-    !isUrl && !existsSync(target) && target.includes('.') && !/\.txt$/i.test(target) && !target.includes('/') && hostNameProblem(target.replace(/\.$/, '')) === null;
+    !isUrl &&
+    !existsSync(target) &&
+    target.includes('.') &&
+    !/\.txt$/i.test(target) &&
+    !target.includes('/') &&
+    hostNameProblem(target.replace(/\.$/, '')) === null;
   if (isUrl || isDomain) {
     const url = isUrl ? target : policyUrl(target.replace(/\.$/, '').toLowerCase());
     label = url;
     const fetched = await fetchPolicy(url, fetchOptions(config, o));
     if (!fetched.ok) {
-      if (o.json) out(`${JSON.stringify({ source: url, valid: false, fetch: { failure: fetched.failure, message: fetched.message }, problems: [] }, null, 2)}\n`);
+      if (o.json)
+        out(
+          `${JSON.stringify({ source: url, valid: false, fetch: { failure: fetched.failure, message: fetched.message }, problems: [] }, null, 2)}\n`,
+        );
       else out(`${url}: error ${fetched.failure}: ${fetched.message}\n`);
       return 1;
     }
@@ -174,7 +193,8 @@ export function parseConnectTo(value: string): { host?: string; port?: number } 
 }
 
 function parseWhole(value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
   return Number(value);
 }
 
@@ -192,8 +212,16 @@ export function registerPolicyCommands(program: Command): void {
     .description('print an mta-sts.txt policy and the _mta-sts and _smtp._tls TXT records for a domain')
     .requiredOption('--domain <domain>', 'the mail domain, e.g. example.com')
     .requiredOption('--mx <host...>', 'the MX host names (as in "dig MX <domain>"); "*.example.net" allows any one label')
-    .addOption(new Option('--mode <mode>', 'policy mode: start with testing, enforce once reports are clean').choices([...STS_MODES]).default('testing'))
-    .option('--max-age <seconds>', `policy lifetime in seconds [testing ${DEFAULT_MAX_AGE.testing}, enforce ${DEFAULT_MAX_AGE.enforce}, none ${DEFAULT_MAX_AGE.none}]`, (v) => parseWhole(v, 0, 31_557_600))
+    .addOption(
+      new Option('--mode <mode>', 'policy mode: start with testing, enforce once reports are clean')
+        .choices([...STS_MODES])
+        .default('testing'),
+    )
+    .option(
+      '--max-age <seconds>',
+      `policy lifetime in seconds [testing ${DEFAULT_MAX_AGE.testing}, enforce ${DEFAULT_MAX_AGE.enforce}, none ${DEFAULT_MAX_AGE.none}]`,
+      (v) => parseWhole(v, 0, 31_557_600),
+    )
     .option('--rua <uri...>', 'report addresses for _smtp._tls (mailto: or https:) [TLSRPT_RUA]', collect)
     .option('-o, --output <file>', 'write the policy to this file instead of printing it')
     .option('--json', 'print the policy and records as JSON')
@@ -214,8 +242,15 @@ Example:
   policy
     .command('validate')
     .description('check a policy file, URL or domain against RFC 8461 and print every problem with its line')
-    .argument('<source>', 'a policy file, "-" for standard input, an https:// URL, or a domain (fetches https://mta-sts.<domain>/.well-known/mta-sts.txt)')
-    .option('--connect-to <host:port>', 'fetch from this address instead of the one DNS gives (the certificate is still checked for the URL host)', parseConnectTo)
+    .argument(
+      '<source>',
+      'a policy file, "-" for standard input, an https:// URL, or a domain (fetches https://mta-sts.<domain>/.well-known/mta-sts.txt)',
+    )
+    .option(
+      '--connect-to <host:port>',
+      'fetch from this address instead of the one DNS gives (the certificate is still checked for the URL host)',
+      parseConnectTo,
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -233,11 +268,17 @@ Examples:
 
   program
     .command('check')
-    .description('check a domain\'s MX, MTA-STS and TLS-RPT set-up and compare recent reports with the published policy')
+    .description("check a domain's MX, MTA-STS and TLS-RPT set-up and compare recent reports with the published policy")
     .argument('<domain>', 'the mail domain, e.g. example.com')
-    .option('--days <n>', `days of stored reports to compare with the published policy [${DEFAULT_REPORT_DAYS}]`, (v) => parseWhole(v, 0, 3660))
+    .option('--days <n>', `days of stored reports to compare with the published policy [${DEFAULT_REPORT_DAYS}]`, (v) =>
+      parseWhole(v, 0, 3660),
+    )
     .option('--no-reports', 'skip the comparison with stored reports (no database needed)')
-    .option('--connect-to <host:port>', 'fetch the policy from this address instead of the one DNS gives (the certificate is still checked for mta-sts.<domain>)', parseConnectTo)
+    .option(
+      '--connect-to <host:port>',
+      'fetch the policy from this address instead of the one DNS gives (the certificate is still checked for mta-sts.<domain>)',
+      parseConnectTo,
+    )
     .option('--json', 'print the findings as JSON')
     .addHelpText(
       'after',
@@ -252,7 +293,9 @@ whether this deployment receives the reports) and DATABASE_URL (stored reports).
 Example:
   tlsrpt check example.com`,
     )
-    .action(async (domain: string, opts: { days?: number; reports: boolean; connectTo?: { host?: string; port?: number }; json?: boolean }) => {
-      process.exitCode = await runCheck(domain, opts, loadConfig(), write);
-    });
+    .action(
+      async (domain: string, opts: { days?: number; reports: boolean; connectTo?: { host?: string; port?: number }; json?: boolean }) => {
+        process.exitCode = await runCheck(domain, opts, loadConfig(), write);
+      },
+    );
 }

@@ -57,7 +57,13 @@ export function registerQuarantineCommands(program: Command): void {
           process.stdout.write('No quarantined messages.\n');
           return;
         }
-        process.stdout.write(formatRows(LIST_COLUMNS, rows.map((r) => ({ ...r, received_at: r.received_at.toISOString() })), opts.format));
+        process.stdout.write(
+          formatRows(
+            LIST_COLUMNS,
+            rows.map((r) => ({ ...r, received_at: r.received_at.toISOString() })),
+            opts.format,
+          ),
+        );
       } finally {
         await pool.end();
       }
@@ -77,7 +83,21 @@ export function registerQuarantineCommands(program: Command): void {
           process.stdout.write(r.raw);
           return;
         }
-        for (const k of ['id', 'channel', 'received_at', 'remote_address', 'mail_from', 'rcpt_to', 'size_bytes', 'status', 'reason', 'detail', 'attempts', 'last_error', 'report_id']) {
+        for (const k of [
+          'id',
+          'channel',
+          'received_at',
+          'remote_address',
+          'mail_from',
+          'rcpt_to',
+          'size_bytes',
+          'status',
+          'reason',
+          'detail',
+          'attempts',
+          'last_error',
+          'report_id',
+        ]) {
           const v = r[k] instanceof Date ? r[k].toISOString() : Array.isArray(r[k]) ? r[k].join(', ') : r[k];
           process.stdout.write(`${k.padEnd(15)} ${v ?? ''}\n`);
         }

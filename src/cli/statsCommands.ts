@@ -22,8 +22,12 @@ const STATS_DEFAULT_DAYS = 30;
 export function registerStatsCommands(program: Command): void {
   program
     .command('stats')
-    .description('print session and failure counts per policy domain from the stored reports (the SQL views of README "Querying the reports")')
-    .addOption(new Option('--domain <domain>', 'only this policy domain (repeat for several)').argParser(collectDomain).default([], 'every domain'))
+    .description(
+      'print session and failure counts per policy domain from the stored reports (the SQL views of README "Querying the reports")',
+    )
+    .addOption(
+      new Option('--domain <domain>', 'only this policy domain (repeat for several)').argParser(collectDomain).default([], 'every domain'),
+    )
     .option('--since <date>', `first UTC day to include, YYYY-MM-DD (default: ${STATS_DEFAULT_DAYS} days ago)`, parseDay)
     .addOption(
       new Option('--by <grouping>', 'one row per domain, or per domain and day, reporter, policy type, failure result-type or receiving MX')
@@ -66,7 +70,12 @@ Examples:
         .default([], 'every domain with reports in the window'),
     )
     .option('--days <n>', 'window: the last N whole UTC days before today', parseCount(1, 3660), READINESS_DEFAULTS.windowDays)
-    .option('--max-failure-rate <rate>', 'highest failure rate that is still ready: a fraction (0.001) or a percentage (0.1%)', parseRate, READINESS_DEFAULTS.maxFailureRate)
+    .option(
+      '--max-failure-rate <rate>',
+      'highest failure rate that is still ready: a fraction (0.001) or a percentage (0.1%)',
+      parseRate,
+      READINESS_DEFAULTS.maxFailureRate,
+    )
     .option('--min-days <n>', 'fewest days with reports in the window', parseCount(0, 3660), READINESS_DEFAULTS.minDays)
     .option('--min-reporters <n>', 'fewest distinct reporting organisations', parseCount(0, 1_000_000), READINESS_DEFAULTS.minReporters)
     .option('--as-of <date>', 'judge as if today were this UTC day, YYYY-MM-DD (to replay a past decision)', parseDay)
@@ -100,7 +109,8 @@ Examples:
       }) => {
         let rows: ReadinessRow[];
         try {
-          if (opts.minDays > opts.days) throw new InvalidArgumentError(`--min-days ${opts.minDays} is more than --days ${opts.days}: no domain could be ready`);
+          if (opts.minDays > opts.days)
+            throw new InvalidArgumentError(`--min-days ${opts.minDays} is more than --days ${opts.days}: no domain could be ready`);
           const options = {
             windowDays: opts.days,
             maxFailureRate: opts.maxFailureRate,
@@ -123,7 +133,9 @@ Examples:
     .command('ingest')
     .description('backfill reports from .eml, .json and .json.gz files, mbox files and Maildir folders (directories are walked)')
     .argument('<path...>', 'files and directories to read')
-    .addOption(new Option('--format <format>', 'summary as text, or JSON with every message\'s outcome').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('--format <format>', "summary as text, or JSON with every message's outcome").choices(['text', 'json']).default('text'),
+    )
     .option('--verbose', 'print the outcome of every message as it is processed')
     .addHelpText(
       'after',
@@ -149,11 +161,25 @@ Examples:
       const summary = await withPool(config, 'tlsrpt-ingest', async (pool) => {
         const retry = createRetryQueue(config, log);
         const showBar = process.stderr.isTTY && !opts.verbose && opts.format === 'text';
-        const bar = showBar ? new SingleBar({ format: ' {bar} {value}/{total} messages  {source}', stream: process.stderr, hideCursor: true, clearOnComplete: true }) : null;
+        const bar = showBar
+          ? new SingleBar({
+              format: ' {bar} {value}/{total} messages  {source}',
+              stream: process.stderr,
+              hideCursor: true,
+              clearOnComplete: true,
+            })
+          : null;
         bar?.start(found.sources.length, 0, { source: '' });
         try {
           return await ingestSources(
-            { pool, log, maxMessageBytes: config.smtp.maxMessageBytes, reportMaxBytes: config.worker.reportMaxBytes, maxAttempts: config.worker.maxAttempts, enqueue: retry.enqueue },
+            {
+              pool,
+              log,
+              maxMessageBytes: config.smtp.maxMessageBytes,
+              reportMaxBytes: config.worker.reportMaxBytes,
+              maxAttempts: config.worker.maxAttempts,
+              enqueue: retry.enqueue,
+            },
             found.sources,
             found.skipped,
             {
@@ -223,9 +249,14 @@ export function formatReadiness(rows: readonly ReadinessRow[], format: OutputFor
 export function formatIngestSummary(s: IngestSummary): string {
   const lines: string[] = [];
   lines.push(`Read ${s.messages} message${s.messages === 1 ? '' : 's'} from ${s.files} file${s.files === 1 ? '' : 's'}:`);
-  const row = (label: string, n: number, note = '') => lines.push(`  ${label.padEnd(12)}${String(n).padStart(7)}${note ? `  ${note}` : ''}`);
+  const row = (label: string, n: number, note = '') =>
+    lines.push(`  ${label.padEnd(12)}${String(n).padStart(7)}${note ? `  ${note}` : ''}`);
   row('stored', s.stored);
-  row('duplicate', s.duplicate, s.duplicate ? `(${s.alreadyIngested} received before byte for byte, ${s.duplicateReport} a report already stored)` : '');
+  row(
+    'duplicate',
+    s.duplicate,
+    s.duplicate ? `(${s.alreadyIngested} received before byte for byte, ${s.duplicateReport} a report already stored)` : '',
+  );
   row('conflict', s.conflict, s.conflict ? '(same reporter and report-id as a stored report, other content: the first is kept)' : '');
   row('quarantined', s.quarantined, s.quarantined ? '(see README "Quarantine reasons")' : '');
   for (const [reason, n] of Object.entries(s.quarantinedByReason).sort()) lines.push(`    ${reason.padEnd(24)}${String(n).padStart(5)}`);

@@ -139,7 +139,10 @@ export function ruleFor(config: AlertConfig, domain: string): DomainAlertRule {
 /** For `tlsrpt config`: webhook URLs carry their secret in the path (Slack), so only masked forms appear. */
 export function describeAlertConfig(c: AlertConfig): Record<string, unknown> {
   const targets = (kind: DestinationKind) =>
-    c.destinations.filter((d) => d.kind === kind).map((d) => d.target).join(', ') || '(none)';
+    c.destinations
+      .filter((d) => d.kind === kind)
+      .map((d) => d.target)
+      .join(', ') || '(none)';
   const email = c.destinations.find((d): d is EmailDestinationConfig => d.kind === 'email');
   return {
     ALERT_WEBHOOK_URLS: targets('webhook'),
@@ -186,7 +189,10 @@ function loadDestinations(optional: (name: string) => string): AlertDestinationC
     if (!seen.has(d.key)) out.push(d); // the same URL listed twice is one destination
     seen.add(d.key);
   };
-  for (const [variable, kind] of [['ALERT_WEBHOOK_URLS', 'webhook'], ['ALERT_SLACK_WEBHOOK_URLS', 'slack']] as const) {
+  for (const [variable, kind] of [
+    ['ALERT_WEBHOOK_URLS', 'webhook'],
+    ['ALERT_SLACK_WEBHOOK_URLS', 'slack'],
+  ] as const) {
     for (const url of splitList(optional(variable))) {
       httpUrl(variable, url);
       add({ kind, key: destinationKey(kind, url), target: maskSecretUrl(url), url });
@@ -197,14 +203,23 @@ function loadDestinations(optional: (name: string) => string): AlertDestinationC
   const from = optional('ALERT_EMAIL_FROM');
   const to = splitList(optional('ALERT_EMAIL_TO'));
   if (smtpUrl || from || to.length) {
-    if (!smtpUrl) throw new ConfigError('ALERT_EMAIL_SMTP_URL', 'ALERT_EMAIL_FROM or ALERT_EMAIL_TO is set but not the SMTP server: set all three (smtp://user:pass@mail.example.com:587) or none');
-    if (!from) throw new ConfigError('ALERT_EMAIL_FROM', 'ALERT_EMAIL_SMTP_URL is set: also set the sender address, e.g. tlsrpt@example.com');
-    if (!to.length) throw new ConfigError('ALERT_EMAIL_TO', 'ALERT_EMAIL_SMTP_URL is set: also set one or more recipient addresses, comma-separated');
+    if (!smtpUrl)
+      throw new ConfigError(
+        'ALERT_EMAIL_SMTP_URL',
+        'ALERT_EMAIL_FROM or ALERT_EMAIL_TO is set but not the SMTP server: set all three (smtp://user:pass@mail.example.com:587) or none',
+      );
+    if (!from)
+      throw new ConfigError('ALERT_EMAIL_FROM', 'ALERT_EMAIL_SMTP_URL is set: also set the sender address, e.g. tlsrpt@example.com');
+    if (!to.length)
+      throw new ConfigError('ALERT_EMAIL_TO', 'ALERT_EMAIL_SMTP_URL is set: also set one or more recipient addresses, comma-separated');
     let u: URL;
     try {
       u = new URL(smtpUrl);
     } catch {
-      throw new ConfigError('ALERT_EMAIL_SMTP_URL', `"${maskSecretUrl(smtpUrl)}" is not a URL; expected smtp://user:pass@mail.example.com:587 or smtps://...:465`);
+      throw new ConfigError(
+        'ALERT_EMAIL_SMTP_URL',
+        `"${maskSecretUrl(smtpUrl)}" is not a URL; expected smtp://user:pass@mail.example.com:587 or smtps://...:465`,
+      );
     }
     if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') {
       throw new ConfigError('ALERT_EMAIL_SMTP_URL', `scheme "${u.protocol}" is not smtp: or smtps:`);

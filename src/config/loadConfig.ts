@@ -207,7 +207,16 @@ export const HTTP_DEFAULTS = {
 } as const;
 
 /** METRICS_ALLOW=private: loopback, RFC 1918, link-local and IPv6 unique-local addresses. */
-const PRIVATE_RANGES = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10'];
+const PRIVATE_RANGES = [
+  '127.0.0.0/8',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16',
+  '::1/128',
+  'fc00::/7',
+  'fe80::/10',
+];
 
 function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
   const get = (name: keyof typeof HTTP_DEFAULTS): string => {
@@ -216,14 +225,20 @@ function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
   };
   const reportPath = get('HTTP_REPORT_PATH');
   if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(reportPath)) {
-    throw new ConfigError('HTTP_REPORT_PATH', `"${reportPath}" must be a URL path starting with "/", without query or spaces (e.g. /tlsrpt)`);
+    throw new ConfigError(
+      'HTTP_REPORT_PATH',
+      `"${reportPath}" must be a URL path starting with "/", without query or spaces (e.g. /tlsrpt)`,
+    );
   }
   const tlsMode = get('HTTP_TLS').toLowerCase();
   if (!['auto', 'on', 'off'].includes(tlsMode)) {
     throw new ConfigError('HTTP_TLS', `"${tlsMode}" is not one of auto (HTTPS when TLS_CERT/TLS_KEY are set), on, off`);
   }
   if (tlsMode === 'on' && !tls) {
-    throw new ConfigError('HTTP_TLS', 'is "on" but TLS_CERT and TLS_KEY are not set: set them (PEM files), or use HTTP_TLS=off behind a TLS proxy');
+    throw new ConfigError(
+      'HTTP_TLS',
+      'is "on" but TLS_CERT and TLS_KEY are not set: set them (PEM files), or use HTTP_TLS=off behind a TLS proxy',
+    );
   }
   return {
     host: get('HTTP_HOST'),
@@ -253,7 +268,11 @@ function describeHttpConfig(http: HttpConfig): Record<string, unknown> {
     HTTP_RATE_LIMIT_PER_MINUTE: http.rateLimitPerMinute || '(off)',
     HTTP_BODY_TIMEOUT_SECONDS: http.bodyTimeoutMs / 1000,
     HTTP_MAX_CONNECTIONS: http.maxConnections,
-    HTTP_TRUST_PROXY: Array.isArray(http.trustProxy) ? http.trustProxy.join(',') : http.trustProxy === true ? 'on' : http.trustProxy || 'off',
+    HTTP_TRUST_PROXY: Array.isArray(http.trustProxy)
+      ? http.trustProxy.join(',')
+      : http.trustProxy === true
+        ? 'on'
+        : http.trustProxy || 'off',
     METRICS_DOMAINS: http.metrics.domains.length ? http.metrics.domains.join(',') : '(none)',
     METRICS_MAX_DOMAINS: http.metrics.maxDomains,
     METRICS_ALLOW: http.metrics.allow ? http.metrics.allow.join(',') : 'any',
@@ -333,7 +352,17 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
 }
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
 };
 
 /** "10MiB", "500kB", "1048576" -> bytes. */
@@ -377,19 +406,29 @@ function loadMtaStsConfig(env: Env): MtaStsConfig {
     } catch (err) {
       throw new ConfigError('MTA_STS_POLICY_DIR', `cannot read "${policyDir}": ${(err as Error).message}`);
     }
-    if (!isDir) throw new ConfigError('MTA_STS_POLICY_DIR', `"${policyDir}" is not a directory; it should hold one <domain>.txt policy per domain`);
+    if (!isDir)
+      throw new ConfigError('MTA_STS_POLICY_DIR', `"${policyDir}" is not a directory; it should hold one <domain>.txt policy per domain`);
   }
   const policyFile = opt('MTA_STS_POLICY_FILE');
-  const sharedDomains = (env.MTA_STS_DOMAINS ?? '').split(/[\s,;]+/).filter(Boolean).map((d) => {
-    const domain = d.toLowerCase().replace(/\.$/, '');
-    if (!isHostName(domain)) throw new ConfigError('MTA_STS_DOMAINS', `"${d}" is not a domain name (expected e.g. example.com)`);
-    return domain;
-  });
+  const sharedDomains = (env.MTA_STS_DOMAINS ?? '')
+    .split(/[\s,;]+/)
+    .filter(Boolean)
+    .map((d) => {
+      const domain = d.toLowerCase().replace(/\.$/, '');
+      if (!isHostName(domain)) throw new ConfigError('MTA_STS_DOMAINS', `"${d}" is not a domain name (expected e.g. example.com)`);
+      return domain;
+    });
   if (policyFile && !sharedDomains.length) {
-    throw new ConfigError('MTA_STS_DOMAINS', 'MTA_STS_POLICY_FILE is set but MTA_STS_DOMAINS is empty: list the domains that share the policy');
+    throw new ConfigError(
+      'MTA_STS_DOMAINS',
+      'MTA_STS_POLICY_FILE is set but MTA_STS_DOMAINS is empty: list the domains that share the policy',
+    );
   }
   if (sharedDomains.length && !policyFile) {
-    throw new ConfigError('MTA_STS_POLICY_FILE', 'MTA_STS_DOMAINS is set but MTA_STS_POLICY_FILE is not: name the policy file the domains share');
+    throw new ConfigError(
+      'MTA_STS_POLICY_FILE',
+      'MTA_STS_DOMAINS is set but MTA_STS_POLICY_FILE is not: name the policy file the domains share',
+    );
   }
   const caPath = opt('MTA_STS_CA_FILE');
   return {
@@ -411,25 +450,31 @@ function isHostName(name: string): boolean {
  * rather than silently prefixed: the record it would generate is the mistake that crashed a sender (sys4 #54).
  */
 function parseRua(value: string): string[] {
-  return value.split(/[\s,]+/).filter(Boolean).map((uri) => {
-    if (/^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$/i.test(uri)) return `mailto:${uri.slice('mailto:'.length)}`;
-    if (/^https:\/\/[^\s]+$/i.test(uri)) return uri;
-    const hint = uri.includes('@') && !uri.includes(':') ? ` (did you mean "mailto:${uri}"?)` : '';
-    throw new ConfigError('TLSRPT_RUA', `"${uri}" is not a mailto: or https: URI${hint}`);
-  });
+  return value
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((uri) => {
+      if (/^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$/i.test(uri)) return `mailto:${uri.slice('mailto:'.length)}`;
+      if (/^https:\/\/[^\s]+$/i.test(uri)) return uri;
+      const hint = uri.includes('@') && !uri.includes(':') ? ` (did you mean "mailto:${uri}"?)` : '';
+      throw new ConfigError('TLSRPT_RUA', `"${uri}" is not a mailto: or https: URI${hint}`);
+    });
 }
 
 /** "127.0.0.1:5353, [::1]:53, 192.0.2.1" -> the forms node:dns Resolver.setServers accepts. */
 function parseDnsServers(value: string): string[] {
-  return value.split(/[\s,]+/).filter(Boolean).map((server) => {
-    const m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(server) ?? /^([0-9.]+)(?::(\d+))?$/.exec(server) ?? /^([0-9a-f:]+)()$/i.exec(server);
-    const ip = m?.[1] ?? '';
-    const port = m?.[2] ? Number(m[2]) : 53;
-    if (!m || !isIP(ip) || port < 1 || port > 65535) {
-      throw new ConfigError('DNS_SERVERS', `"${server}" is not an IP address with optional port (e.g. 127.0.0.1:53 or [::1]:5353)`);
-    }
-    return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
-  });
+  return value
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((server) => {
+      const m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(server) ?? /^([0-9.]+)(?::(\d+))?$/.exec(server) ?? /^([0-9a-f:]+)()$/i.exec(server);
+      const ip = m?.[1] ?? '';
+      const port = m?.[2] ? Number(m[2]) : 53;
+      if (!m || !isIP(ip) || port < 1 || port > 65535) {
+        throw new ConfigError('DNS_SERVERS', `"${server}" is not an IP address with optional port (e.g. 127.0.0.1:53 or [::1]:5353)`);
+      }
+      return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+    });
 }
 
 function readPem(name: string, path: string): Buffer {

@@ -42,7 +42,10 @@ export async function decompressReport(bytes: Buffer, maxBytes: number): Promise
   switch (kind) {
     case 'none':
       if (bytes.length > maxBytes) {
-        throw new ReportInputError('decompression-limit', `the report is ${bytes.length} bytes, over the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
+        throw new ReportInputError(
+          'decompression-limit',
+          `the report is ${bytes.length} bytes, over the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`,
+        );
       }
       return { json: bytes, compression: 'none', fixups: [] };
     case 'gzip':
@@ -159,9 +162,13 @@ async function unzipReport(bytes: Buffer, maxBytes: number): Promise<Decompresse
       );
     }
     if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
-      throw new ReportInputError('unsupported-compression', `zip member ${entry.fileName} uses compression method ${entry.compressionMethod}; only stored and deflate are read`);
+      throw new ReportInputError(
+        'unsupported-compression',
+        `zip member ${entry.fileName} uses compression method ${entry.compressionMethod}; only stored and deflate are read`,
+      );
     }
-    if (entry.compressedSize > bytes.length) throw new ReportInputError('zip-corrupt', `zip member ${entry.fileName} claims more bytes than the archive has`);
+    if (entry.compressedSize > bytes.length)
+      throw new ReportInputError('zip-corrupt', `zip member ${entry.fileName} claims more bytes than the archive has`);
     // decodeFileData: false hands us the member's raw deflate bytes, to inflate under our own ceiling.
     const stream = await zip.openReadStreamPromise(entry, { decodeFileData: false });
     const raw = await readAll(stream, entry.compressionMethod === 0 ? maxBytes : bytes.length);
@@ -190,7 +197,8 @@ async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise
   for await (const chunk of stream) {
     const b = chunk as Buffer;
     size += b.length;
-    if (size > maxBytes) throw new ReportInputError('decompression-limit', `zip member is larger than the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
+    if (size > maxBytes)
+      throw new ReportInputError('decompression-limit', `zip member is larger than the ${maxBytes}-byte ceiling (REPORT_MAX_BYTES)`);
     chunks.push(b);
   }
   return Buffer.concat(chunks, size);

@@ -82,7 +82,10 @@ async function walkDirectory(dir: string, found: FoundSources): Promise<void> {
 async function readMaildir(dir: string, found: FoundSources): Promise<void> {
   for (const sub of ['cur', 'new']) {
     const entries = await readdir(join(dir, sub), { withFileTypes: true }).catch(() => []);
-    const files = entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    const files = entries
+      .filter((e) => e.isFile() && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
     for (const name of files) found.sources.push({ path: join(dir, sub, name), kind: 'message' });
   }
 }

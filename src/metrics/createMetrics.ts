@@ -65,7 +65,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     ]);
     if (pipeline.status === 'fulfilled') lastPipeline = pipeline.value;
     else deps.log.warn({ err: errorMessage(pipeline.reason) }, 'metrics: Postgres not readable; serving the last totals read');
-    if (queue.status === 'rejected') deps.log.warn({ err: errorMessage(queue.reason) }, 'metrics: Redis not readable; queue depth left out');
+    if (queue.status === 'rejected')
+      deps.log.warn({ err: errorMessage(queue.reason) }, 'metrics: Redis not readable; queue depth left out');
     return {
       pipeline: lastPipeline,
       queue: queue.status === 'fulfilled' ? queue.value : null,
@@ -103,7 +104,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     'Messages settled by the worker, by channel and outcome (stored, duplicate, conflict, quarantined).',
     'counter',
     fromPipeline((p) =>
-      CHANNELS.flatMap((channel) => OUTCOMES.map((outcome) => ({ labels: { channel, outcome }, value: p.processed.get(key(channel, outcome)) ?? 0 }))),
+      CHANNELS.flatMap((channel) =>
+        OUTCOMES.map((outcome) => ({ labels: { channel, outcome }, value: p.processed.get(key(channel, outcome)) ?? 0 })),
+      ),
     ),
   ).registerIn(registry);
 

@@ -33,7 +33,12 @@ export interface MailFacts {
 }
 
 const NO_MAIL: MailFacts = {
-  tlsReportDomain: null, tlsReportSubmitter: null, subjectReportId: null, from: null, subject: null, messageId: null,
+  tlsReportDomain: null,
+  tlsReportSubmitter: null,
+  subjectReportId: null,
+  from: null,
+  subject: null,
+  messageId: null,
 };
 
 const REPORT_MEDIA_TYPES = new Set(['application/tlsrpt+gzip', 'application/tlsrpt+json']);

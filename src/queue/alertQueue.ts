@@ -26,7 +26,10 @@ export function createAlertQueue(connection: Redis, prefix: string): Queue<Alert
   return queue;
 }
 
-export async function enqueueWindowEvaluations(queue: Queue<AlertJob>, windows: Array<{ windowId: number; closesAt: Date }>): Promise<void> {
+export async function enqueueWindowEvaluations(
+  queue: Queue<AlertJob>,
+  windows: Array<{ windowId: number; closesAt: Date }>,
+): Promise<void> {
   if (!windows.length) return;
   await queue.addBulk(
     windows.map((w) => ({

@@ -29,11 +29,19 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, 
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { errorMessage } from '../errors.js';
-import type { Readiness } from '../health/checkReadiness.js';
+import type { Readiness } from '../health/checkDependencies.js';
 import type { Metrics } from '../metrics/createMetrics.js';
 import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
 import { allowedAddresses } from './allowedAddresses.js';
-import { HttpRefusal, REFUSALS, REPORT_MEDIA_TYPES, RETRY_AFTER_SECONDS, acceptsContentEncoding, refusalFor, type RefusalReason } from './httpReplies.js';
+import {
+  HttpRefusal,
+  REFUSALS,
+  REPORT_MEDIA_TYPES,
+  RETRY_AFTER_SECONDS,
+  acceptsContentEncoding,
+  refusalFor,
+  type RefusalReason,
+} from './httpReplies.js';
 
 export interface HttpReceiverDeps extends AcceptDeps {
   log: Logger;
@@ -146,7 +154,9 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
   const mayScrape = allowedAddresses(http.metrics.allow);
   app.get('/metrics', async (request, reply) => {
     if (!mayScrape(request.ip)) {
-      reply.code(403).send({ error: 'metrics-forbidden', message: `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.` });
+      reply
+        .code(403)
+        .send({ error: 'metrics-forbidden', message: `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.` });
       return;
     }
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -182,7 +192,10 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
         cache: 10_000,
         keyGenerator: (request) => request.ip,
         errorResponseBuilder: (_request, context) =>
-          new HttpRefusal('rate-limited', `Too many reports from this address (limit ${context.max} per minute); try again in ${context.after}.`),
+          new HttpRefusal(
+            'rate-limited',
+            `Too many reports from this address (limit ${context.max} per minute); try again in ${context.after}.`,
+          ),
       });
     }
 
@@ -201,7 +214,10 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
       } catch (err) {
         throw new HttpRefusal('storage-unavailable', undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }, { cause: err });
       }
-      log.info({ rawMessageId: id, remote: request.ip, bytes: body.length, contentType: request.headers['content-type'] }, 'report received over HTTPS');
+      log.info(
+        { rawMessageId: id, remote: request.ip, bytes: body.length, contentType: request.headers['content-type'] },
+        'report received over HTTPS',
+      );
       reply.code(200).send({ status: 'accepted', id });
     });
 
@@ -244,7 +260,10 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
       createSecureContext({ cert, key, minVersion: TLS_MIN_VERSION });
     } catch (err) {
       metrics.tlsReloads.inc({ result: 'failed' });
-      log.warn({ err: errorMessage(err), cert: tls.certPath, key: tls.keyPath }, 'TLS certificate not reloaded; still serving the previous one');
+      log.warn(
+        { err: errorMessage(err), cert: tls.certPath, key: tls.keyPath },
+        'TLS certificate not reloaded; still serving the previous one',
+      );
       return 'failed';
     }
     (server as HttpsServer).setSecureContext({ cert, key, minVersion: TLS_MIN_VERSION });

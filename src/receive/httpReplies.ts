@@ -14,7 +14,10 @@ export const REFUSALS = {
   'bad-request': { status: 400, message: 'The request could not be read as HTTP.' },
   'method-not-allowed': { status: 405, message: 'Reports are submitted with POST (RFC 8460 5.4).' },
   'body-timeout': { status: 408, message: 'The request did not arrive in full within HTTP_BODY_TIMEOUT_SECONDS; send it again.' },
-  'body-too-large': { status: 413, message: 'The body is larger than this server accepts (HTTP_MAX_BODY_SIZE); compress the report with gzip.' },
+  'body-too-large': {
+    status: 413,
+    message: 'The body is larger than this server accepts (HTTP_MAX_BODY_SIZE); compress the report with gzip.',
+  },
   'unsupported-media-type': {
     status: 415,
     message: 'Send the report as application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 5.4).',

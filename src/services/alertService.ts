@@ -6,11 +6,11 @@
  */
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { checkQuietReporters } from '../alert/checkQuietReporters.js';
-import { listPendingDeliveries } from '../alert/alertStore.js';
-import { sendDelivery } from '../alert/sendDelivery.js';
-import { settleWindow } from '../alert/settleWindow.js';
-import { attachReports, listOverdueWindows, listUnattachedFailingReports } from '../alert/windowStore.js';
+import { checkQuietReporters } from '../alert/run/checkQuietReporters.js';
+import { listPendingDeliveries } from '../alert/store/alertStore.js';
+import { sendDelivery } from '../alert/run/sendDelivery.js';
+import { settleWindow } from '../alert/run/settleWindow.js';
+import { attachReports, listOverdueWindows, listUnattachedFailingReports } from '../alert/store/windowStore.js';
 import { createGroupRun } from '../db/groupCommit.js';
 import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -95,7 +95,10 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
         await attachGroup.submit(result.reportId);
       } catch (err) {
         // Never fail the report's job for an alerting problem: the periodic check attaches the report later.
-        log.warn({ rawMessageId, reportId: result.reportId, err: errorMessage(err) }, 'could not queue the report for alerting; the periodic check will');
+        log.warn(
+          { rawMessageId, reportId: result.reportId, err: errorMessage(err) },
+          'could not queue the report for alerting; the periodic check will',
+        );
       }
     },
     checkOnce,

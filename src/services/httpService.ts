@@ -2,12 +2,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { checkReadiness } from '../health/checkReadiness.js';
+import { checkDependencies } from '../health/checkDependencies.js';
 import { createMetrics } from '../metrics/createMetrics.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
-import { loadHostedPolicies } from '../policy/loadHostedPolicies.js';
-import { policyHostPlugin } from '../policy/policyHostPlugin.js';
+import { loadHostedPolicies } from '../policy/host/loadHostedPolicies.js';
+import { policyHostPlugin } from '../policy/host/policyHostPlugin.js';
 import { createHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type TlsReloadResult } from '../receive/httpReceiver.js';
 
 export interface HttpService {
@@ -25,7 +25,8 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   // validated before anything listens: an invalid policy stops start-up with its file and line.
   const hosted = loadHostedPolicies(config.mtaSts);
   for (const p of hosted.values()) {
-    for (const w of p.warnings) log.warn({ domain: p.domain, source: p.source, line: w.line, code: w.code }, `MTA-STS policy: ${w.message}`);
+    for (const w of p.warnings)
+      log.warn({ domain: p.domain, source: p.source, line: w.line, code: w.code }, `MTA-STS policy: ${w.message}`);
   }
   if (hosted.size > 0) {
     log.info({ domains: [...hosted.keys()] }, 'hosting MTA-STS policies');
@@ -38,7 +39,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
   const receiver = createHttpReceiver(
     config,
-    { pool, log, metrics, ...createRawIntake(pool, queue), readiness: () => checkReadiness({ pool, redis }) },
+    { pool, log, metrics, ...createRawIntake(pool, queue), readiness: () => checkDependencies({ pool, redis }) },
     options,
   );
   const release = async () => {
@@ -52,7 +53,9 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   } catch (err) {
     await receiver.close().catch(() => {});
     await release();
-    throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST, HTTP_PORT): ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST, HTTP_PORT): ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   log.info(
     { host: config.http.host, port, https: config.http.tls, reportPath: config.http.reportPath },

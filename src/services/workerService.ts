@@ -10,13 +10,7 @@ import { createPool, type Pool, type PoolOptions } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
 import { loadRawMessages } from '../store/rawMessages.js';
-import {
-  REPORT_QUEUE,
-  createProducerConnection,
-  createReportQueue,
-  createWorkerConnection,
-  type ReportJob,
-} from '../queue/reportQueue.js';
+import { REPORT_QUEUE, createProducerConnection, createReportQueue, createWorkerConnection, type ReportJob } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';

@@ -17,7 +17,11 @@ export type Row = Record<string, unknown>;
 export function formatRows(columns: readonly Column[], rows: readonly Row[], format: OutputFormat): string {
   switch (format) {
     case 'json':
-      return `${JSON.stringify(rows.map((r) => pick(columns, r)), null, 2)}\n`;
+      return `${JSON.stringify(
+        rows.map((r) => pick(columns, r)),
+        null,
+        2,
+      )}\n`;
     case 'csv':
       return [columns.map((c) => csvField(c.name)), ...rows.map((r) => columns.map((c) => csvField(csvValue(r[c.name]))))]
         .map((line) => `${line.join(',')}\r\n`)

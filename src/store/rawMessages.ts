@@ -46,8 +46,16 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
   const params: unknown[] = [];
   const rows = items.map(({ raw, envelope }) => {
     const base = params.length;
-    params.push(envelope.channel, envelope.remoteAddress ?? null, envelope.helo ?? null, envelope.mailFrom ?? null,
-      envelope.rcptTo ?? [], raw.length, createHash('sha256').update(raw).digest(), raw);
+    params.push(
+      envelope.channel,
+      envelope.remoteAddress ?? null,
+      envelope.helo ?? null,
+      envelope.mailFrom ?? null,
+      envelope.rcptTo ?? [],
+      raw.length,
+      createHash('sha256').update(raw).digest(),
+      raw,
+    );
     return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
   });
   const res = await pool.query<{ id: number }>(

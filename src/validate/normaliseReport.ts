@@ -28,16 +28,22 @@ type Json = Record<string, unknown>;
 export const FIXUPS = {
   'datetime-without-zone': 'A date-time without a zone (Microsoft, quirk 1) is read as UTC.',
   'datetime-space-separator': 'A date-time with a space instead of "T" between date and time is read as RFC 3339.',
-  'date-range-end-exclusive': 'An end-datetime at the next midnight (Stalwart, Mail.ru, quirk 13) is moved back one second, so the report covers one UTC day like every other sender\'s.',
+  'date-range-end-exclusive':
+    "An end-datetime at the next midnight (Stalwart, Mail.ru, quirk 13) is moved back one second, so the report covers one UTC day like every other sender's.",
   'failure-details-missing': '"failure-details" left out (Microsoft on success-only policies, quirk 2) is read as an empty list.',
-  'failure-detail-fields-missing': 'A failure detail lacks sending-mta-ip, receiving-mx-hostname or receiving-ip (quirk 3); it is stored with those fields empty.',
-  'failure-total-mismatch': 'total-failure-session-count differs from the sum of the failure details (Mail.ru, quirk 4); both are kept as sent.',
-  'tlsa-policy-string-json-encoded': 'A TLSA policy-string element holds a JSON-encoded array of records (Microsoft, quirk 6); it is unpacked to one string per record.',
+  'failure-detail-fields-missing':
+    'A failure detail lacks sending-mta-ip, receiving-mx-hostname or receiving-ip (quirk 3); it is stored with those fields empty.',
+  'failure-total-mismatch':
+    'total-failure-session-count differs from the sum of the failure details (Mail.ru, quirk 4); both are kept as sent.',
+  'tlsa-policy-string-json-encoded':
+    'A TLSA policy-string element holds a JSON-encoded array of records (Microsoft, quirk 6); it is unpacked to one string per record.',
   'policy-string-trailing-cr': 'Policy-string lines end in "\\r"; the carriage returns are removed.',
   'contact-info-null': '"contact-info" is null (quirk 7); stored as empty.',
   'contact-info-missing': '"contact-info" is left out; stored as empty.',
-  'policy-domain-from-mail-header': 'A no-policy-found policy without policy-domain (sys4, quirk 8) takes the mail\'s TLS-Report-Domain header.',
-  'policy-domain-from-filename': 'A no-policy-found policy without policy-domain takes the domain from the attachment file name (RFC 8460 5.1).',
+  'policy-domain-from-mail-header':
+    "A no-policy-found policy without policy-domain (sys4, quirk 8) takes the mail's TLS-Report-Domain header.",
+  'policy-domain-from-filename':
+    'A no-policy-found policy without policy-domain takes the domain from the attachment file name (RFC 8460 5.1).',
   'policy-domain-unknown': 'A no-policy-found policy without policy-domain, and nothing to take it from: stored with an empty domain.',
   'mx-host-string': '"mx-host" is a string, as in the RFC\'s own example (erratum 6241, quirk 9); read as a one-element list.',
   'mx-host-pattern-key': 'The key is "mx-host-pattern" (the RFC\'s value name) instead of "mx-host" (quirk 9).',

@@ -24,7 +24,15 @@ interface Detail {
   ip?: string;
 }
 
-function crafted(org: string, reportId: string, day: string, ok: number, failed: number, details: Detail[], domain = 'grouped.example'): Buffer {
+function crafted(
+  org: string,
+  reportId: string,
+  day: string,
+  ok: number,
+  failed: number,
+  details: Detail[],
+  domain = 'grouped.example',
+): Buffer {
   const report = {
     'organization-name': org,
     'date-range': { 'start-datetime': `${day}T00:00:00Z`, 'end-datetime': `${day}T23:59:59Z` },
@@ -32,7 +40,12 @@ function crafted(org: string, reportId: string, day: string, ok: number, failed:
     'report-id': reportId,
     policies: [
       {
-        policy: { 'policy-type': 'sts', 'policy-string': ['version: STSv1', 'mode: testing', `mx: *.${domain}`, 'max_age: 86400'], 'policy-domain': domain, 'mx-host': [`*.${domain}`] },
+        policy: {
+          'policy-type': 'sts',
+          'policy-string': ['version: STSv1', 'mode: testing', `mx: *.${domain}`, 'max_age: 86400'],
+          'policy-domain': domain,
+          'mx-host': [`*.${domain}`],
+        },
         summary: { 'total-successful-session-count': ok, 'total-failure-session-count': failed },
         'failure-details': details.map((d) => ({
           'result-type': d.type,
@@ -56,7 +69,13 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
   let web: WebhookSink;
   let mail: SmtpSink;
   const hooks = (path: string, domain: string) =>
-    web.requests.filter((r) => r.path === path && (path === '/slack' ? String((r.body as { text: string }).text).includes(domain) : (r.body as { policyDomain: string }).policyDomain === domain));
+    web.requests.filter(
+      (r) =>
+        r.path === path &&
+        (path === '/slack'
+          ? String((r.body as { text: string }).text).includes(domain)
+          : (r.body as { policyDomain: string }).policyDomain === domain),
+    );
 
   before(async () => {
     web = await startWebhookSink();
@@ -102,10 +121,15 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.deepEqual(body.content.sessions, { successful: 4523, failed: 2, failurePercent: 0.04 }); // 2 / 4525
     assert.deepEqual(body.content.dateRange, { start: '2026-02-08T00:00:00.000Z', end: '2026-02-08T23:59:59.000Z' });
     assert.deepEqual(body.content.modes, [{ mode: 'enforce', policyType: 'sts', organizations: ['Google Inc.'] }]);
-    assert.deepEqual(
-      body.content.reporters,
-      [{ organizationName: 'Google Inc.', contactInfo: 'smtp-tls-reporting@google.com', reports: 1, successfulSessions: 4523, failedSessions: 2 }],
-    );
+    assert.deepEqual(body.content.reporters, [
+      {
+        organizationName: 'Google Inc.',
+        contactInfo: 'smtp-tls-reporting@google.com',
+        reports: 1,
+        successfulSessions: 4523,
+        failedSessions: 2,
+      },
+    ]);
     const t = body.content.resultTypes[0];
     assert.equal(t.resultType, 'certificate-expired');
     assert.equal(t.failedSessions, 2);
@@ -137,16 +161,32 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.match(alert.body_text, /^Reported by: {2}Google Inc\. <smtp-tls-reporting@google\.com>: 1 report, 2 failed, 4523 successful$/m);
     assert.match(alert.body_text, /^ {3}How to fix: {4}Renew the certificate on that MX/m);
 
-    const deliveries = (await h.db.pool.query(`SELECT destination_kind, status, attempts FROM alert_deliveries WHERE alert_id = $1 ORDER BY destination_kind`, [alert.id])).rows;
+    const deliveries = (
+      await h.db.pool.query(
+        `SELECT destination_kind, status, attempts FROM alert_deliveries WHERE alert_id = $1 ORDER BY destination_kind`,
+        [alert.id],
+      )
+    ).rows;
     assert.deepEqual(deliveries, [
       { destination_kind: 'email', status: 'delivered', attempts: 1 },
       { destination_kind: 'slack', status: 'delivered', attempts: 1 },
       { destination_kind: 'webhook', status: 'delivered', attempts: 1 },
     ]);
-    const attempts = (await h.db.pool.query(
-      `SELECT d.destination_kind, a.ok, a.response FROM alert_delivery_attempts a JOIN alert_deliveries d ON d.id = a.delivery_id
-       WHERE d.alert_id = $1 ORDER BY d.destination_kind`, [alert.id])).rows;
-    assert.deepEqual(attempts.map((a) => [a.destination_kind, a.ok]), [['email', true], ['slack', true], ['webhook', true]]);
+    const attempts = (
+      await h.db.pool.query(
+        `SELECT d.destination_kind, a.ok, a.response FROM alert_delivery_attempts a JOIN alert_deliveries d ON d.id = a.delivery_id
+       WHERE d.alert_id = $1 ORDER BY d.destination_kind`,
+        [alert.id],
+      )
+    ).rows;
+    assert.deepEqual(
+      attempts.map((a) => [a.destination_kind, a.ok]),
+      [
+        ['email', true],
+        ['slack', true],
+        ['webhook', true],
+      ],
+    );
     assert.match(attempts[0].response, /^250 OK stored by the test sink/);
     assert.equal(attempts[2].response, 'HTTP 200');
   });
@@ -156,7 +196,9 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.equal(again.status, 'duplicate');
 
     // Re-process the message that stored the report, as `tlsrpt reprocess` does: its outcome is `stored` again.
-    const first = (await h.db.pool.query(`SELECT r.raw_message_id AS id FROM reports r WHERE r.report_id = '2026-02-08T00:00:00Z_example.com'`)).rows[0].id;
+    const first = (
+      await h.db.pool.query(`SELECT r.raw_message_id AS id FROM reports r WHERE r.report_id = '2026-02-08T00:00:00Z_example.com'`)
+    ).rows[0].id;
     const redis = createProducerConnection(h.config.redisUrl);
     const queue = createReportQueue(redis, h.config.queuePrefix);
     try {
@@ -182,7 +224,10 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     // Microsoft 495 ok / 0 failed, Yahoo 0 ok / 5 failed (certificate-expired 5 on mx1)
     // -> 1485 ok, 15 failed, 15 / 1500 = 1 %; certificate-expired 11, starttls-not-supported 4.
     for (const r of [
-      crafted('Google Inc.', 'g-1', '2026-03-01', 990, 10, [{ type: 'certificate-expired', n: 6 }, { type: 'starttls-not-supported', n: 4, mx: 'mx2.grouped.example', ip: '192.0.2.20' }]),
+      crafted('Google Inc.', 'g-1', '2026-03-01', 990, 10, [
+        { type: 'certificate-expired', n: 6 },
+        { type: 'starttls-not-supported', n: 4, mx: 'mx2.grouped.example', ip: '192.0.2.20' },
+      ]),
       crafted('Microsoft Corporation', 'm-1', '2026-03-01', 495, 0, []),
       crafted('Yahoo', 'y-1', '2026-03-01', 0, 5, [{ type: 'certificate-expired', n: 5 }]),
     ]) {
@@ -195,13 +240,29 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.equal(grouped.severity, 'warning');
     assert.equal(grouped.subject, '[tlsrpt] Warning grouped.example: 15 failed TLS sessions (certificate-expired, starttls-not-supported)');
     assert.deepEqual(grouped.content.sessions, { successful: 1485, failed: 15, failurePercent: 1 });
-    assert.deepEqual(grouped.content.reporters.map((r: any) => [r.organizationName, r.failedSessions]), [['Google Inc.', 10], ['Yahoo', 5], ['Microsoft Corporation', 0]]);
-    assert.deepEqual(grouped.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions, t.trigger]), [['certificate-expired', 11, 'new'], ['starttls-not-supported', 4, 'new']]);
+    assert.deepEqual(
+      grouped.content.reporters.map((r: any) => [r.organizationName, r.failedSessions]),
+      [
+        ['Google Inc.', 10],
+        ['Yahoo', 5],
+        ['Microsoft Corporation', 0],
+      ],
+    );
+    assert.deepEqual(
+      grouped.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions, t.trigger]),
+      [
+        ['certificate-expired', 11, 'new'],
+        ['starttls-not-supported', 4, 'new'],
+      ],
+    );
     assert.equal(hooks('/hook', 'grouped.example').length, 1);
     assert.equal(mail.messages.filter((x) => x.parsed.subject === grouped.subject).length, 1);
 
     // Next day, certificate-expired 15 < 2 x 11: evaluated, held back by the cooldown.
-    assert.equal((await h.deliver(crafted('Google Inc.', 'g-2', '2026-03-02', 985, 15, [{ type: 'certificate-expired', n: 15 }]))).status, 'stored');
+    assert.equal(
+      (await h.deliver(crafted('Google Inc.', 'g-2', '2026-03-02', 985, 15, [{ type: 'certificate-expired', n: 15 }]))).status,
+      'stored',
+    );
     const held = await waitFor('the second window to be evaluated', async () => {
       const r = await h.db.pool.query(`SELECT outcome FROM alert_windows WHERE policy_domain = 'grouped.example' ORDER BY id`);
       return r.rows.length === 2 && r.rows[1].outcome ? r.rows[1].outcome : null;
@@ -210,7 +271,10 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.equal((await alertsFor(h, 'grouped.example')).length, 1);
 
     // Then 22 = 2 x 11: alerted again, as grown.
-    assert.equal((await h.deliver(crafted('Google Inc.', 'g-3', '2026-03-03', 978, 22, [{ type: 'certificate-expired', n: 22 }]))).status, 'stored');
+    assert.equal(
+      (await h.deliver(crafted('Google Inc.', 'g-3', '2026-03-03', 978, 22, [{ type: 'certificate-expired', n: 22 }]))).status,
+      'stored',
+    );
     const rows = await waitFor('the repeat alert', async () => {
       const r = await alertsFor(h, 'grouped.example');
       return r.length === 2 && r[1].status === 'delivered' ? r : null;
@@ -222,7 +286,9 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
   });
 
   it('picks up a failing report that never reached a window (alert hook failed) in the periodic check', async () => {
-    const r = await h.deliver(crafted('Google Inc.', 'late-1', '2026-03-04', 10, 1, [{ type: 'validation-failure', n: 1 }], 'late.example'));
+    const r = await h.deliver(
+      crafted('Google Inc.', 'late-1', '2026-03-04', 10, 1, [{ type: 'validation-failure', n: 1 }], 'late.example'),
+    );
     assert.equal(r.status, 'stored');
     // Undo what the hook did, and age the report past the check's grace period.
     await h.db.pool.query(`DELETE FROM alert_windows WHERE policy_domain = 'late.example'`);
@@ -233,7 +299,10 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
       const rows = await alertsFor(h, 'late.example');
       return rows.length && rows[0].status === 'delivered' ? rows : null;
     });
-    assert.deepEqual(late.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions]), [['validation-failure', 1]]);
+    assert.deepEqual(
+      late.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions]),
+      [['validation-failure', 1]],
+    );
     assert.equal((await h.alerts.checkOnce()).attached, 0);
   });
 
@@ -295,12 +364,17 @@ describe('a destination that is down', () => {
       );
       return r.rows.length >= 2 ? r.rows : null;
     });
-    assert.deepEqual(failures.map((f) => f.error_code), failures.map(() => 'connection-failed'));
+    assert.deepEqual(
+      failures.map((f) => f.error_code),
+      failures.map(() => 'connection-failed'),
+    );
     assert.match(failures[0].error, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${downPort}/hook: ECONNREFUSED`));
 
     back = await startWebhookSink({ port: downPort });
     const webhook = await waitFor('the webhook delivery', async () => {
-      const r = await h.db.pool.query(`SELECT id, status, attempts, last_error_code FROM alert_deliveries WHERE destination_kind = 'webhook'`);
+      const r = await h.db.pool.query(
+        `SELECT id, status, attempts, last_error_code FROM alert_deliveries WHERE destination_kind = 'webhook'`,
+      );
       return r.rows[0]?.status === 'delivered' ? r.rows[0] : null;
     });
     // Let the delivery job finish, then check nothing else arrives: delivered exactly once.
@@ -317,13 +391,20 @@ describe('a destination that is down', () => {
     assert.equal((back.requests[0]!.body as { policyDomain: string }).policyDomain, 'example.com');
     assert.ok(webhook.attempts >= 3, `attempts: ${webhook.attempts}`);
     assert.equal(webhook.last_error_code, 'connection-failed'); // kept: why it took several attempts
-    const attempts = (await h.db.pool.query(`SELECT ok, response FROM alert_delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, [webhook.id])).rows;
+    const attempts = (
+      await h.db.pool.query(`SELECT ok, response FROM alert_delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`, [webhook.id])
+    ).rows;
     assert.equal(attempts.length, webhook.attempts);
-    assert.deepEqual(attempts.map((a) => a.ok), [...Array(webhook.attempts - 1).fill(false), true]);
+    assert.deepEqual(
+      attempts.map((a) => a.ok),
+      [...Array(webhook.attempts - 1).fill(false), true],
+    );
     assert.equal(attempts.at(-1).response, 'HTTP 200');
 
     // The Slack URL answers 404 (a revoked webhook): not retried.
-    const slack = (await h.db.pool.query(`SELECT status, attempts, last_error_code, last_error FROM alert_deliveries WHERE destination_kind = 'slack'`)).rows[0];
+    const slack = (
+      await h.db.pool.query(`SELECT status, attempts, last_error_code, last_error FROM alert_deliveries WHERE destination_kind = 'slack'`)
+    ).rows[0];
     assert.deepEqual([slack.status, slack.attempts, slack.last_error_code], ['failed', 1, 'http-status']);
     assert.match(slack.last_error, /^http:\/\/127\.0\.0\.1:\d+\/services\/\*\*\* answered HTTP 404/);
     assert.ok(!slack.last_error.includes('revoked'), 'the secret part of the URL is not recorded');

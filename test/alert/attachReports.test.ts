@@ -1,11 +1,11 @@
 /**
- * attachReports against a real database (src/alert/windowStore.ts): a batch of stored reports put into the
+ * attachReports against a real database (src/alert/store/windowStore.ts): a batch of stored reports put into the
  * alert windows of their policy domains in one transaction. Reports are stored the way the worker stores
  * them (storeReports), then attached as the worker's alert hook attaches them.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { attachReports, markWindowEvaluated } from '../../src/alert/windowStore.js';
+import { attachReports, markWindowEvaluated } from '../../src/alert/store/windowStore.js';
 import { createPool, withTransaction } from '../../src/db/pool.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
@@ -57,13 +57,23 @@ describe('attachReports: a batch of reports into alert windows', () => {
           policies: policies.map((p) => ({
             policy: {
               'policy-type': p.type ?? 'sts',
-              ...(p.type === 'no-policy-found' ? {} : { 'policy-string': ['version: STSv1', 'mode: enforce', 'mx: *.example', 'max_age: 86400'] }),
+              ...(p.type === 'no-policy-found'
+                ? {}
+                : { 'policy-string': ['version: STSv1', 'mode: enforce', 'mx: *.example', 'max_age: 86400'] }),
               'policy-domain': p.domain ?? 'dropped.example',
               'mx-host': ['mx.example'],
             },
             summary: { 'total-successful-session-count': 10, 'total-failure-session-count': p.detailsOnly ? 0 : p.failed },
             'failure-details': p.failed
-              ? [{ 'result-type': 'certificate-expired', 'sending-mta-ip': '198.51.100.1', 'receiving-mx-hostname': 'mx.example', 'receiving-ip': '192.0.2.1', 'failed-session-count': p.failed }]
+              ? [
+                  {
+                    'result-type': 'certificate-expired',
+                    'sending-mta-ip': '198.51.100.1',
+                    'receiving-mx-hostname': 'mx.example',
+                    'receiving-ip': '192.0.2.1',
+                    'failed-session-count': p.failed,
+                  },
+                ]
               : [],
           })),
         };
@@ -72,7 +82,10 @@ describe('attachReports: a batch of reports into alert windows', () => {
         const decoded = await decodeMessage(raw, { reportMaxBytes: 1 << 20 });
         // A policy without a domain, as a report POSTed without file name or mail header is stored.
         policies.forEach((p, i) => {
-          if (p.domain === null) delete (decoded.normalised as unknown as { policies: Array<{ policy: Record<string, unknown> }> }).policies[i]!.policy['policy-domain'];
+          if (p.domain === null)
+            delete (decoded.normalised as unknown as { policies: Array<{ policy: Record<string, unknown> }> }).policies[i]!.policy[
+              'policy-domain'
+            ];
         });
         return { rawMessageId, decoded };
       }),
@@ -85,7 +98,10 @@ describe('attachReports: a batch of reports into alert windows', () => {
   }
 
   async function windowsOf(domain: string): Promise<Array<{ id: number; evaluated: boolean }>> {
-    const res = await db.pool.query(`SELECT id, evaluated_at IS NOT NULL AS evaluated FROM alert_windows WHERE policy_domain = $1 ORDER BY id`, [domain]);
+    const res = await db.pool.query(
+      `SELECT id, evaluated_at IS NOT NULL AS evaluated FROM alert_windows WHERE policy_domain = $1 ORDER BY id`,
+      [domain],
+    );
     return res.rows;
   }
 
@@ -112,7 +128,10 @@ describe('attachReports: a batch of reports into alert windows', () => {
     assert.equal(opened.length, 1);
     const [w] = opened;
     assert.deepEqual(await windowsOf('mixed.example'), [{ id: w!.windowId, evaluated: false }]);
-    assert.ok(w!.closesAt.getTime() >= t0 + WAIT_MS - 1000 && w!.closesAt.getTime() <= t1 + WAIT_MS + 1000, `closes ${WAIT_MS} ms from now`);
+    assert.ok(
+      w!.closesAt.getTime() >= t0 + WAIT_MS - 1000 && w!.closesAt.getTime() <= t1 + WAIT_MS + 1000,
+      `closes ${WAIT_MS} ms from now`,
+    );
     assert.deepEqual(await attachmentsOf([quiet, failing]), [
       { report_id: quiet, policy_domain: 'mixed.example', window_id: w!.windowId },
       { report_id: failing, policy_domain: 'mixed.example', window_id: w!.windowId },
@@ -160,7 +179,11 @@ describe('attachReports: a batch of reports into alert windows', () => {
 
     // What settleWindow does once the window closes.
     await withTransaction(db.pool, (c) => markWindowEvaluated(c, w.windowId, 'below-threshold'));
-    assert.deepEqual(await attachReports(db.pool, [r, r], WAIT_MS), [], 'reprocessed after the evaluation: no second window, no second alert');
+    assert.deepEqual(
+      await attachReports(db.pool, [r, r], WAIT_MS),
+      [],
+      'reprocessed after the evaluation: no second window, no second alert',
+    );
     assert.equal(await attachmentCount(), rows);
     assert.deepEqual(await windowsOf('again.example'), [{ id: w.windowId, evaluated: true }]);
 
@@ -189,7 +212,11 @@ describe('attachReports: a batch of reports into alert windows', () => {
     const [a] = await windowsOf('a.multi.example');
     const [c] = await windowsOf('c.multi.example');
     assert.ok(a && c);
-    assert.deepEqual(opened.map((o) => o.windowId).sort((x, y) => x - y), [a.id, c.id].sort((x, y) => x - y), 'a and c opened, each listed once');
+    assert.deepEqual(
+      opened.map((o) => o.windowId).sort((x, y) => x - y),
+      [a.id, c.id].sort((x, y) => x - y),
+      'a and c opened, each listed once',
+    );
     assert.deepEqual(await windowsOf('d.multi.example'), [], 'd has no failures and no open window');
     assert.deepEqual(await attachmentsOf([m]), [
       { report_id: m, policy_domain: 'a.multi.example', window_id: a.id },
@@ -212,7 +239,10 @@ describe('attachReports: a batch of reports into alert windows', () => {
       { report_id: both, policy_domain: 'mixed-case.example', window_id: w.windowId },
     ]);
 
-    const [failing, quiet] = await storeMany([{ domain: null, failed: 2, type: 'no-policy-found' }], [{ domain: null, failed: 0, type: 'no-policy-found' }]);
+    const [failing, quiet] = await storeMany(
+      [{ domain: null, failed: 2, type: 'no-policy-found' }],
+      [{ domain: null, failed: 0, type: 'no-policy-found' }],
+    );
     const stored = await db.pool.query(`SELECT policy_domain FROM policies WHERE report_id = ANY($1::bigint[])`, [[failing, quiet]]);
     assert.deepEqual(stored.rows, [{ policy_domain: null }, { policy_domain: null }]);
     const opened = await attachReports(db.pool, [quiet!, failing!], WAIT_MS);
@@ -234,7 +264,12 @@ describe('attachReports: a batch of reports into alert windows', () => {
       for (let round = 0; round < 6; round++) {
         const domain = (i: number) => `d${i}.race${round}.example`;
         // Each report fails on two neighbouring domains, so every batch needs several locks.
-        const reports = await storeMany(...Array.from({ length: 12 }, (_, i) => [{ domain: domain(i), failed: 1 }, { domain: domain(i + 1), failed: i % 2 }]));
+        const reports = await storeMany(
+          ...Array.from({ length: 12 }, (_, i) => [
+            { domain: domain(i), failed: 1 },
+            { domain: domain(i + 1), failed: i % 2 },
+          ]),
+        );
         // The first batch in id order, the second reversed; they share the domains of reports 3 to 8.
         const one = reports.slice(0, 9);
         const two = reports.slice(3).reverse();
@@ -242,14 +277,20 @@ describe('attachReports: a batch of reports into alert windows', () => {
 
         const opened = [...a, ...b].map((w) => w.windowId).sort((x, y) => x - y);
         const windows = (
-          await db.pool.query(`SELECT id, policy_domain FROM alert_windows WHERE policy_domain LIKE $1 ORDER BY id`, [`%.race${round}.example`])
+          await db.pool.query(`SELECT id, policy_domain FROM alert_windows WHERE policy_domain LIKE $1 ORDER BY id`, [
+            `%.race${round}.example`,
+          ])
         ).rows as Array<{ id: number; policy_domain: string }>;
         assert.deepEqual(
           windows.map((w) => w.policy_domain).sort(),
           Array.from({ length: 13 }, (_, i) => domain(i)).sort(),
           `round ${round}: one window per domain`,
         );
-        assert.deepEqual(opened, windows.map((w) => w.id), `round ${round}: each window returned once, by the call that opened it`);
+        assert.deepEqual(
+          opened,
+          windows.map((w) => w.id),
+          `round ${round}: each window returned once, by the call that opened it`,
+        );
         const windowOf = new Map(windows.map((w) => [w.policy_domain, w.id]));
         const rows = await attachmentsOf(reports);
         assert.equal(rows.length, 24, `round ${round}: every report in a window for each of its two domains`);

@@ -1,7 +1,7 @@
 /** evaluateQuietReporters: who counts as a daily reporter, and when its silence becomes an alert. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { evaluateQuietReporters, type ReporterHistory } from '../../src/alert/evaluateQuietReporters.js';
+import { evaluateQuietReporters, type ReporterHistory } from '../../src/alert/decide/evaluateQuietReporters.js';
 
 // Google reported 2026-05-04 .. 2026-05-10, every day; the last report ends 2026-05-10T23:59:59Z.
 const GOOGLE: ReporterHistory = {
@@ -47,13 +47,20 @@ describe('evaluateQuietReporters (ALERT_QUIET_REPORTER_DAYS=3)', () => {
   });
 
   it('ignores reporters that did not report on at least 5 of the last 7 days (quirk 23: Microsoft reports only days with mail)', () => {
-    const sparse = { ...GOOGLE, organizationName: 'Microsoft Corporation', reportDays: ['2026-05-04', '2026-05-07', '2026-05-09', '2026-05-10'] };
+    const sparse = {
+      ...GOOGLE,
+      organizationName: 'Microsoft Corporation',
+      reportDays: ['2026-05-04', '2026-05-07', '2026-05-09', '2026-05-10'],
+    };
     assert.deepEqual(evaluateQuietReporters([sparse], three, new Date('2026-05-16T00:00:00Z')), []);
     const five = { ...GOOGLE, reportDays: ['2026-05-01', '2026-05-04', '2026-05-06', '2026-05-07', '2026-05-09', '2026-05-10'] };
     assert.equal(evaluateQuietReporters([five], three, new Date('2026-05-16T00:00:00Z')).length, 1); // 05-04,06,07,09,10
   });
 
   it('is off for a domain whose setting is 0', () => {
-    assert.deepEqual(evaluateQuietReporters([GOOGLE], () => 0, new Date('2026-05-16T00:00:00Z')), []);
+    assert.deepEqual(
+      evaluateQuietReporters([GOOGLE], () => 0, new Date('2026-05-16T00:00:00Z')),
+      [],
+    );
   });
 });

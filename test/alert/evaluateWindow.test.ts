@@ -14,8 +14,8 @@ import {
   type WindowInput,
   type WindowPolicy,
   type WindowReport,
-} from '../../src/alert/evaluateWindow.js';
-import type { FailedSessionsAlert } from '../../src/alert/alertContent.js';
+} from '../../src/alert/decide/evaluateWindow.js';
+import type { FailedSessionsAlert } from '../../src/alert/decide/alertContent.js';
 
 const RULE: DomainAlertRule = {
   enabled: true,
@@ -26,16 +26,42 @@ const RULE: DomainAlertRule = {
 const HOUR = 3_600_000;
 const T0 = new Date('2026-03-02T06:00:00Z');
 
-function detail(resultType: string, n: number, mx: string | null = null, receivingIp: string | null = null, sendingIp: string | null = null): WindowDetail {
-  return { resultType, failedSessions: n, receivingMxHostname: mx, receivingIp, sendingMtaIp: sendingIp, failureReasonCode: null, additionalInformation: null };
+function detail(
+  resultType: string,
+  n: number,
+  mx: string | null = null,
+  receivingIp: string | null = null,
+  sendingIp: string | null = null,
+): WindowDetail {
+  return {
+    resultType,
+    failedSessions: n,
+    receivingMxHostname: mx,
+    receivingIp,
+    sendingMtaIp: sendingIp,
+    failureReasonCode: null,
+    additionalInformation: null,
+  };
 }
 
 function sts(mode: string, ok: number, failed: number, details: WindowDetail[] = []): WindowPolicy {
-  return { policyType: 'sts', policyString: ['version: STSv1', `mode: ${mode}`, 'mx: *.example.com', 'max_age: 86400'], successfulSessions: ok, failedSessions: failed, details };
+  return {
+    policyType: 'sts',
+    policyString: ['version: STSv1', `mode: ${mode}`, 'mx: *.example.com', 'max_age: 86400'],
+    successfulSessions: ok,
+    failedSessions: failed,
+    details,
+  };
 }
 
 function report(org: string, policies: WindowPolicy[], day = '2026-03-01'): WindowReport {
-  return { organizationName: org, contactInfo: `tlsrpt@${org.toLowerCase().replace(/\W/g, '')}.example`, startAt: new Date(`${day}T00:00:00Z`), endAt: new Date(`${day}T23:59:59Z`), policies };
+  return {
+    organizationName: org,
+    contactInfo: `tlsrpt@${org.toLowerCase().replace(/\W/g, '')}.example`,
+    startAt: new Date(`${day}T00:00:00Z`),
+    endAt: new Date(`${day}T23:59:59Z`),
+    policies,
+  };
 }
 
 function input(reports: WindowReport[], over: Partial<WindowInput> = {}): WindowInput {
@@ -65,7 +91,10 @@ function alertOf(i: WindowInput): FailedSessionsAlert {
 // -> 1485 ok, 15 failed, 15 / 1500 = 1 %; certificate-expired 11, starttls-not-supported 4.
 const GROUPED = [
   report('Google Inc.', [
-    sts('testing', 990, 10, [detail('certificate-expired', 6, 'mx1.example.com', '192.0.2.10', '198.51.100.1'), detail('starttls-not-supported', 4, 'mx2.example.com', '192.0.2.20', '198.51.100.1')]),
+    sts('testing', 990, 10, [
+      detail('certificate-expired', 6, 'mx1.example.com', '192.0.2.10', '198.51.100.1'),
+      detail('starttls-not-supported', 4, 'mx2.example.com', '192.0.2.20', '198.51.100.1'),
+    ]),
   ]),
   report('Microsoft Corporation', [sts('testing', 495, 0)]),
   report('Yahoo', [sts('testing', 0, 5, [detail('certificate-expired', 5, 'mx1.example.com', '192.0.2.10', '203.0.113.7')])], '2026-03-02'),
@@ -80,17 +109,27 @@ describe('evaluateWindow', () => {
     assert.deepEqual(a.dateRange, { start: '2026-03-01T00:00:00.000Z', end: '2026-03-02T23:59:59.000Z' });
     assert.deepEqual(
       a.reporters.map((r) => [r.organizationName, r.reports, r.successfulSessions, r.failedSessions]),
-      [['Google Inc.', 1, 990, 10], ['Yahoo', 1, 0, 5], ['Microsoft Corporation', 1, 495, 0]],
+      [
+        ['Google Inc.', 1, 990, 10],
+        ['Yahoo', 1, 0, 5],
+        ['Microsoft Corporation', 1, 495, 0],
+      ],
     );
     assert.deepEqual(a.modes, [{ mode: 'testing', policyType: 'sts', organizations: ['Google Inc.', 'Microsoft Corporation', 'Yahoo'] }]);
     assert.deepEqual(
       a.resultTypes.map((t) => [t.resultType, t.failedSessions, t.critical, t.trigger]),
-      [['certificate-expired', 11, false, 'new'], ['starttls-not-supported', 4, false, 'new']],
+      [
+        ['certificate-expired', 11, false, 'new'],
+        ['starttls-not-supported', 4, false, 'new'],
+      ],
     );
     const expired = a.resultTypes[0]!;
     assert.deepEqual(expired.receivingMxHostnames, [{ value: 'mx1.example.com', sessions: 11 }]);
     assert.deepEqual(expired.receivingIps, [{ value: '192.0.2.10', sessions: 11 }]);
-    assert.deepEqual(expired.sendingMtaIps, [{ value: '198.51.100.1', sessions: 6 }, { value: '203.0.113.7', sessions: 5 }]);
+    assert.deepEqual(expired.sendingMtaIps, [
+      { value: '198.51.100.1', sessions: 6 },
+      { value: '203.0.113.7', sessions: 5 },
+    ]);
     assert.match(expired.fix, /^Renew the certificate on that MX/);
     assert.deepEqual(a.criticalReasons, []);
   });
@@ -115,7 +154,9 @@ describe('evaluateWindow', () => {
 
   it('makes failures under an enforced policy the louder critical class, even below the warning thresholds', () => {
     // 2 failed of 4525: 0.0442 %, below a 1 % warning threshold; the critical class has its own.
-    const enforce = [report('Google Inc.', [sts('enforce', 4523, 2, [detail('certificate-expired', 2, 'mail.example.com', null, '192.0.2.1')])])];
+    const enforce = [
+      report('Google Inc.', [sts('enforce', 4523, 2, [detail('certificate-expired', 2, 'mail.example.com', null, '192.0.2.1')])]),
+    ];
     const a = alertOf(input(enforce, { rule: { ...RULE, warning: { minFailedSessions: 1, minFailurePercent: 1 } } }));
     assert.equal(a.severity, 'critical');
     assert.equal(a.sessions.failurePercent, 0.04);
@@ -127,7 +168,18 @@ describe('evaluateWindow', () => {
     const w = alertOf(input(enforce, { rule: { ...RULE, critical: { minFailedSessions: 3, minFailurePercent: 0 } } }));
     assert.equal(w.severity, 'warning');
     assert.deepEqual(w.criticalReasons, []);
-    assert.equal(evaluateWindow(input(enforce, { rule: { ...RULE, warning: { minFailedSessions: 5, minFailurePercent: 0 }, critical: { minFailedSessions: 3, minFailurePercent: 0 } } })).outcome, 'below-threshold');
+    assert.equal(
+      evaluateWindow(
+        input(enforce, {
+          rule: {
+            ...RULE,
+            warning: { minFailedSessions: 5, minFailurePercent: 0 },
+            critical: { minFailedSessions: 3, minFailurePercent: 0 },
+          },
+        }),
+      ).outcome,
+      'below-threshold',
+    );
   });
 
   it('makes sts-* policy failures critical in testing mode too, and names the policy host of the domain', () => {
@@ -142,24 +194,43 @@ describe('evaluateWindow', () => {
   });
 
   it('counts DANE and MTA-STS policies of one report for the same sessions once (quirk 5), DANE being enforced', () => {
-    const tlsa: WindowPolicy = { policyType: 'tlsa', policyString: ['3 1 1 AB'], successfulSessions: 100, failedSessions: 2, details: [detail('certificate-expired', 2, 'mx.example.com')] };
-    const a = alertOf(input([report('Microsoft Corporation', [tlsa, sts('testing', 100, 2, [detail('certificate-expired', 2, 'mx.example.com')])])]));
+    const tlsa: WindowPolicy = {
+      policyType: 'tlsa',
+      policyString: ['3 1 1 AB'],
+      successfulSessions: 100,
+      failedSessions: 2,
+      details: [detail('certificate-expired', 2, 'mx.example.com')],
+    };
+    const a = alertOf(
+      input([report('Microsoft Corporation', [tlsa, sts('testing', 100, 2, [detail('certificate-expired', 2, 'mx.example.com')])])]),
+    );
     assert.deepEqual(a.sessions, { successful: 100, failed: 2, failurePercent: 1.96 }); // 2 / 102 = 1.96 %, not 4 / 204
-    assert.deepEqual(a.resultTypes.map((t) => [t.resultType, t.failedSessions, t.critical]), [['certificate-expired', 2, true]]);
+    assert.deepEqual(
+      a.resultTypes.map((t) => [t.resultType, t.failedSessions, t.critical]),
+      [['certificate-expired', 2, true]],
+    );
     assert.equal(a.severity, 'critical');
-    assert.deepEqual(a.modes.map((m) => m.mode), ['dane', 'testing']);
+    assert.deepEqual(
+      a.modes.map((m) => m.mode),
+      ['dane', 'testing'],
+    );
     assert.match(a.criticalReasons.join(' '), /DANE has no testing mode/);
   });
 
   it('takes the larger of the summary and the failure details when they disagree (quirk 4)', () => {
     // Mail.ru: total-failure-session-count 1, but two details of 1 session each.
-    const e = evaluateWindow(input([report('Mail.Ru', [sts('testing', 0, 1, [detail('sts-policy-fetch-error', 1), detail('sts-webpki-invalid', 1)])])]));
+    const e = evaluateWindow(
+      input([report('Mail.Ru', [sts('testing', 0, 1, [detail('sts-policy-fetch-error', 1), detail('sts-webpki-invalid', 1)])])]),
+    );
     assert.equal(e.totals.failed, 2);
   });
 
   it('alerts on failures counted without any failure detail, under a name of its own', () => {
     const a = alertOf(input([report('Company-X', [sts('testing', 10, 3)])]));
-    assert.deepEqual(a.resultTypes.map((t) => [t.resultType, t.failedSessions]), [[NO_FAILURE_DETAILS, 3]]);
+    assert.deepEqual(
+      a.resultTypes.map((t) => [t.resultType, t.failedSessions]),
+      [[NO_FAILURE_DETAILS, 3]],
+    );
     assert.match(a.resultTypes[0]!.fix, /Test each MX of example\.com/);
   });
 
@@ -182,14 +253,22 @@ describe('evaluateWindow over a sequence of windows (cooldown 24 h, growth facto
       const e = evaluateWindow(input(reports, { openedAt, history: [...history.values()] }));
       if (e.outcome === 'alert') {
         for (const t of e.alert.resultTypes) {
-          if (t.trigger) history.set(t.resultType, { resultType: t.resultType, alertedAt: openedAt, failedSessions: t.failedSessions, critical: t.critical });
+          if (t.trigger)
+            history.set(t.resultType, {
+              resultType: t.resultType,
+              alertedAt: openedAt,
+              failedSessions: t.failedSessions,
+              critical: t.critical,
+            });
         }
         return e.alert.resultTypes.map((t) => `${t.resultType}=${t.failedSessions}:${t.trigger ?? 'cooldown'}`).join(' ');
       }
       return e.outcome;
     });
   }
-  const expired = (n: number, mode = 'testing') => [report('Google Inc.', [sts(mode, 1000, n, [detail('certificate-expired', n, 'mx1.example.com')])])];
+  const expired = (n: number, mode = 'testing') => [
+    report('Google Inc.', [sts(mode, 1000, n, [detail('certificate-expired', n, 'mx1.example.com')])]),
+  ];
 
   it('suppresses repeats, and repeats on growth, on a new result type, after the cooldown and when turning critical', () => {
     assert.deepEqual(
@@ -198,7 +277,9 @@ describe('evaluateWindow over a sequence of windows (cooldown 24 h, growth facto
         { atHours: 2, reports: expired(15) }, // 15 < 2 x 10: in cooldown, no alert
         {
           atHours: 4, // a new result type alerts; certificate-expired rides along in its cooldown
-          reports: [report('Google Inc.', [sts('testing', 1000, 15, [detail('certificate-expired', 12), detail('starttls-not-supported', 3)])])],
+          reports: [
+            report('Google Inc.', [sts('testing', 1000, 15, [detail('certificate-expired', 12), detail('starttls-not-supported', 3)])]),
+          ],
         },
         { atHours: 6, reports: expired(20) }, // 20 >= 2 x 10: grown
         { atHours: 29, reports: expired(1) }, // 29 - 6 = 23 h < 24 h, 1 < 40: cooldown
@@ -220,7 +301,9 @@ describe('evaluateWindow over a sequence of windows (cooldown 24 h, growth facto
   });
 
   it('lists the earlier alert beside a repeated result type', () => {
-    const history: CooldownState[] = [{ resultType: 'certificate-expired', alertedAt: new Date(T0.getTime() - 2 * HOUR), failedSessions: 4, critical: false }];
+    const history: CooldownState[] = [
+      { resultType: 'certificate-expired', alertedAt: new Date(T0.getTime() - 2 * HOUR), failedSessions: 4, critical: false },
+    ];
     const a = alertOf(input(expired(9), { history }));
     assert.deepEqual(a.resultTypes[0]!.previous, { alertedAt: '2026-03-02T04:00:00.000Z', failedSessions: 4 });
     assert.equal(a.resultTypes[0]!.trigger, 'grown'); // 9 >= 2 x 4

@@ -5,11 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AlertContent, FailedSessionsAlert } from '../../src/alert/alertContent.js';
-import { evaluateWindow } from '../../src/alert/evaluateWindow.js';
-import { formatAlert } from '../../src/alert/formatAlert.js';
+import type { AlertContent, FailedSessionsAlert } from '../../src/alert/decide/alertContent.js';
+import { evaluateWindow } from '../../src/alert/decide/evaluateWindow.js';
+import { formatAlert } from '../../src/alert/decide/formatAlert.js';
 
-const RULE = { enabled: true, warning: { minFailedSessions: 1, minFailurePercent: 0 }, critical: { minFailedSessions: 1, minFailurePercent: 0 }, quietReporterDays: 0 };
+const RULE = {
+  enabled: true,
+  warning: { minFailedSessions: 1, minFailurePercent: 0 },
+  critical: { minFailedSessions: 1, minFailurePercent: 0 },
+  quietReporterDays: 0,
+};
 
 function googleFailure(contactInfo = 'smtp-tls-reporting@google.com'): FailedSessionsAlert {
   const e = evaluateWindow({
@@ -28,7 +33,17 @@ function googleFailure(contactInfo = 'smtp-tls-reporting@google.com'): FailedSes
             policyString: ['version: STSv1', 'mode: enforce', 'mx: mail.example.com', 'max_age: 604800'],
             successfulSessions: 4523,
             failedSessions: 2,
-            details: [{ resultType: 'certificate-expired', sendingMtaIp: '192.0.2.1', receivingMxHostname: 'mail.example.com', receivingIp: null, failedSessions: 2, failureReasonCode: null, additionalInformation: null }],
+            details: [
+              {
+                resultType: 'certificate-expired',
+                sendingMtaIp: '192.0.2.1',
+                receivingMxHostname: 'mail.example.com',
+                receivingIp: null,
+                failedSessions: 2,
+                failureReasonCode: null,
+                additionalInformation: null,
+              },
+            ],
           },
         ],
       },
@@ -78,15 +93,25 @@ describe('formatAlert', () => {
     const lines = f.slackText.split('\n');
     assert.equal(lines[0], '<!here> :rotating_light: *CRITICAL: failed TLS sessions for example.com*');
     assert.equal(lines[1], '*2* of 4525 sessions failed (0.04%) · 2026-02-08 00:00:00 UTC to 2026-02-08 23:59:59 UTC');
-    assert.ok(lines.includes('• `certificate-expired`: 2 sessions (critical, new); MX mail.example.com (2); receiving IPs not reported; sending IPs 192.0.2.1 (2)'));
+    assert.ok(
+      lines.includes(
+        '• `certificate-expired`: 2 sessions (critical, new); MX mail.example.com (2); receiving IPs not reported; sending IPs 192.0.2.1 (2)',
+      ),
+    );
     assert.ok(!f.slackText.includes('<script>'));
-    assert.match(formatAlert({ ...googleFailure(), severity: 'warning', criticalReasons: [] }).slackText, /^:warning: \*Warning: failed TLS sessions for example\.com\*/);
+    assert.match(
+      formatAlert({ ...googleFailure(), severity: 'warning', criticalReasons: [] }).slackText,
+      /^:warning: \*Warning: failed TLS sessions for example\.com\*/,
+    );
   });
 
   it('marks a result type in its cooldown with the earlier alert', () => {
     const a = googleFailure();
     const t = { ...a.resultTypes[0]!, trigger: null, previous: { alertedAt: '2026-02-08T07:00:00.000Z', failedSessions: 3 } };
-    const f = formatAlert({ ...a, resultTypes: [t, { ...t, resultType: 'starttls-not-supported', trigger: 'new' as const, previous: null }] });
+    const f = formatAlert({
+      ...a,
+      resultTypes: [t, { ...t, resultType: 'starttls-not-supported', trigger: 'new' as const, previous: null }],
+    });
     assert.equal(f.subject, '[tlsrpt] CRITICAL example.com: 2 failed TLS sessions (starttls-not-supported)');
     assert.match(f.text, /^1\. certificate-expired: 2 failed sessions \(critical, in cooldown: alerted 2026-02-08 with 3\)$/m);
     assert.match(f.text, /^Result types "in cooldown" were alerted before/m);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
-import { DELIVERY_ERRORS } from '../../src/alert/deliveryError.js';
-import { NO_FAILURE_DETAILS, NO_FAILURE_DETAILS_INFO } from '../../src/alert/evaluateWindow.js';
+import { DELIVERY_ERRORS } from '../../src/alert/deliver/deliveryError.js';
+import { NO_FAILURE_DETAILS, NO_FAILURE_DETAILS_INFO } from '../../src/alert/decide/evaluateWindow.js';
 import { describeAlertConfig, loadAlertConfig } from '../../src/config/alertConfig.js';
 import { RESULT_TYPES } from '../../src/resultTypes.js';
 import { projectPath } from '../../src/util/projectPath.js';
@@ -18,14 +18,17 @@ const rows = new Set(readme.split('\n').filter((l) => l.startsWith('| `')));
 
 it('documents every alert variable in the configuration table', () => {
   for (const name of Object.keys(describeAlertConfig(loadAlertConfig({})))) {
-    assert.ok([...rows].some((r) => r.startsWith(`| \`${name}\` |`)), `README lacks ${name}`);
+    assert.ok(
+      [...rows].some((r) => r.startsWith(`| \`${name}\` |`)),
+      `README lacks ${name}`,
+    );
   }
 });
 
 it('documents every delivery error code with the text the code uses', () => {
   for (const [code, text] of Object.entries(DELIVERY_ERRORS)) {
     const row = `| \`${code}\` | ${text.replace('ALERT_SEND_TIMEOUT_SECONDS', '`ALERT_SEND_TIMEOUT_SECONDS`').replace('ALERT_EMAIL_SMTP_URL', '`ALERT_EMAIL_SMTP_URL`')} |`;
-    assert.ok(rows.has(row), `README row for ${code} differs from src/alert/deliveryError.ts:\n${row}`);
+    assert.ok(rows.has(row), `README row for ${code} differs from src/alert/deliver/deliveryError.ts:\n${row}`);
   }
 });
 

@@ -21,7 +21,13 @@ describe('npm run bench (smoke)', () => {
     await requireServices();
     const resultsPath = join(dir, 'results.json');
     const r = spawnSync(process.execPath, ['--import', 'tsx', projectPath('bench/run.ts')], {
-      env: { ...process.env, BENCH_SMOKE: '1', BENCH_RESULTS: resultsPath, BENCH_DATABASE_URL_BASE: PG_URL_BASE, BENCH_REDIS_URL: REDIS_URL },
+      env: {
+        ...process.env,
+        BENCH_SMOKE: '1',
+        BENCH_RESULTS: resultsPath,
+        BENCH_DATABASE_URL_BASE: PG_URL_BASE,
+        BENCH_REDIS_URL: REDIS_URL,
+      },
       encoding: 'utf8',
       timeout: 120_000,
     });

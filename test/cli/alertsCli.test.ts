@@ -22,7 +22,11 @@ function tlsrpt(args: string[], env: Record<string, string>): Promise<Run> {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      { cwd: projectPath(), env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', ...env }, timeout: 60_000 },
+      {
+        cwd: projectPath(),
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', ...env },
+        timeout: 60_000,
+      },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -59,7 +63,12 @@ describe('tlsrpt alerts', () => {
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'Sending a test alert to 3 destination(s):');
     assert.match(lines[1]!, new RegExp(`^  ok {6}webhook  http://127\\.0\\.0\\.1:${web.port}/hook +HTTP 200 \\(\\d+ ms\\)$`));
-    assert.match(lines[2]!, new RegExp(`^  FAILED  slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\* +http-status: .* answered HTTP 404: unavailable \\(\\d+ ms\\)$`));
+    assert.match(
+      lines[2]!,
+      new RegExp(
+        `^  FAILED  slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\* +http-status: .* answered HTTP 404: unavailable \\(\\d+ ms\\)$`,
+      ),
+    );
     assert.match(lines[3]!, /^ {2}ok {6}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net +250 OK stored by the test sink/);
     assert.equal(lines[4], 'Recorded as alert 1 (see "tlsrpt alerts list").');
 
@@ -68,7 +77,10 @@ describe('tlsrpt alerts', () => {
     assert.equal((hook.body as Record<string, unknown>).policyDomain, 'example.org');
     assert.equal(mail.messages.length, 1);
     assert.equal(mail.messages[0]!.parsed.subject, '[tlsrpt] Test alert');
-    assert.match(mail.messages[0]!.parsed.text ?? '', /^This is a test alert from tlsrpt, sent by "tlsrpt alerts test" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./);
+    assert.match(
+      mail.messages[0]!.parsed.text ?? '',
+      /^This is a test alert from tlsrpt, sent by "tlsrpt alerts test" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./,
+    );
   });
 
   it('"list" shows the alert and the state of each delivery', async () => {
@@ -78,12 +90,18 @@ describe('tlsrpt alerts', () => {
     assert.match(lines[0]!, /^#1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}warning {2}example\.org {2}test {2}partly-delivered$/);
     assert.equal(lines[1], '     [tlsrpt] Test alert');
     assert.equal(lines[2], `     webhook  http://127.0.0.1:${web.port}/hook  delivered, 1 attempt`);
-    assert.match(lines[3]!, new RegExp(`^ {5}slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\*  failed, 1 attempt  http-status: .*HTTP 404`));
+    assert.match(
+      lines[3]!,
+      new RegExp(`^ {5}slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\*  failed, 1 attempt  http-status: .*HTTP 404`),
+    );
     assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net  delivered, 1 attempt$/);
 
     const json = JSON.parse((await tlsrpt(['alerts', 'list', '--json', '--kind', 'test'], env)).stdout);
     assert.equal(json.length, 1);
-    assert.deepEqual(json[0].deliveries.map((d: { status: string }) => d.status), ['delivered', 'failed', 'delivered']);
+    assert.deepEqual(
+      json[0].deliveries.map((d: { status: string }) => d.status),
+      ['delivered', 'failed', 'delivered'],
+    );
     assert.equal((await tlsrpt(['alerts', 'list', '--domain', 'other.example'], env)).stdout, 'No alerts recorded.\n');
   });
 

@@ -19,15 +19,23 @@ describe('quarantine list and reprocess', () => {
   before(async () => {
     db = await createTestDatabase();
     // A Microsoft report (dates without zone) as an older version, without that fix-up, would have left it.
-    microsoftId = await acceptRawMessage(deps(), realFixture('mox--microsoft.eml'), { channel: 'smtp', mailFrom: 'tlsrpt-noreply@microsoft.com' });
+    microsoftId = await acceptRawMessage(deps(), realFixture('mox--microsoft.eml'), {
+      channel: 'smtp',
+      mailFrom: 'tlsrpt-noreply@microsoft.com',
+    });
     await db.pool.query(
       `UPDATE raw_messages SET status = 'quarantined', reason = 'schema-violation',
          detail = '$["date-range"]["start-datetime"]: "2023-01-10T00:00:00" is not an RFC 3339 date-time' WHERE id = $1`,
       [microsoftId],
     );
     // A message that is still not a report.
-    junkId = await acceptRawMessage(deps(), buildReportMail({ report: Buffer.from('{"not": "closed"') }), { channel: 'smtp', mailFrom: 'someone@example.org' });
-    await db.pool.query(`UPDATE raw_messages SET status = 'quarantined', reason = 'json-invalid', detail = 'old detail' WHERE id = $1`, [junkId]);
+    junkId = await acceptRawMessage(deps(), buildReportMail({ report: Buffer.from('{"not": "closed"') }), {
+      channel: 'smtp',
+      mailFrom: 'someone@example.org',
+    });
+    await db.pool.query(`UPDATE raw_messages SET status = 'quarantined', reason = 'json-invalid', detail = 'old detail' WHERE id = $1`, [
+      junkId,
+    ]);
   });
   after(() => db?.drop());
 
@@ -38,14 +46,20 @@ describe('quarantine list and reprocess', () => {
     assert.match(lines[0]!, /^id\s+received_at\s+channel\s+sender\s+reason\s+detail$/);
     assert.equal(lines.length, 3);
     assert.match(lines[1]!, new RegExp(`^\\s*${junkId}\\s+\\S+\\s+smtp\\s+someone@example.org\\s+json-invalid\\s+old detail$`));
-    assert.match(lines[2]!, new RegExp(`^\\s*${microsoftId}\\s.*tlsrpt-noreply@microsoft.com\\s+schema-violation\\s+\\$\\["date-range"\\]`));
+    assert.match(
+      lines[2]!,
+      new RegExp(`^\\s*${microsoftId}\\s.*tlsrpt-noreply@microsoft.com\\s+schema-violation\\s+\\$\\["date-range"\\]`),
+    );
   });
 
   it('filters by reason and prints JSON for scripts', async () => {
     const r = await runCli(['quarantine', 'list', '--reason', 'json-invalid', '--format', 'json'], { DATABASE_URL: db.url });
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout);
-    assert.deepEqual(rows.map((x: { id: number; reason: string }) => [x.id, x.reason]), [[junkId, 'json-invalid']]);
+    assert.deepEqual(
+      rows.map((x: { id: number; reason: string }) => [x.id, x.reason]),
+      [[junkId, 'json-invalid']],
+    );
   });
 
   it('refuses an unknown reason, naming the valid ones', async () => {

@@ -57,7 +57,16 @@ describe('alert configuration', () => {
     assert.equal(new Set(a.destinations.map((d) => d.key)).size, 4);
     assert.match(a.destinations[2]!.key, /^slack-[0-9a-f]{12}$/);
 
-    const shown = JSON.stringify(describeConfig(loadConfig({ ALERT_SLACK_WEBHOOK_URLS: SLACK, ALERT_EMAIL_SMTP_URL: 'smtps://u:pa55@mail.example.com', ALERT_EMAIL_FROM: 'a@example.com', ALERT_EMAIL_TO: 'b@example.com' })));
+    const shown = JSON.stringify(
+      describeConfig(
+        loadConfig({
+          ALERT_SLACK_WEBHOOK_URLS: SLACK,
+          ALERT_EMAIL_SMTP_URL: 'smtps://u:pa55@mail.example.com',
+          ALERT_EMAIL_FROM: 'a@example.com',
+          ALERT_EMAIL_TO: 'b@example.com',
+        }),
+      ),
+    );
     assert.ok(!shown.includes('sEcReTtOkEn'), shown);
     assert.ok(!shown.includes('pa55'), shown);
   });
@@ -68,8 +77,16 @@ describe('alert configuration', () => {
     [{ ALERT_EMAIL_TO: 'ops@example.com' }, 'ALERT_EMAIL_SMTP_URL', /set all three/],
     [{ ALERT_EMAIL_SMTP_URL: 'smtp://mail.example.com', ALERT_EMAIL_TO: 'ops@example.com' }, 'ALERT_EMAIL_FROM', /sender address/],
     [{ ALERT_EMAIL_SMTP_URL: 'smtp://mail.example.com', ALERT_EMAIL_FROM: 'a@example.com' }, 'ALERT_EMAIL_TO', /recipient/],
-    [{ ALERT_EMAIL_SMTP_URL: 'http://mail.example.com', ALERT_EMAIL_FROM: 'a@example.com', ALERT_EMAIL_TO: 'b@example.com' }, 'ALERT_EMAIL_SMTP_URL', /not smtp: or smtps:/],
-    [{ ALERT_EMAIL_SMTP_URL: 'smtp://mail.example.com', ALERT_EMAIL_FROM: 'a@example.com', ALERT_EMAIL_TO: 'ops' }, 'ALERT_EMAIL_TO', /not a plain e-mail address/],
+    [
+      { ALERT_EMAIL_SMTP_URL: 'http://mail.example.com', ALERT_EMAIL_FROM: 'a@example.com', ALERT_EMAIL_TO: 'b@example.com' },
+      'ALERT_EMAIL_SMTP_URL',
+      /not smtp: or smtps:/,
+    ],
+    [
+      { ALERT_EMAIL_SMTP_URL: 'smtp://mail.example.com', ALERT_EMAIL_FROM: 'a@example.com', ALERT_EMAIL_TO: 'ops' },
+      'ALERT_EMAIL_TO',
+      /not a plain e-mail address/,
+    ],
     [{ ALERT_MIN_FAILED_SESSIONS: '0' }, 'ALERT_MIN_FAILED_SESSIONS', /outside 1\.\./],
     [{ ALERT_MIN_FAILURE_PERCENT: '150' }, 'ALERT_MIN_FAILURE_PERCENT', /outside 0\.\.100/],
     [{ ALERT_GROWTH_FACTOR: '1' }, 'ALERT_GROWTH_FACTOR', /must be above 1/],
@@ -83,12 +100,14 @@ describe('alert configuration', () => {
   }
 
   it('reads per-domain rules, falling back to the global values key by key', () => {
-    const path = rulesFile(JSON.stringify({
-      domains: {
-        'Example.COM': { minFailedSessions: 10, minFailurePercent: 0.5, quietReporterDays: 3 },
-        'noisy.example.org': { enabled: false },
-      },
-    }));
+    const path = rulesFile(
+      JSON.stringify({
+        domains: {
+          'Example.COM': { minFailedSessions: 10, minFailurePercent: 0.5, quietReporterDays: 3 },
+          'noisy.example.org': { enabled: false },
+        },
+      }),
+    );
     const a = loadConfig({ ALERT_RULES_FILE: path, ALERT_CRITICAL_MIN_FAILED_SESSIONS: '2' }).alerts;
     assert.deepEqual(ruleFor(a, 'example.com'), {
       enabled: true,

@@ -53,7 +53,10 @@ describe('HTTP configuration', () => {
     assert.deepEqual(http.trustProxy, ['127.0.0.1', '10.0.0.0/8', 'loopback']);
     assert.deepEqual(http.metrics, { domains: ['example.com', 'example.org'], maxDomains: 0, allow: ['192.0.2.7', '2001:db8::/32'] });
     assert.equal(loadConfig({ METRICS_ALLOW: 'any' }).http.metrics.allow, null);
-    assert.deepEqual(loadConfig({ METRICS_ALLOW: '203.0.113.0/24 private' }).http.metrics.allow?.slice(0, 2), ['203.0.113.0/24', '127.0.0.0/8']);
+    assert.deepEqual(loadConfig({ METRICS_ALLOW: '203.0.113.0/24 private' }).http.metrics.allow?.slice(0, 2), [
+      '203.0.113.0/24',
+      '127.0.0.0/8',
+    ]);
     assert.equal(loadConfig({ HTTP_TRUST_PROXY: '2' }).http.trustProxy, 2);
     assert.equal(loadConfig({ HTTP_TRUST_PROXY: 'on' }).http.trustProxy, true);
   });
@@ -95,8 +98,20 @@ describe('HTTP configuration', () => {
 
   it('prints every HTTP variable', () => {
     const d = describeConfig(loadConfig({ HTTP_RATE_LIMIT_PER_MINUTE: '0' }));
-    for (const name of ['HTTP_HOST', 'HTTP_PORT', 'HTTP_TLS', 'HTTP_REPORT_PATH', 'HTTP_MAX_BODY_SIZE', 'HTTP_RATE_LIMIT_PER_MINUTE',
-      'HTTP_BODY_TIMEOUT_SECONDS', 'HTTP_MAX_CONNECTIONS', 'HTTP_TRUST_PROXY', 'METRICS_DOMAINS', 'METRICS_MAX_DOMAINS', 'METRICS_ALLOW']) {
+    for (const name of [
+      'HTTP_HOST',
+      'HTTP_PORT',
+      'HTTP_TLS',
+      'HTTP_REPORT_PATH',
+      'HTTP_MAX_BODY_SIZE',
+      'HTTP_RATE_LIMIT_PER_MINUTE',
+      'HTTP_BODY_TIMEOUT_SECONDS',
+      'HTTP_MAX_CONNECTIONS',
+      'HTTP_TRUST_PROXY',
+      'METRICS_DOMAINS',
+      'METRICS_MAX_DOMAINS',
+      'METRICS_ALLOW',
+    ]) {
       assert.ok(name in d, name);
     }
     assert.equal(d.HTTP_RATE_LIMIT_PER_MINUTE, '(off)');

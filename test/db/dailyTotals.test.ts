@@ -78,11 +78,16 @@ async function insertReports(c: Queryable, rawId: number, reports: ReportInput[]
   return (await c.query<{ n: number }>(INSERT_REPORTS, [rawId, JSON.stringify(reports)])).rows[0]!.n;
 }
 
-
 const ORGS = ['Google Inc.', 'Microsoft Corporation', 'Mail.Ru'];
 const DOMAINS = ['a.example', 'b.example', 'c.example'];
 const RESULT_TYPES = ['certificate-expired', 'starttls-not-supported', 'validation-failure', 'tlsa-invalid'];
-const MODE_LINES = [['version: STSv1', 'mode: testing', 'mx: mx1.example'], ['mode: enforce'], ['  MODE : None  '], ['mode:'], ['version: STSv1']];
+const MODE_LINES = [
+  ['version: STSv1', 'mode: testing', 'mx: mx1.example'],
+  ['mode: enforce'],
+  ['  MODE : None  '],
+  ['mode:'],
+  ['version: STSv1'],
+];
 const DAY0 = Date.parse('2024-03-01T00:00:00Z');
 const AS_OF = '2024-03-06';
 
@@ -116,7 +121,13 @@ function randomReport(rand: () => number, tag: string): ReportInput {
       details,
     });
   }
-  return { org: pick(ORGS), id: `${tag}-${Math.floor(rand() * 1e9)}`, start: isoDay(day), end: isoDay(day, 12 + Math.floor(rand() * 12)), policies };
+  return {
+    org: pick(ORGS),
+    id: `${tag}-${Math.floor(rand() * 1e9)}`,
+    start: isoDay(day),
+    end: isoDay(day, 12 + Math.floor(rand() * 12)),
+    policies,
+  };
 }
 
 // --- The expected contents, recomputed from the core tables with the definitions of migrations/0002 ---
@@ -258,13 +269,28 @@ describe('daily totals kept by triggers', () => {
     // tlsa and sts with the same sessions (sts counts), the other with more under tlsa (tlsa counts).
     await insertReports(db.pool, rawId, [
       {
-        org: 'Microsoft Corporation', id: 'same-key-1', start: isoDay(2), end: isoDay(3), policies: [
+        org: 'Microsoft Corporation',
+        id: 'same-key-1',
+        start: isoDay(2),
+        end: isoDay(3),
+        policies: [
           { type: 'tlsa', domain: 'a.example', ok: 30, failed: 2, details: [{ type: 'tlsa-invalid', n: 2 }] },
-          { type: 'sts', domain: 'a.example', strings: ['mode: enforce'], ok: 30, failed: 2, details: [{ type: 'certificate-expired', n: 2 }] },
+          {
+            type: 'sts',
+            domain: 'a.example',
+            strings: ['mode: enforce'],
+            ok: 30,
+            failed: 2,
+            details: [{ type: 'certificate-expired', n: 2 }],
+          },
         ],
       },
       {
-        org: 'Microsoft Corporation', id: 'same-key-2', start: isoDay(2), end: isoDay(2, 23), policies: [
+        org: 'Microsoft Corporation',
+        id: 'same-key-2',
+        start: isoDay(2),
+        end: isoDay(2, 23),
+        policies: [
           { type: 'sts', domain: 'a.example', strings: ['mode: testing'], ok: 10, failed: 0 },
           { type: 'tlsa', domain: 'a.example', ok: 11, failed: 1, details: [{ type: 'tlsa-invalid', n: 1 }] },
         ],
@@ -276,25 +302,40 @@ describe('daily totals kept by triggers', () => {
     // refresh_daily_totals() rebuilds the same rows from the core tables.
     const before = [await rowsOf(db.pool, ACTUAL_SESSIONS), await rowsOf(db.pool, ACTUAL_DOMAINS), await rowsOf(db.pool, ACTUAL_FAILURES)];
     await db.pool.query(`SELECT refresh_daily_totals()`);
-    assert.deepEqual([await rowsOf(db.pool, ACTUAL_SESSIONS), await rowsOf(db.pool, ACTUAL_DOMAINS), await rowsOf(db.pool, ACTUAL_FAILURES)], before);
+    assert.deepEqual(
+      [await rowsOf(db.pool, ACTUAL_SESSIONS), await rowsOf(db.pool, ACTUAL_DOMAINS), await rowsOf(db.pool, ACTUAL_FAILURES)],
+      before,
+    );
   });
 
   it('equal a recomputation when reports, policies and failure details come in separate statements', async () => {
     const c = await db.pool.connect();
     try {
       const report = async (id: string, org: string, day: number, endHours = 23) =>
-        (await c.query<{ id: number }>(
-          `INSERT INTO reports (raw_message_id, organization_name, report_id, start_at, end_at, payload_sha256, report_json)
+        (
+          await c.query<{ id: number }>(
+            `INSERT INTO reports (raw_message_id, organization_name, report_id, start_at, end_at, payload_sha256, report_json)
            VALUES ($1, $2, $3, $4, $5, '\\x00', '{}') RETURNING id`,
-          [rawId, org, id, isoDay(day), isoDay(day, endHours)],
-        )).rows[0]!.id;
-      const policy = async (reportId: number, index: number, type: string, domain: string, ok: number, failed: number, strings: string[] = []) =>
-        (await c.query<{ id: number }>(
-          `INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string,
+            [rawId, org, id, isoDay(day), isoDay(day, endHours)],
+          )
+        ).rows[0]!.id;
+      const policy = async (
+        reportId: number,
+        index: number,
+        type: string,
+        domain: string,
+        ok: number,
+        failed: number,
+        strings: string[] = [],
+      ) =>
+        (
+          await c.query<{ id: number }>(
+            `INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string,
                                  total_successful_session_count, total_failure_session_count)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-          [reportId, index, type, domain, strings, ok, failed],
-        )).rows[0]!.id;
+            [reportId, index, type, domain, strings, ok, failed],
+          )
+        ).rows[0]!.id;
       const details = (rows: Array<[number, number, string, number]>) =>
         c.query(
           `INSERT INTO failure_details (policy_id, report_id, result_type, failed_session_count)
@@ -307,12 +348,19 @@ describe('daily totals kept by triggers', () => {
       const r1 = await report('split-1', 'Yahoo', 1);
       const r1sts = await policy(r1, 0, 'sts', 'split.example', 100, 5, ['mode: testing']);
       const r1tlsa = await policy(r1, 1, 'tlsa', 'split.example', 100, 5);
-      await details([[r1sts, r1, 'certificate-expired', 3], [r1sts, r1, 'validation-failure', 2], [r1tlsa, r1, 'tlsa-invalid', 5]]);
+      await details([
+        [r1sts, r1, 'certificate-expired', 3],
+        [r1sts, r1, 'validation-failure', 2],
+        [r1tlsa, r1, 'tlsa-invalid', 5],
+      ]);
       await c.query('COMMIT');
       await assertMatchesRecomputation(c, 'report, policies, details in three statements');
 
       // More details later, for the counted (sts) and the uncounted (tlsa) policy.
-      await details([[r1sts, r1, 'certificate-expired', 1], [r1tlsa, r1, 'tlsa-invalid', 1]]);
+      await details([
+        [r1sts, r1, 'certificate-expired', 1],
+        [r1tlsa, r1, 'tlsa-invalid', 1],
+      ]);
       await assertMatchesRecomputation(c, 'late failure details');
 
       // A later statement adds a tlsa policy for the same domain with more sessions: tlsa becomes the counted
@@ -411,10 +459,15 @@ describe('daily totals kept by triggers', () => {
   it('follow an UPDATE or DELETE of reports, policies or failure details', async () => {
     const ids = (await db.pool.query<{ id: number }>(`SELECT id FROM reports ORDER BY id LIMIT 6`)).rows.map((r) => r.id);
     // Moved to another day and reporter; an update of another column changes nothing.
-    await db.pool.query(`UPDATE reports SET start_at = start_at + interval '1 day', end_at = end_at + interval '1 day',
-                                           organization_name = organization_name || ' (moved)' WHERE id = $1`, [ids[0]]);
+    await db.pool.query(
+      `UPDATE reports SET start_at = start_at + interval '1 day', end_at = end_at + interval '1 day',
+                                           organization_name = organization_name || ' (moved)' WHERE id = $1`,
+      [ids[0]],
+    );
     await db.pool.query(`UPDATE reports SET stored_at = now() - interval '1 hour' WHERE id = ANY ($1)`, [ids]);
-    await db.pool.query(`UPDATE policies SET total_successful_session_count = total_successful_session_count + 1000 WHERE report_id = $1`, [ids[1]]);
+    await db.pool.query(`UPDATE policies SET total_successful_session_count = total_successful_session_count + 1000 WHERE report_id = $1`, [
+      ids[1],
+    ]);
     await db.pool.query(`UPDATE failure_details SET failed_session_count = failed_session_count + 3 WHERE report_id = $1`, [ids[2]]);
     await assertMatchesRecomputation(db.pool, 'after updates');
 
@@ -434,7 +487,8 @@ describe('daily totals kept by triggers', () => {
     await assertMatchesRecomputation(db.pool, 'after TRUNCATE failure_details');
 
     await db.pool.query(`TRUNCATE raw_messages, reports, policies, failure_details CASCADE`);
-    for (const table of ['daily_session_totals', 'daily_domain_totals', 'daily_failure_totals']) assert.equal(await count(db.pool, table), 0, table);
+    for (const table of ['daily_session_totals', 'daily_domain_totals', 'daily_failure_totals'])
+      assert.equal(await count(db.pool, table), 0, table);
     rawId = await insertRawMessage(db.pool, Buffer.from('{}'), { channel: 'ingest' });
     await insertReports(db.pool, rawId, [randomReport(createRandom(1), 'after-truncate')]);
     await assertMatchesRecomputation(db.pool, 'after TRUNCATE ... CASCADE and a new report');
@@ -454,8 +508,14 @@ describe('migration 0004 down and up', () => {
     await client.connect();
     try {
       await runner({
-        dbClient: client, dir: projectPath('migrations'), migrationsTable: MIGRATIONS_TABLE, direction,
-        ...(count === undefined ? {} : { count }), checkOrder: true, singleTransaction: true, log: () => {},
+        dbClient: client,
+        dir: projectPath('migrations'),
+        migrationsTable: MIGRATIONS_TABLE,
+        direction,
+        ...(count === undefined ? {} : { count }),
+        checkOrder: true,
+        singleTransaction: true,
+        log: () => {},
       });
     } finally {
       await client.end();
@@ -471,7 +531,12 @@ describe('migration 0004 down and up', () => {
     await db.pool.query(readiness0002Sql());
     const rawId = await insertRawMessage(db.pool, Buffer.from('{}'), { channel: 'ingest' });
     const rand = createRandom(4);
-    for (let s = 0; s < 10; s++) await insertReports(db.pool, rawId, Array.from({ length: 5 }, () => randomReport(rand, `m${s}`)));
+    for (let s = 0; s < 10; s++)
+      await insertReports(
+        db.pool,
+        rawId,
+        Array.from({ length: 5 }, () => randomReport(rand, `m${s}`)),
+      );
     const withTotals = await db.pool.query(definitions);
     const results = async () => [
       await rowsOf(db.pool, `SELECT * FROM daily_policy_stats`),
@@ -481,7 +546,9 @@ describe('migration 0004 down and up', () => {
     const before = await results();
 
     // Down to just before 0004 (through any later migration), then up again.
-    const names = readdirSync(projectPath('migrations')).filter((f) => f.endsWith('.sql')).sort();
+    const names = readdirSync(projectPath('migrations'))
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     const index0004 = names.findIndex((f) => f.startsWith('0004_'));
     await run('down', names.length - index0004);
     const tables = await db.pool.query(`SELECT to_regclass('daily_session_totals') AS s, to_regclass('daily_domain_totals') AS d,
@@ -496,7 +563,11 @@ describe('migration 0004 down and up', () => {
     assert.match(without.domain_stats, /report_domain_sessions/);
     assert.deepEqual(await results(), before, 'the views of 0002 give the same results');
     // Rows stored while 0004 is not applied are counted when it is applied again (the backfill).
-    await insertReports(db.pool, rawId, Array.from({ length: 5 }, () => randomReport(rand, 'while-down')));
+    await insertReports(
+      db.pool,
+      rawId,
+      Array.from({ length: 5 }, () => randomReport(rand, 'while-down')),
+    );
 
     await run('up');
     assert.deepEqual((await db.pool.query(definitions)).rows[0], withTotals.rows[0]);

@@ -32,7 +32,10 @@ describe('createGroupCommit', () => {
       return items.map((s) => s.toUpperCase());
     }, 10);
     const results = await Promise.allSettled([group.submit('ok'), group.submit('bad')]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(await group.submit('next'), 'NEXT');
     assert.equal(calls, 2);
   });
@@ -47,8 +50,14 @@ describe('createGroupRun', () => {
     }, 10);
     assert.deepEqual(await Promise.all([1, 2, 3].map((n) => group.submit(n))), [undefined, undefined, undefined]);
     const failed = await Promise.allSettled([group.submit(0), group.submit(4)]);
-    assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
-    assert.deepEqual(runs, [[1, 2, 3], [0, 4]]);
+    assert.deepEqual(
+      failed.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    assert.deepEqual(runs, [
+      [1, 2, 3],
+      [0, 4],
+    ]);
   });
 });
 
@@ -61,9 +70,14 @@ describe('insertRawMessages', () => {
 
   it('stores every message in one statement and returns the ids in input order', async () => {
     const bodies = ['first', 'second', 'third'].map((s) => Buffer.from(s));
-    const ids = await insertRawMessages(db.pool, bodies.map((raw) => ({ raw, envelope: { channel: 'smtp' as const, mailFrom: 'a@b.example', rcptTo: ['t@r.example'] } })));
+    const ids = await insertRawMessages(
+      db.pool,
+      bodies.map((raw) => ({ raw, envelope: { channel: 'smtp' as const, mailFrom: 'a@b.example', rcptTo: ['t@r.example'] } })),
+    );
     assert.equal(ids.length, 3);
-    const rows = await db.pool.query(`SELECT id, convert_from(raw, 'UTF8') AS body, size_bytes, rcpt_to, status FROM raw_messages ORDER BY id`);
+    const rows = await db.pool.query(
+      `SELECT id, convert_from(raw, 'UTF8') AS body, size_bytes, rcpt_to, status FROM raw_messages ORDER BY id`,
+    );
     assert.deepEqual(
       rows.rows.map((r) => [r.id, r.body, r.size_bytes, r.rcpt_to, r.status]),
       [

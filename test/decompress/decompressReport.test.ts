@@ -21,7 +21,10 @@ async function reason(p: Promise<unknown>): Promise<string> {
 
 describe('decompressReport', () => {
   it('inflates a real gzip attachment (FNAME flag set, Stalwart)', async () => {
-    const r = await decompressReport(realFixture('stalwart-mail-auth--rpt01--ATTACHMENT--mail.sender.example!example.com!1013662812!1013749130.json.gz'), MAX);
+    const r = await decompressReport(
+      realFixture('stalwart-mail-auth--rpt01--ATTACHMENT--mail.sender.example!example.com!1013662812!1013749130.json.gz'),
+      MAX,
+    );
     assert.equal(r.compression, 'gzip');
     assert.equal(JSON.parse(r.json.toString())['organization-name'], 'Company-X');
     assert.deepEqual(r.fixups, []);
@@ -91,7 +94,10 @@ describe('decompressReport', () => {
   });
 
   it('refuses a zip with no usable member as zip-corrupt', async () => {
-    const zip = buildZip([{ name: 'a.txt', data: Buffer.from('x') }, { name: 'b.txt', data: Buffer.from('y') }]);
+    const zip = buildZip([
+      { name: 'a.txt', data: Buffer.from('x') },
+      { name: 'b.txt', data: Buffer.from('y') },
+    ]);
     assert.equal(await reason(decompressReport(zip, MAX)), 'zip-corrupt');
   });
 });

@@ -48,8 +48,7 @@ export function craftedStatsSet(asOf: string): CraftedReport[] {
 
   const add = (org: string, k: number, policies: PolicySpec[], range: 'google' | 'exclusive' | 'week' = 'google') => {
     const start = `${d(k)}T00:00:00Z`;
-    const end =
-      range === 'google' ? `${d(k)}T23:59:59Z` : range === 'exclusive' ? `${d(k - 1)}T00:00:00Z` : `${d(k - 6)}T23:59:59Z`;
+    const end = range === 'google' ? `${d(k)}T23:59:59Z` : range === 'exclusive' ? `${d(k - 1)}T00:00:00Z` : `${d(k - 6)}T23:59:59Z`;
     const domain = policies[0]!.domain;
     const reportId = `${d(k)}_${domain}_${org.split(' ')[0]!.toLowerCase()}`;
     const json = {
@@ -90,9 +89,7 @@ export function craftedStatsSet(asOf: string): CraftedReport[] {
     ]);
     if (k <= 10) add(MICROSOFT, k, [{ type: 'sts', domain: 'ready.example', mode, ok: 500, failed: 0 }], 'exclusive');
   }
-  add(GOOGLE, 0, [
-    { type: 'sts', domain: 'ready.example', ok: 10, failed: 10, details: [{ result: 'starttls-not-supported', n: 10 }] },
-  ]);
+  add(GOOGLE, 0, [{ type: 'sts', domain: 'ready.example', ok: 10, failed: 10, details: [{ result: 'starttls-not-supported', n: 10 }] }]);
   add(GOOGLE, 20, [
     { type: 'sts', domain: 'ready.example', ok: 0, failed: 5000, details: [{ result: 'starttls-not-supported', n: 5000 }] },
   ]);

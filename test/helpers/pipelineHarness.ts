@@ -26,7 +26,9 @@ export async function startHarness(
   const db = await createTestDatabase();
   const config = testConfig(db.url, env);
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const receiverConfig = options.receiverEnv ? testConfig(db.url, { ...env, QUEUE_PREFIX: config.queuePrefix, ...options.receiverEnv }) : config;
+  const receiverConfig = options.receiverEnv
+    ? testConfig(db.url, { ...env, QUEUE_PREFIX: config.queuePrefix, ...options.receiverEnv })
+    : config;
   const receiver = await startReceiverService(receiverConfig, log);
   const worker = options.worker === false ? null : await startWorkerService(config, log);
   return {

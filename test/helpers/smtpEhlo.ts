@@ -18,7 +18,13 @@ export function smtpEhlo(port: number): Promise<string[]> {
       }
       if (greeted && /^250 .*\r\n/m.test(buffer)) {
         socket.end('QUIT\r\n');
-        resolve(buffer.split('\r\n').filter(Boolean).slice(1).map((l) => l.slice(4)));
+        resolve(
+          buffer
+            .split('\r\n')
+            .filter(Boolean)
+            .slice(1)
+            .map((l) => l.slice(4)),
+        );
       }
     });
   });

@@ -32,8 +32,26 @@ const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-node
 
 export function createTestCa(): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-ca-'));
-  openssl(['req', '-x509', ...KEY_ARGS, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '90', '-subj', '/O=tlsrpt tests/CN=tlsrpt test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...KEY_ARGS,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '90',
+      '-subj',
+      '/O=tlsrpt tests/CN=tlsrpt test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   let serial = 0;
   const leafExtensions = (names: string[]): string =>
     `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`;
@@ -45,14 +63,49 @@ export function createTestCa(): TestCa {
       const base = `leaf${++serial}`;
       writeFileSync(join(dir, `${base}.ext`), leafExtensions(names));
       openssl(['req', '-new', ...KEY_ARGS, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${names[0]}`], dir);
-      openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(1000 + serial), '-days', '90',
-        '-extfile', `${base}.ext`, '-out', `${base}.crt`], dir);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${base}.csr`,
+          '-CA',
+          'ca.crt',
+          '-CAkey',
+          'ca.key',
+          '-set_serial',
+          String(1000 + serial),
+          '-days',
+          '90',
+          '-extfile',
+          `${base}.ext`,
+          '-out',
+          `${base}.crt`,
+        ],
+        dir,
+      );
       return { cert: readFileSync(join(dir, `${base}.crt`)), key: readFileSync(join(dir, `${base}.key`)) };
     },
     selfSigned(names) {
       const base = `self${++serial}`;
-      openssl(['req', '-x509', ...KEY_ARGS, '-keyout', `${base}.key`, '-out', `${base}.crt`, '-days', '90', '-subj', `/CN=${names[0]}`,
-        '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`], dir);
+      openssl(
+        [
+          'req',
+          '-x509',
+          ...KEY_ARGS,
+          '-keyout',
+          `${base}.key`,
+          '-out',
+          `${base}.crt`,
+          '-days',
+          '90',
+          '-subj',
+          `/CN=${names[0]}`,
+          '-addext',
+          `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+        ],
+        dir,
+      );
       return { cert: readFileSync(join(dir, `${base}.crt`)), key: readFileSync(join(dir, `${base}.key`)) };
     },
     cleanup() {

@@ -54,7 +54,10 @@ describe('findIngestSources', () => {
 
   it('reads a file named on the command line whatever its name, as an mbox when it starts with a "From " line', async () => {
     const found = await findIngestSources([join(root, 'reports/notes.txt'), join(root, 'reports/export')]);
-    assert.deepEqual(found.sources.map((s) => s.kind), ['message', 'mbox']);
+    assert.deepEqual(
+      found.sources.map((s) => s.kind),
+      ['message', 'mbox'],
+    );
   });
 
   it('stops on a path that does not exist, naming it', async () => {

@@ -62,7 +62,10 @@ describe('tlsrpt ingest over the real samples, an mbox and a Maildir', () => {
       Buffer.from(
         craftedMail('mbox.example', 'Mbox Reporter')
           .toString('latin1')
-          .replace('This is an aggregate TLS report from reports.mbox.example', 'See the attachment.\r\n\r\nFrom the reporter: nothing to add.\r\n>From a quoted line.'),
+          .replace(
+            'This is an aggregate TLS report from reports.mbox.example',
+            'See the attachment.\r\n\r\nFrom the reporter: nothing to add.\r\n>From a quoted line.',
+          ),
         'latin1',
       ),
     );
@@ -114,9 +117,18 @@ describe('tlsrpt ingest over the real samples, an mbox and a Maildir', () => {
 
     assert.deepEqual(
       {
-        files: s.files, messages: s.messages, stored: s.stored, duplicate: s.duplicate, alreadyIngested: s.alreadyIngested,
-        duplicateReport: s.duplicateReport, conflict: s.conflict, quarantined: s.quarantined, quarantinedByReason: s.quarantinedByReason,
-        pending: s.pending, tooLarge: s.tooLarge, skipped: s.skipped.map((x: { path: string }) => x.path.slice(root.length + 1)),
+        files: s.files,
+        messages: s.messages,
+        stored: s.stored,
+        duplicate: s.duplicate,
+        alreadyIngested: s.alreadyIngested,
+        duplicateReport: s.duplicateReport,
+        conflict: s.conflict,
+        quarantined: s.quarantined,
+        quarantinedByReason: s.quarantinedByReason,
+        pending: s.pending,
+        tooLarge: s.tooLarge,
+        skipped: s.skipped.map((x: { path: string }) => x.path.slice(root.length + 1)),
       },
       {
         files: 32 + 1 + 3,
@@ -134,17 +146,22 @@ describe('tlsrpt ingest over the real samples, an mbox and a Maildir', () => {
       },
     );
 
-    const counts = (await db.pool.query(
-      `SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM raw_messages) AS raw,
+    const counts = (
+      await db.pool.query(
+        `SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM raw_messages) AS raw,
               (SELECT count(*)::int FROM raw_messages WHERE channel <> 'ingest') AS other_channel,
               (SELECT count(*)::int FROM raw_messages WHERE status = 'pending') AS pending`,
-    )).rows[0];
+      )
+    ).rows[0];
     // Every message but the 9 byte-for-byte repeats is kept as raw mail, each settled.
     assert.deepEqual(counts, { reports: 24, raw: 45 - 9, other_channel: 0, pending: 0 });
 
     // The mbox message came back exactly as written: ">From" escapes undone, nothing else changed.
     const sha = createHash('sha256').update(mboxCrafted).digest();
-    const stored = await db.pool.query(`SELECT r.organization_name FROM raw_messages m JOIN reports r ON r.id = m.report_id WHERE m.sha256 = $1`, [sha]);
+    const stored = await db.pool.query(
+      `SELECT r.organization_name FROM raw_messages m JOIN reports r ON r.id = m.report_id WHERE m.sha256 = $1`,
+      [sha],
+    );
     assert.deepEqual(stored.rows, [{ organization_name: 'Mbox Reporter' }]);
   });
 
@@ -165,7 +182,9 @@ describe('tlsrpt ingest over the real samples, an mbox and a Maildir', () => {
         '',
       ].join('\n'),
     );
-    const counts = (await db.pool.query(`SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM raw_messages) AS raw`)).rows[0];
+    const counts = (
+      await db.pool.query(`SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM raw_messages) AS raw`)
+    ).rows[0];
     assert.deepEqual(counts, { reports: 24, raw: 36 });
   });
 

@@ -6,7 +6,11 @@ import { writeMboxrd } from '../helpers/mbox.js';
 
 describe('splitMbox', () => {
   it('gives back each message byte for byte, CRLF mail included', () => {
-    const messages = [realFixture('mox--example.eml'), realFixture('stalwart-mail-auth--rpt01.eml'), realFixture('tlsrpt-digest--tlsrpt_failure.eml')];
+    const messages = [
+      realFixture('mox--example.eml'),
+      realFixture('stalwart-mail-auth--rpt01.eml'),
+      realFixture('tlsrpt-digest--tlsrpt_failure.eml'),
+    ];
     const split = splitMbox(writeMboxrd(messages));
     assert.equal(split.length, 3);
     split.forEach((m, i) => {

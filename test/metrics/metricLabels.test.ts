@@ -22,7 +22,12 @@ describe('label bounds', () => {
   });
 
   it('keeps the three policy types and known quarantine reasons, "other" for the rest', () => {
-    assert.deepEqual(['sts', 'tlsa', 'no-policy-found', 'invalid-policy-type'].map(policyTypeLabel), ['sts', 'tlsa', 'no-policy-found', 'other']);
+    assert.deepEqual(['sts', 'tlsa', 'no-policy-found', 'invalid-policy-type'].map(policyTypeLabel), [
+      'sts',
+      'tlsa',
+      'no-policy-found',
+      'other',
+    ]);
     assert.equal(quarantineReasonLabel('gzip-corrupt'), 'gzip-corrupt');
     assert.equal(quarantineReasonLabel('something-new'), 'other');
   });
@@ -61,8 +66,20 @@ describe('folding rows into totals', () => {
       { channel: 'smtp', status: 'pending', reason: null, n: 2, settled: 0, delay_sum: 0, le: le(0, 0) },
     ]);
     addRawRows(t, [{ channel: 'http', status: 'stored', reason: null, n: 1, settled: 1, delay_sum: 0.25, le: le(0.5, 1) }]);
-    assert.deepEqual([...t.received], [['http', 5], ['smtp', 2]]);
-    assert.deepEqual([...t.processed], [[key('http', 'stored'), 4], [key('http', 'quarantined'), 1]]);
+    assert.deepEqual(
+      [...t.received],
+      [
+        ['http', 5],
+        ['smtp', 2],
+      ],
+    );
+    assert.deepEqual(
+      [...t.processed],
+      [
+        [key('http', 'stored'), 4],
+        [key('http', 'quarantined'), 1],
+      ],
+    );
     assert.deepEqual([...t.quarantined], [['gzip-corrupt', 1]]);
     const d = t.delay.get('http')!;
     assert.equal(d.count, 5);

@@ -94,7 +94,8 @@ describe('/metrics after the real samples arrive over HTTP', () => {
     assert.equal(m.get('tlsrpt_messages_received_total{channel="smtp"}'), 0);
     assert.equal(m.get('tlsrpt_messages_processed_total{channel="http",outcome="stored"}'), 20);
     // The second and third copies of the RFC example: conflicts (their bytes differ), or duplicates.
-    const again = m.get('tlsrpt_messages_processed_total{channel="http",outcome="conflict"}')! +
+    const again =
+      m.get('tlsrpt_messages_processed_total{channel="http",outcome="conflict"}')! +
       m.get('tlsrpt_messages_processed_total{channel="http",outcome="duplicate"}')!;
     assert.equal(again, 2);
     assert.equal(m.get('tlsrpt_messages_processed_total{channel="http",outcome="quarantined"}'), 1);

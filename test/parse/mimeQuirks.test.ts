@@ -49,10 +49,14 @@ const gzPart = (opts: { type?: string; name?: string | null; body?: string } = {
   [
     `Content-Type: ${opts.type ?? 'application/tlsrpt+gzip'}${opts.name === null ? '' : `; name="${opts.name ?? 'google.com!example.com!1704758400!1704844799!001.json.gz'}"`}`,
     'Content-Transfer-Encoding: base64',
-    opts.name === null ? '' : `Content-Disposition: attachment; filename="${opts.name ?? 'google.com!example.com!1704758400!1704844799!001.json.gz'}"`,
+    opts.name === null
+      ? ''
+      : `Content-Disposition: attachment; filename="${opts.name ?? 'google.com!example.com!1704758400!1704844799!001.json.gz'}"`,
     '',
     opts.body ?? b64(gzipSync(REPORT)),
-  ].filter((l, i) => l !== '' || i === 3).join('\n');
+  ]
+    .filter((l, i) => l !== '' || i === 3)
+    .join('\n');
 
 describe('MIME transport quirks', () => {
   it('a well-formed RFC 8460 5.3 mail: found by media type, no fix-up', async () => {

@@ -36,12 +36,42 @@ describe('hostile and broken input is quarantined with its own reason', () => {
 
   const gz = gzipSync(Buffer.from(JSON.stringify(goodReport)));
   const cases: Array<[string, Buffer, string, RegExp]> = [
-    ['a truncated gzip attachment', buildReportMail({ report: goodReport, attachment: gz.subarray(0, gz.length - 20) }), 'gzip-corrupt', /truncated|corrupt/],
-    ['a gzip bomb (50 MB of zeros in ~50 KB)', buildReportMail({ report: goodReport, attachment: gzipSync(Buffer.alloc(50 * 1024 * 1024)) }), 'decompression-limit', /ceiling/],
-    ['a corrupt gzip header', buildReportMail({ report: goodReport, attachment: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x63]), Buffer.alloc(40, 7)]) }), 'gzip-corrupt', /corrupt/],
-    ['invalid JSON', buildReportMail({ report: Buffer.from('{"organization-name": "x", "policies": [') }), 'json-invalid', /not valid JSON/],
-    ['JSON that is not a report', buildReportMail({ report: { hello: 'world' } }), 'schema-violation', /missing required key "organization-name"/],
-    ['a negative session count', buildReportMail({ report: withCount(-5) }), 'schema-violation', /policies\[0\]\.summary\["total-successful-session-count"\]: -5 is negative/],
+    [
+      'a truncated gzip attachment',
+      buildReportMail({ report: goodReport, attachment: gz.subarray(0, gz.length - 20) }),
+      'gzip-corrupt',
+      /truncated|corrupt/,
+    ],
+    [
+      'a gzip bomb (50 MB of zeros in ~50 KB)',
+      buildReportMail({ report: goodReport, attachment: gzipSync(Buffer.alloc(50 * 1024 * 1024)) }),
+      'decompression-limit',
+      /ceiling/,
+    ],
+    [
+      'a corrupt gzip header',
+      buildReportMail({ report: goodReport, attachment: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x63]), Buffer.alloc(40, 7)]) }),
+      'gzip-corrupt',
+      /corrupt/,
+    ],
+    [
+      'invalid JSON',
+      buildReportMail({ report: Buffer.from('{"organization-name": "x", "policies": [') }),
+      'json-invalid',
+      /not valid JSON/,
+    ],
+    [
+      'JSON that is not a report',
+      buildReportMail({ report: { hello: 'world' } }),
+      'schema-violation',
+      /missing required key "organization-name"/,
+    ],
+    [
+      'a negative session count',
+      buildReportMail({ report: withCount(-5) }),
+      'schema-violation',
+      /policies\[0\]\.summary\["total-successful-session-count"\]: -5 is negative/,
+    ],
     [
       'a mail with no attachment',
       Buffer.from('From: someone@example.org\r\nTo: tlsrpt@reports.example.com\r\nSubject: hello\r\n\r\nJust a note, no report.\r\n'),
@@ -50,11 +80,20 @@ describe('hostile and broken input is quarantined with its own reason', () => {
     ],
     [
       'a DMARC aggregate report sent to the TLS-RPT address',
-      buildReportMail({ report: Buffer.from('<?xml version="1.0"?><feedback></feedback>'), contentType: 'application/gzip', filename: 'google.com!example.com!1!2.xml.gz' }),
+      buildReportMail({
+        report: Buffer.from('<?xml version="1.0"?><feedback></feedback>'),
+        contentType: 'application/gzip',
+        filename: 'google.com!example.com!1!2.xml.gz',
+      }),
       'not-a-tls-report',
       /no TLS report part/,
     ],
-    ['an attachment that is neither JSON nor compressed', buildReportMail({ report: goodReport, attachment: Buffer.from('%PDF-1.4 hello') }), 'unsupported-compression', /neither JSON, gzip/],
+    [
+      'an attachment that is neither JSON nor compressed',
+      buildReportMail({ report: goodReport, attachment: Buffer.from('%PDF-1.4 hello') }),
+      'unsupported-compression',
+      /neither JSON, gzip/,
+    ],
   ];
   for (const [name, mail, reason, detail] of cases) {
     it(`${name} -> ${reason}`, async () => {
@@ -165,10 +204,14 @@ describe('service outages', () => {
       const pending = await db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [id]);
       assert.equal(pending.rows[0].status, 'pending');
       proxy.restore();
-      const row = await waitFor('the message to be stored after Postgres returns', async () => {
-        const r = await db.pool.query(`SELECT status, reason FROM raw_messages WHERE id = $1`, [id]);
-        return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
-      }, 30_000);
+      const row = await waitFor(
+        'the message to be stored after Postgres returns',
+        async () => {
+          const r = await db.pool.query(`SELECT status, reason FROM raw_messages WHERE id = $1`, [id]);
+          return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
+        },
+        30_000,
+      );
       assert.equal(row.status, 'stored', `got ${row.status} ${row.reason}`);
     } finally {
       await receiver.stop();
@@ -183,10 +226,25 @@ describe('service outages', () => {
 describe('STARTTLS', () => {
   it('is offered when TLS_CERT and TLS_KEY are set, and a report sent over it is stored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tlsrpt.test',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=tlsrpt.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const h = await startHarness({ TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
     try {
       assert.ok((await smtpEhlo(h.receiver.port)).includes('STARTTLS'));

@@ -28,43 +28,71 @@ const JSON_TYPE = 'application/tlsrpt+json';
 
 const BODIES: Record<string, Expected> = {
   'mox--example--ATTACHMENT--google.com!test.xmox.nl!1663200000!1663286399!001.json.gz': {
-    contentType: GZ, org: 'Google Inc.', reportId: '2022-09-15T00:00:00Z_test.xmox.nl',
-    policies: [['sts', 'test.xmox.nl', 3, 0, 0]], fixups: ['failure-details-missing'],
+    contentType: GZ,
+    org: 'Google Inc.',
+    reportId: '2022-09-15T00:00:00Z_test.xmox.nl',
+    policies: [['sts', 'test.xmox.nl', 3, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'mox--microsoft--ATTACHMENT--microsoft.com!test.xmox.nl!1673308800!1673395199!133198585438131172.json.gz': {
-    contentType: GZ, org: 'Microsoft Corporation', reportId: '133198585438131172+test.xmox.nl',
-    policies: [['sts', 'test.xmox.nl', 2, 0, 0]], fixups: ['datetime-without-zone', 'failure-details-missing'],
+    contentType: GZ,
+    org: 'Microsoft Corporation',
+    reportId: '133198585438131172+test.xmox.nl',
+    policies: [['sts', 'test.xmox.nl', 2, 0, 0]],
+    fixups: ['datetime-without-zone', 'failure-details-missing'],
   },
   'parsedmarc--google.com_smtp_tls_report--ATTACHMENT--google.com!cardinalhealth.ca!1725321600!1725407999!001.json.gz': {
-    contentType: GZ, org: 'Google Inc.', reportId: '2024-09-03T00:00:00Z_cardinalhealth.ca',
-    policies: [['no-policy-found', 'cardinalhealth.ca', 48, 0, 0]], fixups: ['failure-details-missing'],
+    contentType: GZ,
+    org: 'Google Inc.',
+    reportId: '2024-09-03T00:00:00Z_cardinalhealth.ca',
+    policies: [['no-policy-found', 'cardinalhealth.ca', 48, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'stalwart-mail-auth--rpt01--ATTACHMENT--mail.sender.example!example.com!1013662812!1013749130.json.gz': {
-    contentType: GZ, org: 'Company-X', reportId: '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
-    policies: [['sts', 'company-y.example', 5326, 303, 3]], fixups: ['failure-detail-fields-missing'],
+    contentType: GZ,
+    org: 'Company-X',
+    reportId: '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
+    policies: [['sts', 'company-y.example', 5326, 303, 3]],
+    fixups: ['failure-detail-fields-missing'],
   },
   'tlsrpt-digest--tlsrpt_success_google_1--ATTACHMENT--google.com!example.com!1778457600!1778543999!001.json.gz': {
-    contentType: GZ, org: 'Google Inc.', reportId: '2026-05-11T00:00:00Z_example.com',
-    policies: [['sts', 'example.com', 1, 0, 0]], fixups: ['failure-details-missing'],
+    contentType: GZ,
+    org: 'Google Inc.',
+    reportId: '2026-05-11T00:00:00Z_example.com',
+    policies: [['sts', 'example.com', 1, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'dmarc-report-viewer--microsoft.json': {
-    contentType: JSON_TYPE, org: 'Microsoft Corporation', reportId: '133925885310113267+random.net',
-    policies: [['sts', 'random.net', 2, 0, 0], ['tlsa', 'random.net', 2, 0, 0]],
+    contentType: JSON_TYPE,
+    org: 'Microsoft Corporation',
+    reportId: '133925885310113267+random.net',
+    policies: [
+      ['sts', 'random.net', 2, 0, 0],
+      ['tlsa', 'random.net', 2, 0, 0],
+    ],
     fixups: ['failure-details-missing', 'tlsa-policy-string-json-encoded'],
   },
   // No mail header and no file name over HTTPS: the domain of a no-policy-found policy stays unknown.
   'issue--sys4-tlsrpt-reporter-51--sonne.floppy.org.json': {
-    contentType: JSON_TYPE, org: 'sonne.floppy.org', reportId: '2025-09-20T00:00:00Z_idx1_mpi-klsb.mpg.de',
-    policies: [['no-policy-found', null, 1, 0, 0]], fixups: ['policy-domain-unknown'],
+    contentType: JSON_TYPE,
+    org: 'sonne.floppy.org',
+    reportId: '2025-09-20T00:00:00Z_idx1_mpi-klsb.mpg.de',
+    policies: [['no-policy-found', null, 1, 0, 0]],
+    fixups: ['policy-domain-unknown'],
   },
   'parsedmarc--mail.ru.json': {
-    contentType: JSON_TYPE, org: 'Mail.ru', reportId: 'b28254de-7b2e-be36-bb5c-4c3b92da8b25@mail.ru',
+    contentType: JSON_TYPE,
+    org: 'Mail.ru',
+    reportId: 'b28254de-7b2e-be36-bb5c-4c3b92da8b25@mail.ru',
     policies: [['sts', 'example.com', 0, 1, 2]],
     fixups: ['date-range-end-exclusive', 'failure-detail-fields-missing', 'failure-total-mismatch'],
   },
   'dmarc-report-viewer--no_ip_and_mx.json': {
-    contentType: JSON_TYPE, org: 'Microsoft Corporation', reportId: '1234567890+',
-    policies: [['sts', 'xxxxxxxx.xx', 0, 3, 1]], fixups: ['failure-detail-fields-missing'],
+    contentType: JSON_TYPE,
+    org: 'Microsoft Corporation',
+    reportId: '1234567890+',
+    policies: [['sts', 'xxxxxxxx.xx', 0, 3, 1]],
+    fixups: ['failure-detail-fields-missing'],
   },
 };
 
@@ -133,7 +161,9 @@ describe('report bodies over HTTP', () => {
     assert.equal(second.status, 'duplicate');
     assert.equal(second.report_id, first.report_id);
     const policies = (
-      await h.db.pool.query(`SELECT policy_domain, total_successful_session_count AS ok FROM policies WHERE report_id = $1`, [first.report_id])
+      await h.db.pool.query(`SELECT policy_domain, total_successful_session_count AS ok FROM policies WHERE report_id = $1`, [
+        first.report_id,
+      ])
     ).rows;
     assert.deepEqual(policies, [{ policy_domain: 'example.com', ok: 2 }]);
   });

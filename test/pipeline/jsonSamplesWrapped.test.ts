@@ -43,7 +43,10 @@ describe('every JSON sample wrapped in a report mail', () => {
   after(() => h?.close());
 
   it('covers every JSON sample in the fixture set', () => {
-    assert.deepEqual(realFixtureNames((f) => f.endsWith('.json') || f.endsWith('.txt')), Object.keys(EXPECTED).sort());
+    assert.deepEqual(
+      realFixtureNames((f) => f.endsWith('.json') || f.endsWith('.txt')),
+      Object.keys(EXPECTED).sort(),
+    );
   });
 
   for (const [file, exp] of Object.entries(EXPECTED)) {

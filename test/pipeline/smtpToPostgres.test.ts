@@ -19,40 +19,58 @@ interface Expected {
 
 const MAILS: Record<string, Expected> = {
   'mox--example.eml': {
-    org: 'Google Inc.', reportId: '2022-09-15T00:00:00Z_test.xmox.nl',
-    policies: [['sts', 'test.xmox.nl', 3, 0, 0]], fixups: ['failure-details-missing'],
+    org: 'Google Inc.',
+    reportId: '2022-09-15T00:00:00Z_test.xmox.nl',
+    policies: [['sts', 'test.xmox.nl', 3, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'mox--microsoft.eml': {
-    org: 'Microsoft Corporation', reportId: '133198585438131172+test.xmox.nl',
-    policies: [['sts', 'test.xmox.nl', 2, 0, 0]], fixups: ['datetime-without-zone', 'failure-details-missing'],
+    org: 'Microsoft Corporation',
+    reportId: '133198585438131172+test.xmox.nl',
+    policies: [['sts', 'test.xmox.nl', 2, 0, 0]],
+    fixups: ['datetime-without-zone', 'failure-details-missing'],
   },
   'parsedmarc--google.com_smtp_tls_report.eml': {
-    org: 'Google Inc.', reportId: '2024-09-03T00:00:00Z_cardinalhealth.ca',
-    policies: [['no-policy-found', 'cardinalhealth.ca', 48, 0, 0]], fixups: ['failure-details-missing'],
+    org: 'Google Inc.',
+    reportId: '2024-09-03T00:00:00Z_cardinalhealth.ca',
+    policies: [['no-policy-found', 'cardinalhealth.ca', 48, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'stalwart-mail-auth--rpt01.eml': {
-    org: 'Company-X', reportId: '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
-    policies: [['sts', 'company-y.example', 5326, 303, 3]], fixups: ['failure-detail-fields-missing'],
+    org: 'Company-X',
+    reportId: '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
+    policies: [['sts', 'company-y.example', 5326, 303, 3]],
+    fixups: ['failure-detail-fields-missing'],
   },
   'stalwart-mail-auth--rpt02.eml': {
-    org: 'Google Inc.', reportId: '2020-01-01T00:00:00Z_example.com',
-    policies: [['sts', 'example.com', 23, 1, 1]], fixups: ['report-part-mislabelled'],
+    org: 'Google Inc.',
+    reportId: '2020-01-01T00:00:00Z_example.com',
+    policies: [['sts', 'example.com', 23, 1, 1]],
+    fixups: ['report-part-mislabelled'],
   },
   'tlsrpt-digest--tlsrpt_failure.eml': {
-    org: 'Google Inc.', reportId: '2026-02-08T00:00:00Z_example.com',
-    policies: [['sts', 'example.com', 4523, 2, 1]], fixups: ['date-range-end-exclusive', 'failure-detail-fields-missing'],
+    org: 'Google Inc.',
+    reportId: '2026-02-08T00:00:00Z_example.com',
+    policies: [['sts', 'example.com', 4523, 2, 1]],
+    fixups: ['date-range-end-exclusive', 'failure-detail-fields-missing'],
   },
   'tlsrpt-digest--tlsrpt_success_google_1.eml': {
-    org: 'Google Inc.', reportId: '2026-05-11T00:00:00Z_example.com',
-    policies: [['sts', 'example.com', 1, 0, 0]], fixups: ['failure-details-missing'],
+    org: 'Google Inc.',
+    reportId: '2026-05-11T00:00:00Z_example.com',
+    policies: [['sts', 'example.com', 1, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'tlsrpt-digest--tlsrpt_success_google_2.eml': {
-    org: 'Google Inc.', reportId: '2026-05-12T00:00:00Z_example.com',
-    policies: [['sts', 'example.com', 4, 0, 0]], fixups: ['failure-details-missing'],
+    org: 'Google Inc.',
+    reportId: '2026-05-12T00:00:00Z_example.com',
+    policies: [['sts', 'example.com', 4, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
   'tlsrpt-digest--tlsrpt_success_microsoft.eml': {
-    org: 'Microsoft Corporation', reportId: '134232617934286362+example.com',
-    policies: [['sts', 'example.com', 2, 0, 0]], fixups: ['failure-details-missing'],
+    org: 'Microsoft Corporation',
+    reportId: '134232617934286362+example.com',
+    policies: [['sts', 'example.com', 2, 0, 0]],
+    fixups: ['failure-details-missing'],
   },
 };
 
@@ -107,7 +125,10 @@ describe('real report mails over SMTP', () => {
       )
     ).rows;
     assert.equal(rows.length, 3);
-    assert.equal(rows.reduce((s, r) => s + r.failed_session_count, 0), 303);
+    assert.equal(
+      rows.reduce((s, r) => s + r.failed_session_count, 0),
+      303,
+    );
     assert.equal(rows[0].result_type, 'certificate-expired');
     assert.equal(rows[0].receiving_ip, null); // absent in the report, not invented
     assert.ok(rows.every((r) => typeof r.sending_mta_ip === 'string' && r.sending_mta_ip.length > 0));

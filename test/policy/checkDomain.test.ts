@@ -13,11 +13,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { runCheck, runPolicyValidate } from '../../src/cli/policyCommands.js';
 import type { Config } from '../../src/config/loadConfig.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
-import type { CheckFinding } from '../../src/policy/checkFinding.js';
-import { checkDomain, type CheckDomainOptions } from '../../src/policy/checkDomain.js';
-import { loadHostedPolicies } from '../../src/policy/loadHostedPolicies.js';
-import { createDnsResolver } from '../../src/policy/lookupDomainRecords.js';
-import { policyHostPlugin } from '../../src/policy/policyHostPlugin.js';
+import type { CheckFinding } from '../../src/policy/check/checkFinding.js';
+import { checkDomain, type CheckDomainOptions } from '../../src/policy/check/checkDomain.js';
+import { loadHostedPolicies } from '../../src/policy/host/loadHostedPolicies.js';
+import { createDnsResolver } from '../../src/policy/check/lookupDomainRecords.js';
+import { policyHostPlugin } from '../../src/policy/host/policyHostPlugin.js';
 import { storeReport } from '../../src/store/storeReport.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { startDnsServer, type TestDnsServer, type Zone } from '../helpers/dnsServer.js';
@@ -50,7 +50,11 @@ function zone(): Zone {
   domain('missing.test', { host: false });
   domain('typo.test', { sts: ['v=STSv1; id=2024-03-01'], tlsrpt: ['v=TSLRPTv1; rua=tlsrpt@reports.test'] });
   domain('nomailto.test', { ...fine, tlsrpt: ['v=TLSRPTv1; rua=tlsrpt@reports.test'] });
-  domain('uncovered.test', { ...fine, mx: ['mx1.uncovered.test', 'mx3.uncovered.test'], tlsrpt: [`v=TLSRPTv1; rua=mailto:vendor@dmarc.example,${OUR_RUA}`] });
+  domain('uncovered.test', {
+    ...fine,
+    mx: ['mx1.uncovered.test', 'mx3.uncovered.test'],
+    tlsrpt: [`v=TLSRPTv1; rua=mailto:vendor@dmarc.example,${OUR_RUA}`],
+  });
   domain('badname.test', fine);
   domain('untrusted.test', fine);
   domain('large.test', fine);
@@ -72,12 +76,21 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
   before(async () => {
     ca = createTestCa();
     const certs = new Map<string, KeyPair>();
-    const good = ca.issue(['mta-sts.good.test', 'mta-sts.typo.test', 'mta-sts.nomailto.test', 'mta-sts.uncovered.test', 'mta-sts.large.test', 'mta-sts.largelen.test', 'mta-sts.redirect.test']);
+    const good = ca.issue([
+      'mta-sts.good.test',
+      'mta-sts.typo.test',
+      'mta-sts.nomailto.test',
+      'mta-sts.uncovered.test',
+      'mta-sts.large.test',
+      'mta-sts.largelen.test',
+      'mta-sts.redirect.test',
+    ]);
     for (const d of ['good', 'typo', 'nomailto', 'uncovered', 'large', 'largelen', 'redirect']) certs.set(`mta-sts.${d}.test`, good);
     certs.set('mta-sts.badname.test', ca.issue(['www.badname.test']));
     certs.set('mta-sts.untrusted.test', ca.selfSigned(['mta-sts.untrusted.test']));
     const contexts = new Map<string, SecureContext>([...certs].map(([name, kp]) => [name, createSecureContext(kp)]));
-    const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => cb(null, contexts.get(servername));
+    const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void =>
+      cb(null, contexts.get(servername));
 
     dns = await startDnsServer(zone());
     db = await createTestDatabase();
@@ -87,7 +100,8 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     const dir = join(ca.dir, 'policies');
     mkdirSync(dir);
     writeFileSync(join(dir, 'good.test.txt'), GOOD_POLICY);
-    for (const d of ['typo.test', 'nomailto.test', 'uncovered.test', 'badname.test', 'untrusted.test']) writeFileSync(join(dir, `${d}.txt`), ONE_MX_POLICY(d));
+    for (const d of ['typo.test', 'nomailto.test', 'uncovered.test', 'badname.test', 'untrusted.test'])
+      writeFileSync(join(dir, `${d}.txt`), ONE_MX_POLICY(d));
     policyHost = Fastify({ https: { ...good, SNICallback } });
     await policyHost.register(policyHostPlugin, { policies: loadHostedPolicies(testConfig(db.url, { MTA_STS_POLICY_DIR: dir }).mtaSts) });
     await policyHost.listen({ host: '127.0.0.1', port: 0 });
@@ -154,7 +168,10 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     assert.equal(f.get('mx-records')!.summary, '2 MX: mx1.good.test (10), b1.backup.good.test (20)');
     assert.equal(f.get('rua-target')!.summary, `this deployment (${OUR_RUA}) is the first rua target`);
     assert.match(f.get('policy-host-certificate')!.summary, /^valid for mta-sts\.good\.test, issued by tlsrpt test CA \(tlsrpt tests\)/);
-    assert.equal(f.get('policy-fetch')!.summary, `fetched ${GOOD_POLICY.length} bytes from https://mta-sts.good.test/.well-known/mta-sts.txt`);
+    assert.equal(
+      f.get('policy-fetch')!.summary,
+      `fetched ${GOOD_POLICY.length} bytes from https://mta-sts.good.test/.well-known/mta-sts.txt`,
+    );
     assert.equal(f.get('policy-syntax')!.summary, 'mode enforce, max_age 1209600, 2 mx pattern(s)');
     // The policy host was found through the configured resolver, not the system's.
     assert.ok(dns.queries.includes('mta-sts.good.test A'));
@@ -163,9 +180,15 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
   it('fails a domain with no MTA-STS or TLS-RPT records and no policy host, saying what to publish', async () => {
     const f = await check('missing.test', hostPort, true);
     assert.deepEqual(statuses(f), ['mx-records:pass', 'sts-record:fail', 'tlsrpt-record:fail', 'policy-fetch:fail', 'reports-policy:warn']);
-    assert.equal(f.get('sts-record')!.summary, 'no TXT record at _mta-sts.missing.test begins with "v=STSv1", so senders do not look for a policy');
+    assert.equal(
+      f.get('sts-record')!.summary,
+      'no TXT record at _mta-sts.missing.test begins with "v=STSv1", so senders do not look for a policy',
+    );
     assert.match(f.get('tlsrpt-record')!.fix!, /^Publish _smtp\._tls\.missing\.test TXT "v=TLSRPTv1; rua=mailto:/);
-    assert.equal(f.get('policy-fetch')!.summary, 'https://mta-sts.missing.test/.well-known/mta-sts.txt: mta-sts.missing.test has no A or AAAA record');
+    assert.equal(
+      f.get('policy-fetch')!.summary,
+      'https://mta-sts.missing.test/.well-known/mta-sts.txt: mta-sts.missing.test has no A or AAAA record',
+    );
     assert.match(f.get('reports-policy')!.summary, /no valid published policy/);
   });
 
@@ -190,7 +213,10 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     assert.equal(f.get('mx-coverage')!.status, 'fail');
     assert.equal(f.get('mx-coverage')!.summary, 'MX mx3.uncovered.test matches no mx pattern of the policy (mx1.uncovered.test)');
     assert.equal(f.get('rua-target')!.status, 'warn');
-    assert.match(f.get('rua-target')!.summary, /rua target 2 of 2; Microsoft sends reports only to the first \(mailto:vendor@dmarc\.example\)/);
+    assert.match(
+      f.get('rua-target')!.summary,
+      /rua target 2 of 2; Microsoft sends reports only to the first \(mailto:vendor@dmarc\.example\)/,
+    );
   });
 
   it('fails a policy host whose certificate is for another name, or self-signed', async () => {
@@ -218,7 +244,10 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     assert.match(declared.get('policy-fetch')!.summary, /: the policy is 70000 bytes; senders may refuse/);
     const redirect = await check('redirect.test', craftedPort);
     assert.equal(redirect.get('policy-fetch')!.status, 'fail');
-    assert.match(redirect.get('policy-fetch')!.summary, /answered 301 redirecting to "https:\/\/www\.redirect\.test\/mta-sts\.txt"; senders must not follow redirects/);
+    assert.match(
+      redirect.get('policy-fetch')!.summary,
+      /answered 301 redirecting to "https:\/\/www\.redirect\.test\/mta-sts\.txt"; senders must not follow redirects/,
+    );
   });
 
   it('compares stored reports with the published policy: old policy, other mode, uncovered MX', async () => {
@@ -226,7 +255,10 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     const day = 86_400_000;
     const report = (org: string, id: string, daysAgo: number, policyString: string[], failures: unknown[] = []) => ({
       'organization-name': org,
-      'date-range': { 'start-datetime': new Date(now - daysAgo * day).toISOString(), 'end-datetime': new Date(now - (daysAgo - 1) * day).toISOString() },
+      'date-range': {
+        'start-datetime': new Date(now - daysAgo * day).toISOString(),
+        'end-datetime': new Date(now - (daysAgo - 1) * day).toISOString(),
+      },
       'contact-info': `tlsrpt@${org.split(' ')[0]!.toLowerCase()}.example`,
       'report-id': id,
       policies: [
@@ -278,7 +310,10 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
     assert.match(out, /\nResult: 2 fail, 0 warn, 6 pass\n$/);
 
     const json: string[] = [];
-    assert.equal(await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, json: true }, config, (s) => json.push(s)), 0);
+    assert.equal(
+      await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, json: true }, config, (s) => json.push(s)),
+      0,
+    );
     const parsed = JSON.parse(json.join('')) as { ok: boolean; policy: { mode: string }; findings: CheckFinding[] };
     assert.equal(parsed.ok, true);
     assert.equal(parsed.policy.mode, 'enforce');
@@ -287,9 +322,17 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
 
   it('validates a policy by URL or domain the way senders fetch it (runPolicyValidate)', async () => {
     const out: string[] = [];
-    const ok = await runPolicyValidate('https://mta-sts.good.test/.well-known/mta-sts.txt', { connectTo: { port: hostPort } }, config, (s) => out.push(s));
+    const ok = await runPolicyValidate(
+      'https://mta-sts.good.test/.well-known/mta-sts.txt',
+      { connectTo: { port: hostPort } },
+      config,
+      (s) => out.push(s),
+    );
     assert.equal(ok, 0);
-    assert.equal(out.join(''), 'https://mta-sts.good.test/.well-known/mta-sts.txt: valid (mode enforce, max_age 1209600, mx mx1.good.test, *.backup.good.test)\n');
+    assert.equal(
+      out.join(''),
+      'https://mta-sts.good.test/.well-known/mta-sts.txt: valid (mode enforce, max_age 1209600, mx mx1.good.test, *.backup.good.test)\n',
+    );
     const bad: string[] = [];
     assert.equal(await runPolicyValidate('large.test', { connectTo: { port: craftedPort } }, config, (s) => bad.push(s)), 1);
     assert.match(bad.join(''), /^https:\/\/mta-sts\.large\.test\/\.well-known\/mta-sts\.txt: error policy-too-large: /);

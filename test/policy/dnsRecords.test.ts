@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchMxPattern, mxCovered } from '../../src/policy/matchMxPattern.js';
-import { parseStsRecord, stsIdFromTime } from '../../src/policy/parseStsRecord.js';
-import { parseTlsRptRecord } from '../../src/policy/parseTlsRptRecord.js';
-import { findOurRua } from '../../src/policy/ruaTargets.js';
+import { matchMxPattern, mxCovered } from '../../src/policy/syntax/matchMxPattern.js';
+import { parseStsRecord, stsIdFromTime } from '../../src/policy/syntax/parseStsRecord.js';
+import { parseTlsRptRecord } from '../../src/policy/syntax/parseTlsRptRecord.js';
+import { findOurRua } from '../../src/policy/check/ruaTargets.js';
 
 const codesOf = (v: { problems: Array<{ code: string; severity: string }> }): string[] => v.problems.map((p) => `${p.severity}:${p.code}`);
 
@@ -80,7 +80,10 @@ describe('_smtp._tls TXT record', () => {
 
   it('flags a missing record, two records, a DMARC record in its place, and unsupported schemes', () => {
     assert.deepEqual(codesOf(parseTlsRptRecord(['v=spf1 -all'], 'example.com')), ['error:tlsrpt-record-missing']);
-    assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@x.example', 'v=TLSRPTv1; rua=mailto:b@x.example'], 'example.com')), ['error:tlsrpt-record-multiple']);
+    assert.deepEqual(
+      codesOf(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@x.example', 'v=TLSRPTv1; rua=mailto:b@x.example'], 'example.com')),
+      ['error:tlsrpt-record-multiple'],
+    );
     const dmarc = parseTlsRptRecord(['v=DMARC1; p=none; rua=mailto:dmarc@example.com'], 'example.com');
     assert.deepEqual(codesOf(dmarc), ['error:tlsrpt-version-invalid']);
     assert.match(dmarc.problems[0]!.message, /DMARC record/);
@@ -90,7 +93,9 @@ describe('_smtp._tls TXT record', () => {
     assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1;'], 'example.com')), ['error:rua-missing']);
     assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1 rua=mailto:a@example.com'], 'example.com')), ['error:tlsrpt-record-syntax']);
     assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@example.com,'], 'example.com')), ['error:rua-invalid']);
-    assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com'], 'example.com')), ['error:rua-duplicate']);
+    assert.deepEqual(codesOf(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com'], 'example.com')), [
+      'error:rua-duplicate',
+    ]);
   });
 });
 
@@ -110,7 +115,10 @@ describe('mx patterns (RFC 8461 4.1)', () => {
 describe('our place among the rua targets', () => {
   const ours = { rua: ['mailto:tlsrpt@reports.example.com'], acceptedRecipients: [] };
   it('is first, listed later, or absent', () => {
-    assert.deepEqual(findOurRua(['mailto:TLSRPT@Reports.Example.com'], ours), { status: 'first', uri: 'mailto:TLSRPT@Reports.Example.com' });
+    assert.deepEqual(findOurRua(['mailto:TLSRPT@Reports.Example.com'], ours), {
+      status: 'first',
+      uri: 'mailto:TLSRPT@Reports.Example.com',
+    });
     assert.deepEqual(findOurRua(['mailto:other@example.com', 'mailto:tlsrpt@reports.example.com'], ours), {
       status: 'listed',
       uri: 'mailto:tlsrpt@reports.example.com',

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { comparePolicyWithReports, readPolicyString, type ReportedPolicy } from '../../src/policy/comparePolicyWithReports.js';
-import { evaluateDomain, type DomainFacts } from '../../src/policy/evaluateDomain.js';
-import { generatePolicy } from '../../src/policy/generatePolicy.js';
-import { parseStsPolicy, type StsPolicy } from '../../src/policy/parseStsPolicy.js';
-import { parseStsRecord } from '../../src/policy/parseStsRecord.js';
-import { parseTlsRptRecord } from '../../src/policy/parseTlsRptRecord.js';
+import { comparePolicyWithReports, readPolicyString, type ReportedPolicy } from '../../src/policy/check/comparePolicyWithReports.js';
+import { evaluateDomain, type DomainFacts } from '../../src/policy/check/evaluateDomain.js';
+import { generatePolicy } from '../../src/policy/generate/generatePolicy.js';
+import { parseStsPolicy, type StsPolicy } from '../../src/policy/syntax/parseStsPolicy.js';
+import { parseStsRecord } from '../../src/policy/syntax/parseStsRecord.js';
+import { parseTlsRptRecord } from '../../src/policy/syntax/parseTlsRptRecord.js';
 import { PolicyInputError } from '../../src/policy/policyErrors.js';
 import { realJson } from '../helpers/fixtures.js';
 
@@ -31,11 +31,20 @@ describe('generatePolicy', () => {
   });
 
   it('uses two weeks for enforce, one day for none, and an explicit --max-age as given', () => {
-    assert.match(generatePolicy({ domain: 'example.com', mx: ['*.example.com'], mode: 'enforce', rua: RUA, now: NOW }).policyText, /max_age: 1209600\n/);
-    assert.match(generatePolicy({ domain: 'example.com', mx: ['mx.example.com'], mode: 'none', rua: RUA, now: NOW }).policyText, /max_age: 86400\n/);
+    assert.match(
+      generatePolicy({ domain: 'example.com', mx: ['*.example.com'], mode: 'enforce', rua: RUA, now: NOW }).policyText,
+      /max_age: 1209600\n/,
+    );
+    assert.match(
+      generatePolicy({ domain: 'example.com', mx: ['mx.example.com'], mode: 'none', rua: RUA, now: NOW }).policyText,
+      /max_age: 86400\n/,
+    );
     const short = generatePolicy({ domain: 'example.com', mx: ['mx.example.com'], maxAge: 3600, rua: RUA, now: NOW });
     assert.match(short.policyText, /max_age: 3600\n/);
-    assert.deepEqual(short.warnings.map((w) => w.code), ['max-age-short']);
+    assert.deepEqual(
+      short.warnings.map((w) => w.code),
+      ['max-age-short'],
+    );
   });
 
   it('refuses what would make an invalid policy or record, saying why', () => {
@@ -59,7 +68,13 @@ const GOOD_POLICY = 'version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.b
 function facts(over: Partial<DomainFacts> = {}): DomainFacts {
   return {
     domain: 'example.com',
-    mx: { status: 'found', value: [{ exchange: 'mx1.example.com', priority: 10 }, { exchange: 'b1.backup.example.com', priority: 20 }] },
+    mx: {
+      status: 'found',
+      value: [
+        { exchange: 'mx1.example.com', priority: 10 },
+        { exchange: 'b1.backup.example.com', priority: 20 },
+      ],
+    },
     stsTxt: { status: 'found', value: ['v=STSv1; id=20240301'] },
     tlsrptTxt: { status: 'found', value: ['v=TLSRPTv1; rua=mailto:tlsrpt@reports.example.com'] },
     policyFetch: {
@@ -68,7 +83,13 @@ function facts(over: Partial<DomainFacts> = {}): DomainFacts {
       address: '192.0.2.1',
       contentType: 'text/plain',
       body: Buffer.from(GOOD_POLICY),
-      certificate: { subject: 'mta-sts.example.com', names: ['mta-sts.example.com'], issuer: 'R3', validFrom: null, validTo: 'May  1 00:00:00 2024 GMT' },
+      certificate: {
+        subject: 'mta-sts.example.com',
+        names: ['mta-sts.example.com'],
+        issuer: 'R3',
+        validFrom: null,
+        validTo: 'May  1 00:00:00 2024 GMT',
+      },
     },
     ours: { rua: RUA, acceptedRecipients: [] },
     now: NOW,
@@ -94,7 +115,15 @@ describe('evaluateDomain', () => {
   });
 
   it('fails an MX no pattern covers, and warns about a certificate expiring within two weeks', () => {
-    const f = facts({ mx: { status: 'found', value: [{ exchange: 'mx1.example.com', priority: 10 }, { exchange: 'mx2.example.com', priority: 20 }] } });
+    const f = facts({
+      mx: {
+        status: 'found',
+        value: [
+          { exchange: 'mx1.example.com', priority: 10 },
+          { exchange: 'mx2.example.com', priority: 20 },
+        ],
+      },
+    });
     const cov = evaluateDomain(f).findings.find((x) => x.check === 'mx-coverage')!;
     assert.equal(cov.status, 'fail');
     assert.match(cov.summary, /^MX mx2\.example\.com matches no mx pattern/);
@@ -107,16 +136,24 @@ describe('evaluateDomain', () => {
   });
 
   it('warns when we are a later rua target, and when the policy is not served as text/plain', () => {
-    const f = facts({ tlsrptTxt: { status: 'found', value: ['v=TLSRPTv1; rua=mailto:dmarc@vendor.example,mailto:tlsrpt@reports.example.com'] } });
+    const f = facts({
+      tlsrptTxt: { status: 'found', value: ['v=TLSRPTv1; rua=mailto:dmarc@vendor.example,mailto:tlsrpt@reports.example.com'] },
+    });
     if (f.policyFetch.ok) f.policyFetch.contentType = 'application/octet-stream';
     const byCheck = new Map(evaluateDomain(f).findings.map((x) => [x.check, x]));
     assert.equal(byCheck.get('rua-target')!.status, 'warn');
-    assert.match(byCheck.get('rua-target')!.summary, /rua target 2 of 2; Microsoft sends reports only to the first \(mailto:dmarc@vendor\.example\)/);
+    assert.match(
+      byCheck.get('rua-target')!.summary,
+      /rua target 2 of 2; Microsoft sends reports only to the first \(mailto:dmarc@vendor\.example\)/,
+    );
     assert.equal(byCheck.get('policy-fetch')!.status, 'warn');
   });
 
   it('tells a failing DNS lookup from a missing record', () => {
-    const f = facts({ stsTxt: { status: 'error', code: 'ESERVFAIL', message: 'queryTxt ESERVFAIL _mta-sts.example.com' }, tlsrptTxt: { status: 'none', code: 'ENOTFOUND' } });
+    const f = facts({
+      stsTxt: { status: 'error', code: 'ESERVFAIL', message: 'queryTxt ESERVFAIL _mta-sts.example.com' },
+      tlsrptTxt: { status: 'none', code: 'ENOTFOUND' },
+    });
     const byCheck = new Map(evaluateDomain(f).findings.map((x) => [x.check, x]));
     assert.match(byCheck.get('sts-record')!.summary, /failed: ESERVFAIL/);
     assert.equal(byCheck.get('tlsrpt-record')!.status, 'fail');
@@ -146,13 +183,21 @@ describe('comparePolicyWithReports', () => {
   ];
 
   it('reads the policy-string of the sample', () => {
-    assert.deepEqual(readPolicyString(policyString), { version: 'STSv1', mode: 'testing', maxAge: 86400, mx: ['*.mail.company-y.example'] });
+    assert.deepEqual(readPolicyString(policyString), {
+      version: 'STSv1',
+      mode: 'testing',
+      maxAge: 86400,
+      mx: ['*.mail.company-y.example'],
+    });
   });
 
   it('passes when reporters used the published policy and every failing MX is covered', () => {
     const published = parseStsPolicy(policyString.join('\n')).policy!;
     const c = comparePolicyWithReports('company-y.example', published, [reported], failures, 14);
-    assert.deepEqual(c.findings.map((f) => `${f.check}:${f.status}`), ['reports-policy:pass', 'reports-mode:pass', 'reports-mx:pass']);
+    assert.deepEqual(
+      c.findings.map((f) => `${f.check}:${f.status}`),
+      ['reports-policy:pass', 'reports-mode:pass', 'reports-mx:pass'],
+    );
     assert.match(c.findings[0]!.summary, /1 reporter\(s\) in the last 14 days applied the published policy: Company-X/);
   });
 
@@ -168,7 +213,10 @@ describe('comparePolicyWithReports', () => {
     assert.equal(byCheck.get('reports-mode')!.status, 'warn');
     assert.equal(byCheck.get('reports-mode')!.summary, 'reporters applied mode testing while the published mode is enforce');
     assert.equal(byCheck.get('reports-mx')!.status, 'fail');
-    assert.deepEqual(c.uncoveredMx.map((f) => f.hostname), ['mx2.mail.company-y.example', 'mx-backup.mail.company-y.example']);
+    assert.deepEqual(
+      c.uncoveredMx.map((f) => f.hostname),
+      ['mx2.mail.company-y.example', 'mx-backup.mail.company-y.example'],
+    );
     assert.deepEqual(byCheck.get('reports-mx')!.details, [
       'mx2.mail.company-y.example: 200 failed session(s) reported by Company-X (starttls-not-supported)',
       'mx-backup.mail.company-y.example: 3 failed session(s) reported by Company-X (validation-failure)',
@@ -178,7 +226,10 @@ describe('comparePolicyWithReports', () => {
   it('says there is nothing to compare when no report carries a policy', () => {
     const published = parseStsPolicy(GOOD_POLICY).policy!;
     const c = comparePolicyWithReports('example.com', published, [], [], 7);
-    assert.deepEqual(c.findings.map((f) => `${f.check}:${f.status}`), ['reports-policy:pass', 'reports-mx:pass']);
+    assert.deepEqual(
+      c.findings.map((f) => `${f.check}:${f.status}`),
+      ['reports-policy:pass', 'reports-mx:pass'],
+    );
     assert.match(c.findings[0]!.summary, /no report in the last 7 days/);
   });
 });

@@ -1,7 +1,7 @@
 /** RFC 8461 3.2 policy validation: each rule, with the line numbers and codes worked out by hand. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatStsPolicy, mxPatternProblem, parseStsPolicy, POLICY_MAX_BYTES } from '../../src/policy/parseStsPolicy.js';
+import { formatStsPolicy, mxPatternProblem, parseStsPolicy, POLICY_MAX_BYTES } from '../../src/policy/syntax/parseStsPolicy.js';
 
 /** [code, line, severity] of every problem, for compact assertions. */
 function codes(text: string | Buffer): Array<[string, number | undefined, string]> {
@@ -10,7 +10,8 @@ function codes(text: string | Buffer): Array<[string, number | undefined, string
 
 describe('parseStsPolicy', () => {
   it('reads the RFC 8461 3.2 example policy, CRLF-terminated', () => {
-    const text = 'version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmx: backupmx.example.com\r\nmax_age: 604800\r\n';
+    const text =
+      'version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmx: backupmx.example.com\r\nmax_age: 604800\r\n';
     const { policy, problems } = parseStsPolicy(text);
     assert.deepEqual(problems, []);
     assert.deepEqual(policy, {
@@ -30,7 +31,7 @@ describe('parseStsPolicy', () => {
     assert.equal(policy?.maxAge, 86400);
   });
 
-  it('reads what formatStsPolicy writes (the generator\'s form)', () => {
+  it("reads what formatStsPolicy writes (the generator's form)", () => {
     const text = formatStsPolicy({ mode: 'testing', maxAge: 604800, mx: ['mx1.example.com', '*.mail.example.com'] });
     assert.equal(text, 'version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: *.mail.example.com\nmax_age: 604800\n');
     assert.deepEqual(parseStsPolicy(text).problems, []);
@@ -114,12 +115,18 @@ describe('parseStsPolicy', () => {
   it('uses the first of duplicated fields, as senders do', () => {
     const { policy, problems } = parseStsPolicy('version: STSv1\nmode: testing\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n');
     assert.equal(policy?.mode, 'testing');
-    assert.deepEqual(problems.map((p) => p.code), ['field-duplicate']);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['field-duplicate'],
+    );
   });
 
   it('names the fix for wrong-case values', () => {
     const { problems } = parseStsPolicy('version: STSv1\nmode: Enforce\nmx: mx.example.com\nmax_age: 86400\n');
-    assert.deepEqual(problems.map((p) => [p.code, p.line]), [['mode-invalid', 2]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.line]),
+      [['mode-invalid', 2]],
+    );
     assert.match(problems[0]!.fix, /"mode: enforce"/);
     assert.deepEqual(codes('version: STSv2\nmode: none\nmax_age: 86400\n'), [['version-invalid', 1, 'error']]);
   });
@@ -135,7 +142,10 @@ describe('parseStsPolicy', () => {
 
     assert.deepEqual(codes(`\uFEFF${head}`), [['byte-order-mark', 1, 'error']]);
     // Line 1 holds both fields behind a lone CR, so neither counts: version and mode are then missing.
-    assert.deepEqual(codes('version: STSv1\rmode: testing\nmx: mx.example.com\nmax_age: 86400\n').map((c) => c[0]), ['line-syntax', 'field-missing', 'field-missing']);
+    assert.deepEqual(
+      codes('version: STSv1\rmode: testing\nmx: mx.example.com\nmax_age: 86400\n').map((c) => c[0]),
+      ['line-syntax', 'field-missing', 'field-missing'],
+    );
     assert.deepEqual(codes(Buffer.from([0x76, 0x3a, 0xff, 0x0a])), [['policy-not-utf8', undefined, 'error']]);
     assert.deepEqual(codes('  \n'), [['policy-empty', undefined, 'error']]);
   });

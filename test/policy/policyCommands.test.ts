@@ -97,7 +97,9 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 describe('tlsrpt policy (the real command)', () => {
   it('generates to a file, validates it, and refuses a bad one', async () => {
     const file = join(dir, 'cli.example.txt');
-    const gen = await cli(['policy', 'generate', '--domain', 'cli.example', '--mx', 'mx1.cli.example', 'mx2.cli.example', '-o', file], { TLSRPT_RUA: 'mailto:tls@reports.example' });
+    const gen = await cli(['policy', 'generate', '--domain', 'cli.example', '--mx', 'mx1.cli.example', 'mx2.cli.example', '-o', file], {
+      TLSRPT_RUA: 'mailto:tls@reports.example',
+    });
     assert.equal(gen.code, 0, gen.stderr);
     assert.match(gen.stdout, /^_smtp\._tls\.cli\.example\. +TXT {2}"v=TLSRPTv1; rua=mailto:tls@reports\.example"$/m);
     assert.match(gen.stdout, /^_mta-sts\.cli\.example\. +TXT {2}"v=STSv1; id=\d{14}Z"$/m);

@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config/loadConfig.js';
 import { ConfigError } from '../../src/errors.js';
-import { loadHostedPolicies } from '../../src/policy/loadHostedPolicies.js';
-import { policyHostPlugin } from '../../src/policy/policyHostPlugin.js';
+import { loadHostedPolicies } from '../../src/policy/host/loadHostedPolicies.js';
+import { policyHostPlugin } from '../../src/policy/host/policyHostPlugin.js';
 
 const EXAMPLE_COM = 'version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 1209600\n';
 const EXAMPLE_NET = 'version: STSv1\r\nmode: testing\r\nmx: *.example.net\r\nmax_age: 604800\r\n';
@@ -29,7 +29,11 @@ describe('policy hosting', () => {
     writeFileSync(join(dir, 'Example.NET.txt'), EXAMPLE_NET);
     writeFileSync(join(dir, 'README.md'), 'not a policy'); // other files are ignored
     writeFileSync(join(root, 'shared.txt'), SHARED);
-    const config = loadConfig({ MTA_STS_POLICY_DIR: dir, MTA_STS_POLICY_FILE: join(root, 'shared.txt'), MTA_STS_DOMAINS: 'a.example, b.example' });
+    const config = loadConfig({
+      MTA_STS_POLICY_DIR: dir,
+      MTA_STS_POLICY_FILE: join(root, 'shared.txt'),
+      MTA_STS_DOMAINS: 'a.example, b.example',
+    });
     app = Fastify();
     await app.register(policyHostPlugin, { policies: loadHostedPolicies(config.mtaSts) });
     await app.ready();
@@ -84,7 +88,10 @@ describe('policy hosting', () => {
         new Promise<{ status: number; body: string }>((resolve, reject) => {
           const req = request({ host: '127.0.0.1', port, path: '/.well-known/mta-sts.txt', headers: { host } }, (res) => {
             let body = '';
-            res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
           });
           req.on('error', reject).end();
         });
@@ -99,13 +106,16 @@ describe('policy hosting', () => {
     const badDir = join(root, 'bad');
     mkdirSync(badDir);
     writeFileSync(join(badDir, 'example.org.txt'), 'version: STSv1\nmode: enforce\nmx: mail.*.example.org\nmax_age: 99999999999\n');
-    assert.throws(() => loadHostedPolicies(loadConfig({ MTA_STS_POLICY_DIR: badDir }).mtaSts), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.variable, 'MTA_STS_POLICY_DIR');
-      assert.match(err.message, /example\.org\.txt:3: mx-wildcard/);
-      assert.match(err.message, /example\.org\.txt:4: max-age-invalid/);
-      return true;
-    });
+    assert.throws(
+      () => loadHostedPolicies(loadConfig({ MTA_STS_POLICY_DIR: badDir }).mtaSts),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.variable, 'MTA_STS_POLICY_DIR');
+        assert.match(err.message, /example\.org\.txt:3: mx-wildcard/);
+        assert.match(err.message, /example\.org\.txt:4: max-age-invalid/);
+        return true;
+      },
+    );
     writeFileSync(join(badDir, 'example.org.txt'), EXAMPLE_COM);
     writeFileSync(join(badDir, 'nodot.txt'), EXAMPLE_COM);
     assert.throws(() => loadHostedPolicies(loadConfig({ MTA_STS_POLICY_DIR: badDir }).mtaSts), /"nodot\.txt" is not named <domain>\.txt/);
@@ -113,6 +123,9 @@ describe('policy hosting', () => {
 
   it('refuses a domain configured twice', () => {
     const config = loadConfig({ MTA_STS_POLICY_DIR: dir, MTA_STS_POLICY_FILE: join(root, 'shared.txt'), MTA_STS_DOMAINS: 'example.com' });
-    assert.throws(() => loadHostedPolicies(config.mtaSts), (err: unknown) => err instanceof ConfigError && err.variable === 'MTA_STS_DOMAINS');
+    assert.throws(
+      () => loadHostedPolicies(config.mtaSts),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'MTA_STS_DOMAINS',
+    );
   });
 });

@@ -46,7 +46,11 @@ async function closedPort(): Promise<number> {
 }
 
 /** Sends raw bytes over one connection and collects the whole reply until the server closes or `untilReply`. */
-function rawExchange(port: number, first: string, rest?: { after: () => Promise<void>; bytes: string }): Promise<{ reply: string; ms: number }> {
+function rawExchange(
+  port: number,
+  first: string,
+  rest?: { after: () => Promise<void>; bytes: string },
+): Promise<{ reply: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -100,7 +104,11 @@ describe('refused requests', () => {
 
   it('415 for a body that is not labelled as a report, or has no label, storing nothing', async () => {
     const before = await countRaw(h);
-    const labels: Array<Record<string, string>> = [{ 'content-type': 'text/html' }, { 'content-type': 'multipart/form-data; boundary=x' }, {}];
+    const labels: Array<Record<string, string>> = [
+      { 'content-type': 'text/html' },
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      {},
+    ];
     for (const headers of labels) {
       const res = await fetch(h.url(), { method: 'POST', body: new Blob([REPORT]), headers });
       assert.equal(res.status, 415, JSON.stringify(headers));
@@ -144,10 +152,15 @@ describe('refused requests', () => {
   it('survives a burst of oversized bodies, and keeps answering', async () => {
     const big = Buffer.alloc(1024 * 1024, 0x20);
     const replies = await Promise.all(
-      Array.from({ length: 20 }, () => postReport(h.url(), big, { 'content-type': JSON_TYPE }).catch((err: Error) => ({ status: err.message }))),
+      Array.from({ length: 20 }, () =>
+        postReport(h.url(), big, { 'content-type': JSON_TYPE }).catch((err: Error) => ({ status: err.message })),
+      ),
     );
     // Each is refused; the server may close a connection before the client finished sending (a fetch error).
-    assert.ok(replies.every((r) => r.status === 413 || typeof r.status === 'string'), JSON.stringify(replies.map((r) => r.status)));
+    assert.ok(
+      replies.every((r) => r.status === 413 || typeof r.status === 'string'),
+      JSON.stringify(replies.map((r) => r.status)),
+    );
     assert.equal((await fetch(h.url('/healthz'))).status, 200);
     assert.equal((await postReport(h.url(), REPORT, { 'content-type': JSON_TYPE })).status, 200);
   });
@@ -212,7 +225,14 @@ describe('when Postgres is unreachable', () => {
       const ready = await fetch(`${base}/readyz`);
       assert.equal(ready.status, 503);
       const checks = ((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks;
-      assert.deepEqual(checks.map((c) => [c.name, c.ok]), [['postgres', false], ['migrations', false], ['redis', true]]);
+      assert.deepEqual(
+        checks.map((c) => [c.name, c.ok]),
+        [
+          ['postgres', false],
+          ['migrations', false],
+          ['redis', true],
+        ],
+      );
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
 
       const text = await scrape(`${base}/metrics`);
@@ -252,7 +272,10 @@ describe('when Postgres is unreachable', () => {
       const rows = (await db.pool.query(`SELECT raw, size_bytes FROM raw_messages ORDER BY id`)).rows;
       assert.equal(rows.length, 2, 'the refused body left no row');
       assert.ok(rows[0].raw.equals(bodies[0]) && rows[1].raw.equals(bodies[2]));
-      assert.ok(rows.every((r) => r.raw.length === r.size_bytes), 'every row whole');
+      assert.ok(
+        rows.every((r) => r.raw.length === r.size_bytes),
+        'every row whole',
+      );
     } finally {
       await http.stop();
       await proxy.close();
@@ -288,7 +311,14 @@ describe('health checks', () => {
       const ready = await fetch(h.url('/readyz'));
       assert.equal(ready.status, 503);
       const checks = ((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks;
-      assert.deepEqual(checks.map((c) => [c.name, c.ok]), [['postgres', true], ['migrations', true], ['redis', false]]);
+      assert.deepEqual(
+        checks.map((c) => [c.name, c.ok]),
+        [
+          ['postgres', true],
+          ['migrations', true],
+          ['redis', false],
+        ],
+      );
       const res = await postReport(h.url(), REPORT, { 'content-type': JSON_TYPE });
       assert.equal(res.status, 200);
       const row = (await h.db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [res.body.id])).rows[0];
@@ -370,7 +400,9 @@ describe('extra plugins', () => {
         receiver: {
           plugins: [
             async (app) => {
-              app.get('/.well-known/mta-sts.txt', async (_request, reply) => reply.type('text/plain').send('version: STSv1\r\nmode: testing\r\n'));
+              app.get('/.well-known/mta-sts.txt', async (_request, reply) =>
+                reply.type('text/plain').send('version: STSv1\r\nmode: testing\r\n'),
+              );
             },
             {
               plugin: async (app: FastifyInstance, opts: { greeting?: string }) => {

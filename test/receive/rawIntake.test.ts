@@ -19,11 +19,25 @@ function burstReport(i: number): unknown {
     'report-id': `burst-${i}`,
     policies: [
       {
-        policy: { 'policy-type': 'sts', 'policy-string': ['version: STSv1', 'mode: enforce', `mx: mx.${domain}`, 'max_age: 86400'], 'policy-domain': domain, 'mx-host': [`mx.${domain}`] },
+        policy: {
+          'policy-type': 'sts',
+          'policy-string': ['version: STSv1', 'mode: enforce', `mx: mx.${domain}`, 'max_age: 86400'],
+          'policy-domain': domain,
+          'mx-host': [`mx.${domain}`],
+        },
         summary: { 'total-successful-session-count': 100 + i, 'total-failure-session-count': i % 4 },
-        'failure-details': i % 4
-          ? [{ 'result-type': 'certificate-expired', 'sending-mta-ip': '198.51.100.7', 'receiving-mx-hostname': `mx.${domain}`, 'receiving-ip': '192.0.2.7', 'failed-session-count': i % 4 }]
-          : [],
+        'failure-details':
+          i % 4
+            ? [
+                {
+                  'result-type': 'certificate-expired',
+                  'sending-mta-ip': '198.51.100.7',
+                  'receiving-mx-hostname': `mx.${domain}`,
+                  'receiving-ip': '192.0.2.7',
+                  'failed-session-count': i % 4,
+                },
+              ]
+            : [],
       },
     ],
   };
@@ -53,7 +67,12 @@ describe('HTTP intake commits concurrent POSTs in groups', () => {
     const ids = replies.map((r) => r.body.id!);
     assert.equal(new Set(ids).size, BURST, 'one id per POST');
 
-    const rows = (await h.db.pool.query(`SELECT id, channel, raw, xmin::text AS tx FROM raw_messages ORDER BY id`)).rows as Array<{ id: number; channel: string; raw: Buffer; tx: string }>;
+    const rows = (await h.db.pool.query(`SELECT id, channel, raw, xmin::text AS tx FROM raw_messages ORDER BY id`)).rows as Array<{
+      id: number;
+      channel: string;
+      raw: Buffer;
+      tx: string;
+    }>;
     assert.equal(rows.length, BURST, 'each body stored once');
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const [i, id] of ids.entries()) {

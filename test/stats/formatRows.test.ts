@@ -17,7 +17,11 @@ const ROWS = [
 describe('formatRows', () => {
   it('aligns a table: text left, numbers right, rates as percentages, missing values as "-"', () => {
     assert.equal(
-      formatRows(COLUMNS, ROWS.map((r) => ({ ...r, note: r.note && 'x' })), 'table'),
+      formatRows(
+        COLUMNS,
+        ROWS.map((r) => ({ ...r, note: r.note && 'x' })),
+        'table',
+      ),
       'policy_domain  failed_sessions  failure_rate  ready  note\n' +
         'example.com               1400        9.091%  no     x\n' +
         'a.example                    0             -  yes    -\n',

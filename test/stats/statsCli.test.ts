@@ -42,14 +42,54 @@ describe('tlsrpt stats and readiness', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [
       // 10 x (Google 700 + Microsoft 299) = 9990 ok, 10 failed, 20 reports
-      { policy_domain: 'dual.example', days: 10, reporters: 2, reports: 20, successful_sessions: 9990, failed_sessions: 10, failure_rate: 0.001 },
+      {
+        policy_domain: 'dual.example',
+        days: 10,
+        reporters: 2,
+        reports: 20,
+        successful_sessions: 9990,
+        failed_sessions: 10,
+        failure_rate: 0.001,
+      },
       // 14 x (900 + 100) ok, 14 x 100 failed: 1400 / 15400
-      { policy_domain: 'failing.example', days: 14, reporters: 2, reports: 28, successful_sessions: 14000, failed_sessions: 1400, failure_rate: 0.090909 },
+      {
+        policy_domain: 'failing.example',
+        days: 14,
+        reporters: 2,
+        reports: 28,
+        successful_sessions: 14000,
+        failed_sessions: 1400,
+        failure_rate: 0.090909,
+      },
       // 4 x 200 + 4 x 100 + 700
-      { policy_domain: 'fewdays.example', days: 5, reporters: 3, reports: 9, successful_sessions: 1900, failed_sessions: 0, failure_rate: 0 },
+      {
+        policy_domain: 'fewdays.example',
+        days: 5,
+        reporters: 3,
+        reports: 9,
+        successful_sessions: 1900,
+        failed_sessions: 0,
+        failure_rate: 0,
+      },
       // k = 0..14: 18999 + 10 ok, 1 + 10 failed; 11 / 19020 = 0.000578
-      { policy_domain: 'ready.example', days: 15, reporters: 2, reports: 25, successful_sessions: 19009, failed_sessions: 11, failure_rate: 0.000578 },
-      { policy_domain: 'single.example', days: 14, reporters: 1, reports: 14, successful_sessions: 700, failed_sessions: 0, failure_rate: 0 },
+      {
+        policy_domain: 'ready.example',
+        days: 15,
+        reporters: 2,
+        reports: 25,
+        successful_sessions: 19009,
+        failed_sessions: 11,
+        failure_rate: 0.000578,
+      },
+      {
+        policy_domain: 'single.example',
+        days: 14,
+        reporters: 1,
+        reports: 14,
+        successful_sessions: 700,
+        failed_sessions: 0,
+        failure_rate: 0,
+      },
     ]);
   });
 
@@ -90,7 +130,17 @@ describe('tlsrpt stats and readiness', () => {
         'dual.example,tlsa,1,10,2990,10,0.003333\r\n',
     );
 
-    const byResult = await cli('stats', '--domain', 'failing.example', '--domain', 'dual.example', '--by', 'result-type', '--format', 'json');
+    const byResult = await cli(
+      'stats',
+      '--domain',
+      'failing.example',
+      '--domain',
+      'dual.example',
+      '--by',
+      'result-type',
+      '--format',
+      'json',
+    );
     assert.deepEqual(JSON.parse(byResult.stdout), [
       { policy_domain: 'dual.example', result_type: 'certificate-host-mismatch', reporters: 1, failed_sessions: 10 },
       { policy_domain: 'failing.example', result_type: 'certificate-host-mismatch', reporters: 1, failed_sessions: 840 },
@@ -126,8 +176,14 @@ describe('tlsrpt stats and readiness', () => {
       lines[0],
       'policy_domain    policy_mode  ready  days_with_reports  reporters  successful_sessions  failed_sessions  failure_rate  top_result_type',
     );
-    assert.equal(lines[1], 'dual.example     testing      yes                   10          2                 9990               10          0.1%  certificate-host-mismatch');
-    assert.equal(lines[2], 'failing.example  testing      no                    14          2                14000             1400        9.091%  certificate-host-mismatch');
+    assert.equal(
+      lines[1],
+      'dual.example     testing      yes                   10          2                 9990               10          0.1%  certificate-host-mismatch',
+    );
+    assert.equal(
+      lines[2],
+      'failing.example  testing      no                    14          2                14000             1400        9.091%  certificate-host-mismatch',
+    );
     assert.ok(
       r.stdout.includes(
         'fewdays.example: NOT READY. Reports on only 5 of the last 14 days, fewer than the 7 required.\n' +
@@ -147,7 +203,10 @@ describe('tlsrpt stats and readiness', () => {
     assert.equal(strict.code, 1);
     const [row] = JSON.parse(strict.stdout);
     assert.equal(row.ready, false);
-    assert.equal(row.reason, 'Failure rate 0.1% (10 of 10000 sessions) is above the 0.05% maximum; most failed sessions: certificate-host-mismatch.');
+    assert.equal(
+      row.reason,
+      'Failure rate 0.1% (10 of 10000 sessions) is above the 0.05% maximum; most failed sessions: certificate-host-mismatch.',
+    );
 
     const oneReporter = await cli('readiness', '--domain', 'single.example', '--min-reporters', '1');
     assert.equal(oneReporter.code, 0, oneReporter.stdout);
@@ -155,7 +214,10 @@ describe('tlsrpt stats and readiness', () => {
     // Three days back: fewdays.example has Google and Microsoft on each of them (the weekly report is older).
     const shortWindow = await cli('readiness', '--domain', 'fewdays.example', '--days', '3', '--min-days', '3', '--format', 'csv');
     assert.equal(shortWindow.code, 0, shortWindow.stdout);
-    assert.match(shortWindow.stdout, /^fewdays\.example,testing,true,3,2,900,0,0,,Reports on 3 of the last 3 days from 2 reporters; failure rate 0% \(0 of 900 sessions\) is within the 0\.1% maximum\.\r$/m);
+    assert.match(
+      shortWindow.stdout,
+      /^fewdays\.example,testing,true,3,2,900,0,0,,Reports on 3 of the last 3 days from 2 reporters; failure rate 0% \(0 of 900 sessions\) is within the 0\.1% maximum\.\r$/m,
+    );
 
     // Replaying the decision as of 20 days ago: only the k = 20..34 window, which holds one failing report.
     const past = await cli('readiness', '--as-of', d(19), '--format', 'json');
@@ -173,9 +235,17 @@ describe('tlsrpt stats and readiness', () => {
     assert.equal(r.code, 1);
     assert.deepEqual(JSON.parse(r.stdout), [
       {
-        policy_domain: 'silent.example', policy_mode: null, ready: false, days_with_reports: 0, reporters: 0, successful_sessions: 0,
-        failed_sessions: 0, failure_rate: null, top_result_type: null,
-        reason: 'No reports in the last 14 days: check the domain\'s TLS-RPT record (_smtp._tls.silent.example) and that reports reach this service.',
+        policy_domain: 'silent.example',
+        policy_mode: null,
+        ready: false,
+        days_with_reports: 0,
+        reporters: 0,
+        successful_sessions: 0,
+        failed_sessions: 0,
+        failure_rate: null,
+        top_result_type: null,
+        reason:
+          "No reports in the last 14 days: check the domain's TLS-RPT record (_smtp._tls.silent.example) and that reports reach this service.",
       },
     ]);
   });

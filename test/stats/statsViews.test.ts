@@ -47,7 +47,10 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
        WHERE policy_domain = 'ready.example' AND organization_name = $1 ORDER BY day DESC`,
       [MICROSOFT],
     );
-    assert.deepEqual(ms, Array.from({ length: 10 }, (_, i) => ({ day: d(i + 1), successful_sessions: 500, failed_sessions: 0, reports: 1 })));
+    assert.deepEqual(
+      ms,
+      Array.from({ length: 10 }, (_, i) => ({ day: d(i + 1), successful_sessions: 500, failed_sessions: 0, reports: 1 })),
+    );
     // The 7-day report counts whole on its first day.
     const weekly = await q(`SELECT day::text, successful_sessions FROM daily_domain_stats WHERE organization_name = $1`, [WEEKLY]);
     assert.deepEqual(weekly, [{ day: d(7), successful_sessions: 700 }]);
@@ -102,12 +105,24 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
     );
     assert.deepEqual(failing, [
       {
-        organization_name: GOOGLE, result_type: 'certificate-host-mismatch', receiving_mx_hostname: 'mx1.failing.example',
-        receiving_ip: '192.0.2.10', sending_mta_ip: '198.51.100.1', failed_sessions: 60, additional_information: null, failure_reason_code: null,
+        organization_name: GOOGLE,
+        result_type: 'certificate-host-mismatch',
+        receiving_mx_hostname: 'mx1.failing.example',
+        receiving_ip: '192.0.2.10',
+        sending_mta_ip: '198.51.100.1',
+        failed_sessions: 60,
+        additional_information: null,
+        failure_reason_code: null,
       },
       {
-        organization_name: GOOGLE, result_type: 'starttls-not-supported', receiving_mx_hostname: 'mx2.failing.example',
-        receiving_ip: '192.0.2.20', sending_mta_ip: '198.51.100.2', failed_sessions: 40, additional_information: null, failure_reason_code: null,
+        organization_name: GOOGLE,
+        result_type: 'starttls-not-supported',
+        receiving_mx_hostname: 'mx2.failing.example',
+        receiving_ip: '192.0.2.20',
+        sending_mta_ip: '198.51.100.2',
+        failed_sessions: 40,
+        additional_information: null,
+        failure_reason_code: null,
       },
     ]);
     // dual.example: the sts failure is counted, the same session's tlsa-invalid under tlsa is not.
@@ -128,33 +143,68 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
   const EXPECTED_DEFAULT = [
     {
       // Microsoft 10 x 299 (sts counted once) + Google 10 x 700 = 9990 ok; 10 failed; 10 / 10000 = 0.1%, the maximum itself.
-      policy_domain: 'dual.example', policy_mode: 'testing', days_with_reports: 10, reporters: 2, successful_sessions: 9990,
-      failed_sessions: 10, failure_rate: 0.001, top_result_type: 'certificate-host-mismatch', ready: true,
+      policy_domain: 'dual.example',
+      policy_mode: 'testing',
+      days_with_reports: 10,
+      reporters: 2,
+      successful_sessions: 9990,
+      failed_sessions: 10,
+      failure_rate: 0.001,
+      top_result_type: 'certificate-host-mismatch',
+      ready: true,
       reason: 'Reports on 10 of the last 14 days from 2 reporters; failure rate 0.1% (10 of 10000 sessions) is within the 0.1% maximum.',
     },
     {
       // Google 14 x (900 + 100), Microsoft 14 x 100: 14000 ok, 1400 failed; 1400 / 15400 = 9.0909%.
       // certificate-host-mismatch 14 x 60 = 840 > starttls-not-supported 14 x 40 = 560.
-      policy_domain: 'failing.example', policy_mode: 'testing', days_with_reports: 14, reporters: 2, successful_sessions: 14000,
-      failed_sessions: 1400, failure_rate: 0.090909, top_result_type: 'certificate-host-mismatch', ready: false,
+      policy_domain: 'failing.example',
+      policy_mode: 'testing',
+      days_with_reports: 14,
+      reporters: 2,
+      successful_sessions: 14000,
+      failed_sessions: 1400,
+      failure_rate: 0.090909,
+      top_result_type: 'certificate-host-mismatch',
+      ready: false,
       reason: 'Failure rate 9.091% (1400 of 15400 sessions) is above the 0.1% maximum; most failed sessions: certificate-host-mismatch.',
     },
     {
       // Days k = 1..4 and 7 (the weekly report's first day): 5 < 7. 4 x 200 + 4 x 100 + 700 = 1900 ok.
-      policy_domain: 'fewdays.example', policy_mode: 'testing', days_with_reports: 5, reporters: 3, successful_sessions: 1900,
-      failed_sessions: 0, failure_rate: 0, top_result_type: null, ready: false,
+      policy_domain: 'fewdays.example',
+      policy_mode: 'testing',
+      days_with_reports: 5,
+      reporters: 3,
+      successful_sessions: 1900,
+      failed_sessions: 0,
+      failure_rate: 0,
+      top_result_type: null,
+      ready: false,
       reason: 'Reports on only 5 of the last 14 days, fewer than the 7 required.',
     },
     {
       // Google 13 x 1000 + 999, Microsoft 10 x 500 = 18999 ok, 1 failed; 1 / 19000 = 0.0053%. The k = 0 and k = 20
       // reports are outside the window; mode "none" of k = 12..14 was replaced by "testing".
-      policy_domain: 'ready.example', policy_mode: 'testing', days_with_reports: 14, reporters: 2, successful_sessions: 18999,
-      failed_sessions: 1, failure_rate: 0.000053, top_result_type: 'certificate-expired', ready: true,
+      policy_domain: 'ready.example',
+      policy_mode: 'testing',
+      days_with_reports: 14,
+      reporters: 2,
+      successful_sessions: 18999,
+      failed_sessions: 1,
+      failure_rate: 0.000053,
+      top_result_type: 'certificate-expired',
+      ready: true,
       reason: 'Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum.',
     },
     {
-      policy_domain: 'single.example', policy_mode: 'enforce', days_with_reports: 14, reporters: 1, successful_sessions: 700,
-      failed_sessions: 0, failure_rate: 0, top_result_type: null, ready: false,
+      policy_domain: 'single.example',
+      policy_mode: 'enforce',
+      days_with_reports: 14,
+      reporters: 1,
+      successful_sessions: 700,
+      failed_sessions: 0,
+      failure_rate: 0,
+      top_result_type: null,
+      ready: false,
       reason: 'Reports from only 1 reporter (Google Inc.), fewer than the 2 required. The MTA-STS policy is already in enforce mode.',
     },
   ];
@@ -169,15 +219,19 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
 
   it('takes other thresholds and windows', async () => {
     const lax = await q(`SELECT policy_domain, ready FROM enforce_readiness_for(14, 0.1, 4, 1, $1)`, [AS_OF]);
-    assert.ok(lax.every((r) => r.ready), JSON.stringify(lax));
-    // Three days (k = 1..3): Google 3 x 200 + Microsoft 3 x 100; the weekly report (k = 7) is outside.
-    const [few] = await q(`${READINESS_SQL} FROM enforce_readiness_for(3, 0.001, 3, 2, $1) WHERE policy_domain = 'fewdays.example'`, [AS_OF]);
-    assert.deepEqual(
-      [few.days_with_reports, few.reporters, few.successful_sessions, few.ready],
-      [3, 2, 900, true],
+    assert.ok(
+      lax.every((r) => r.ready),
+      JSON.stringify(lax),
     );
+    // Three days (k = 1..3): Google 3 x 200 + Microsoft 3 x 100; the weekly report (k = 7) is outside.
+    const [few] = await q(`${READINESS_SQL} FROM enforce_readiness_for(3, 0.001, 3, 2, $1) WHERE policy_domain = 'fewdays.example'`, [
+      AS_OF,
+    ]);
+    assert.deepEqual([few.days_with_reports, few.reporters, few.successful_sessions, few.ready], [3, 2, 900, true]);
     // A stricter maximum blocks dual.example, which sits exactly at 0.1%.
-    const [dual] = await q(`SELECT ready, reason FROM enforce_readiness_for(14, 0.0009, 7, 2, $1) WHERE policy_domain = 'dual.example'`, [AS_OF]);
+    const [dual] = await q(`SELECT ready, reason FROM enforce_readiness_for(14, 0.0009, 7, 2, $1) WHERE policy_domain = 'dual.example'`, [
+      AS_OF,
+    ]);
     assert.deepEqual(dual, {
       ready: false,
       reason: 'Failure rate 0.1% (10 of 10000 sessions) is above the 0.09% maximum; most failed sessions: certificate-host-mismatch.',

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { attachReports } from '../../src/alert/windowStore.js';
+import { attachReports } from '../../src/alert/store/windowStore.js';
 import { WORKER_POOL } from '../../src/services/workerService.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
@@ -25,13 +25,35 @@ function mail(n: number): Buffer {
     'report-id': `keyed-${n}`,
     policies: [
       {
-        policy: { 'policy-type': 'sts', 'policy-string': ['version: STSv1', 'mode: testing'], 'policy-domain': domain, 'mx-host': [`mx.${domain}`] },
+        policy: {
+          'policy-type': 'sts',
+          'policy-string': ['version: STSv1', 'mode: testing'],
+          'policy-domain': domain,
+          'mx-host': [`mx.${domain}`],
+        },
         summary: { 'total-successful-session-count': 10, 'total-failure-session-count': n % 2 },
-        'failure-details': n % 2 ? [{ 'result-type': 'certificate-expired', 'sending-mta-ip': '198.51.100.1', 'receiving-ip': '192.0.2.1', 'receiving-mx-hostname': `mx.${domain}`, 'failed-session-count': 1 }] : [],
+        'failure-details':
+          n % 2
+            ? [
+                {
+                  'result-type': 'certificate-expired',
+                  'sending-mta-ip': '198.51.100.1',
+                  'receiving-ip': '192.0.2.1',
+                  'receiving-mx-hostname': `mx.${domain}`,
+                  'failed-session-count': 1,
+                },
+              ]
+            : [],
       },
     ],
   };
-  return buildReportMail({ report, policyDomain: domain, submitter: 'keyed.example', reportId: `keyed-${n}`, filename: `keyed.example!${domain}!1772323200!1772409599!keyed-${n}.json.gz` });
+  return buildReportMail({
+    report,
+    policyDomain: domain,
+    submitter: 'keyed.example',
+    reportId: `keyed-${n}`,
+    filename: `keyed.example!${domain}!1772323200!1772409599!keyed-${n}.json.gz`,
+  });
 }
 
 describe('storing and attaching in a new database', () => {
@@ -50,8 +72,12 @@ describe('storing and attaching in a new database', () => {
 
   async function seqScans(): Promise<Record<string, number>> {
     await pool.query('SELECT pg_stat_force_next_flush()');
-    const rows = (await db.pool.query<{ relname: string; n: number }>(
-      `SELECT relname, seq_scan::int AS n FROM pg_stat_user_tables WHERE relname = ANY($1)`, [TABLES])).rows;
+    const rows = (
+      await db.pool.query<{ relname: string; n: number }>(
+        `SELECT relname, seq_scan::int AS n FROM pg_stat_user_tables WHERE relname = ANY($1)`,
+        [TABLES],
+      )
+    ).rows;
     return Object.fromEntries(rows.map((r) => [r.relname, r.n]));
   }
 
@@ -61,7 +87,10 @@ describe('storing and attaching in a new database', () => {
       const items: StoreItem[] = [];
       for (let i = 0; i < 8; i++) {
         const bytes = mail(b * 8 + i);
-        items.push({ rawMessageId: await insertRawMessage(db.pool, bytes, { channel: 'ingest' }), decoded: await decodeMessage(bytes, { reportMaxBytes: 1 << 20 }) });
+        items.push({
+          rawMessageId: await insertRawMessage(db.pool, bytes, { channel: 'ingest' }),
+          decoded: await decodeMessage(bytes, { reportMaxBytes: 1 << 20 }),
+        });
       }
       batches.push(items);
     }

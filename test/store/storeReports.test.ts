@@ -35,7 +35,13 @@ function detail(type: string, n: number, i = 0): WireDetail {
 }
 
 /** A policy whose failure total is the sum of its details (so no failure-total-mismatch fix-up). */
-function policy(type: string, domain: string, ok: number, details: WireDetail[] | undefined, extra: Partial<WirePolicy['policy']> = {}): WirePolicy {
+function policy(
+  type: string,
+  domain: string,
+  ok: number,
+  details: WireDetail[] | undefined,
+  extra: Partial<WirePolicy['policy']> = {},
+): WirePolicy {
   const failed = (details ?? []).reduce((s, d) => s + d['failed-session-count'], 0);
   const p: WirePolicy = {
     policy: {
@@ -111,7 +117,11 @@ describe('storeReports: several reports in one statement', () => {
   /** The rows written since `before` was counted. */
   async function addedSince(before: Counts): Promise<Counts> {
     const now = await counts();
-    return { reports: now.reports - before.reports, policies: now.policies - before.policies, failure_details: now.failure_details - before.failure_details };
+    return {
+      reports: now.reports - before.reports,
+      policies: now.policies - before.policies,
+      failure_details: now.failure_details - before.failure_details,
+    };
   }
 
   async function message(id: number) {
@@ -137,7 +147,9 @@ describe('storeReports: several reports in one statement', () => {
     // The two fix-ups these crafted reports can need (README "Fix-ups").
     const fixups = [
       ...(r.policies.some((pol) => !('failure-details' in pol)) ? ['failure-details-missing'] : []),
-      ...(r.policies.some((pol) => pol['failure-details']?.some((d) => !d['sending-mta-ip'] || !d['receiving-ip'] || !d['receiving-mx-hostname']))
+      ...(r.policies.some((pol) =>
+        pol['failure-details']?.some((d) => !d['sending-mta-ip'] || !d['receiving-ip'] || !d['receiving-mx-hostname']),
+      )
         ? ['failure-detail-fields-missing']
         : []),
     ];
@@ -169,7 +181,11 @@ describe('storeReports: several reports in one statement', () => {
       })),
     );
     const policyIds = policies.map((pol) => pol.id as number);
-    assert.deepEqual(policyIds, [...policyIds].sort((a, b) => a - b), 'policy ids in policy order');
+    assert.deepEqual(
+      policyIds,
+      [...policyIds].sort((a, b) => a - b),
+      'policy ids in policy order',
+    );
 
     const details = (
       await db.pool.query(
@@ -209,7 +225,9 @@ describe('storeReports: several reports in one statement', () => {
 
   it('stores a batch of new reports, every row equal to its report JSON', async () => {
     // 600 details in a listed order that follows no column, so only insertion order can keep it.
-    const many = Array.from({ length: 600 }, (_, i) => detail(i % 2 ? 'certificate-expired' : 'starttls-not-supported', ((i * 7919) % 997) + 1, i));
+    const many = Array.from({ length: 600 }, (_, i) =>
+      detail(i % 2 ? 'certificate-expired' : 'starttls-not-supported', ((i * 7919) % 997) + 1, i),
+    );
     const batch = await Promise.all([
       // One policy, success only, "failure-details" left out (fix-up).
       prepare(report('Alpha Mail', 'alpha-1', [policy('sts', 'one.example', 120, undefined)])),
@@ -251,10 +269,7 @@ describe('storeReports: several reports in one statement', () => {
     const ids = results.map((r) => r.reportId);
     assert.equal(new Set(ids).size, ids.length);
     for (const [i, p] of batch.entries()) await assertStoredAs(ids[i]!, p);
-    assert.deepEqual(
-      await addedSince(before),
-      { reports: 4, policies: 1 + 2 + 3 + 1, failure_details: 2 + 3 + 600 },
-    );
+    assert.deepEqual(await addedSince(before), { reports: 4, policies: 1 + 2 + 3 + 1, failure_details: 2 + 3 + 600 });
   });
 
   it('settles duplicates, conflicts and repeated messages within one batch', async () => {
@@ -281,11 +296,7 @@ describe('storeReports: several reports in one statement', () => {
     assert.equal(rc!.outcome, 'stored');
     assert.deepEqual(rc2, rc, 'the same raw message twice: one report, the same result');
 
-    assert.deepEqual(
-      await addedSince(before),
-      { reports: 3, policies: 3, failure_details: 2 },
-      'only a1, b1 and c wrote rows',
-    );
+    assert.deepEqual(await addedSince(before), { reports: 3, policies: 3, failure_details: 2 }, 'only a1, b1 and c wrote rows');
     await assertStoredAs(ra1!.reportId, a1);
     await assertStoredAs(rb1!.reportId, b1); // the first of the conflicting pair is kept, rows and all
     await assertStoredAs(rc!.reportId, c);
@@ -303,7 +314,9 @@ describe('storeReports: several reports in one statement', () => {
     assert.equal(conflict.detail, CONFLICT_DETAIL);
     assert.ok(conflict.processed_at instanceof Date);
     // Both raw mails are kept.
-    const kept = await db.pool.query(`SELECT count(*)::int AS n FROM raw_messages WHERE id = ANY($1::bigint[])`, [[b1.rawMessageId, b2.rawMessageId]]);
+    const kept = await db.pool.query(`SELECT count(*)::int AS n FROM raw_messages WHERE id = ANY($1::bigint[])`, [
+      [b1.rawMessageId, b2.rawMessageId],
+    ]);
     assert.equal(kept.rows[0].n, 2);
   });
 
@@ -324,7 +337,9 @@ describe('storeReports: several reports in one statement', () => {
   });
 
   it('one bad item does not fail the others: a missing raw message, a constraint violation', async () => {
-    const good1 = await prepare(report('Lambda Mail', 'lambda-1', [policy('sts', 'eleven.example', 8, [detail('certificate-expired', 2)])]));
+    const good1 = await prepare(
+      report('Lambda Mail', 'lambda-1', [policy('sts', 'eleven.example', 8, [detail('certificate-expired', 2)])]),
+    );
     const good2 = await prepare(report('Mu Mail', 'mu-1', [policy('tlsa', 'twelve.example', 4, [])]));
     const dup = await redeliver(good2);
     // No raw_messages row with this id: reports.raw_message_id's foreign key refuses it.
@@ -355,10 +370,7 @@ describe('storeReports: several reports in one statement', () => {
     const keeper = r2.outcome === 'stored' ? good2 : { ...good2, rawMessageId: dup.rawMessageId };
     await assertStoredAs(r2.reportId, keeper);
 
-    assert.deepEqual(
-      await addedSince(before),
-      { reports: 2, policies: 2, failure_details: 1 },
-    );
+    assert.deepEqual(await addedSince(before), { reports: 2, policies: 2, failure_details: 1 });
     const none = await db.pool.query(`SELECT count(*)::int AS n FROM reports WHERE report_id IN ('nu-1', 'xi-1')`);
     assert.equal(none.rows[0].n, 0, 'nothing of the bad items');
     assert.equal((await message(negative.rawMessageId)).status, 'pending', 'the bad item is left for its job to handle');
@@ -418,7 +430,8 @@ describe('storeReports: several reports in one statement', () => {
 
     const results = (await storeReports(db.pool, [z, x2, y, x, y2, z])).map(stored);
 
-    const rowOf = async (id: number) => (await db.pool.query(`SELECT raw_message_id FROM reports WHERE id = $1`, [id])).rows[0].raw_message_id;
+    const rowOf = async (id: number) =>
+      (await db.pool.query(`SELECT raw_message_id FROM reports WHERE id = $1`, [id])).rows[0].raw_message_id;
     assert.deepEqual(
       results.map((r) => r.outcome),
       ['stored', 'duplicate', 'stored', 'stored', 'conflict', 'stored'],
@@ -441,7 +454,11 @@ describe('storeReports: several reports in one statement', () => {
     try {
       for (let round = 0; round < 8; round++) {
         const firsts = await Promise.all(
-          Array.from({ length: 30 }, (_, i) => prepare(report(`Race ${round}`, `race-${round}-${i}`, [policy('sts', `race${i}.example`, i, [detail('certificate-expired', 1, i)])]))),
+          Array.from({ length: 30 }, (_, i) =>
+            prepare(
+              report(`Race ${round}`, `race-${round}-${i}`, [policy('sts', `race${i}.example`, i, [detail('certificate-expired', 1, i)])]),
+            ),
+          ),
         );
         const seconds = await Promise.all(firsts.map(redeliver));
         const [one, two] = await Promise.all([storeReports(workers[0]!, firsts), storeReports(workers[1]!, [...seconds].reverse())]);
@@ -460,7 +477,9 @@ describe('storeReports: several reports in one statement', () => {
     }
     // A backend reports its statistics when it exits at the latest: wait for both, then read the counter.
     await waitFor('the racing connections to close', async () => {
-      const r = await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tlsrpt-store-race' AND datname = current_database()`);
+      const r = await db.pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tlsrpt-store-race' AND datname = current_database()`,
+      );
       return r.rows[0].n === 0;
     });
     assert.equal(await deadlocks(), before, 'Postgres detected a deadlock between the two batches');

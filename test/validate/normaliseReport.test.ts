@@ -212,9 +212,18 @@ describe('fix-ups', () => {
   }
 
   it('has a regression test for every JSON fix-up it defines', () => {
-    const transport = ['report-part-mislabelled', 'plain-json-labelled-gzip', 'gzip-trailing-bytes', 'zip-attachment', 'report-in-mail-body'];
+    const transport = [
+      'report-part-mislabelled',
+      'plain-json-labelled-gzip',
+      'gzip-trailing-bytes',
+      'zip-attachment',
+      'report-in-mail-body',
+    ];
     const tested = new Set([...CASES.map((c) => c.fixup), ...transport]);
-    assert.deepEqual(Object.keys(FIXUPS).filter((f) => !tested.has(f as FixupName)), []);
+    assert.deepEqual(
+      Object.keys(FIXUPS).filter((f) => !tested.has(f as FixupName)),
+      [],
+    );
   });
 
   it('inPlace rewrites the value it is given, with the same result and fix-ups as a copy', () => {
@@ -233,13 +242,20 @@ describe('fix-ups', () => {
     const r = base();
     p0(r).summary['total-successful-session-count'] = 'ten';
     const out = normaliseReport(r);
-    assert.throws(() => validateReport(out.report), (e: unknown) => e instanceof ReportInputError && e.reason === 'schema-violation' && /expected integer, got the string "ten"/.test(e.detail));
+    assert.throws(
+      () => validateReport(out.report),
+      (e: unknown) =>
+        e instanceof ReportInputError && e.reason === 'schema-violation' && /expected integer, got the string "ten"/.test(e.detail),
+    );
   });
 
   it('does not guess: an unparseable date stays for the schema to reject (never the epoch)', () => {
     const r = base();
     r['date-range']['start-datetime'] = 'yesterday';
-    assert.throws(() => validateReport(normaliseReport(r).report), (e: unknown) => e instanceof ReportInputError && /start-datetime.*"yesterday" is not an RFC 3339 date-time/.test(e.detail));
+    assert.throws(
+      () => validateReport(normaliseReport(r).report),
+      (e: unknown) => e instanceof ReportInputError && /start-datetime.*"yesterday" is not an RFC 3339 date-time/.test(e.detail),
+    );
   });
 });
 
@@ -247,16 +263,27 @@ describe('schema strictness (RFC 8460 section 4)', () => {
   const rejects: Array<[string, (r: Json) => void, RegExp]> = [
     ['a fractional count', (r) => (d0(r)['failed-session-count'] = 1.5), /failed-session-count.*expected integer, got the fraction 1\.5/],
     ['no policies', (r) => (r.policies = []), /\$\.policies: the list is empty/],
-    ['an unknown policy-type', (r) => (p0(r).policy['policy-type'] = 'invalid-policy-type'), /policy-type.*"invalid-policy-type" is not one of "tlsa", "sts", "no-policy-found"/],
+    [
+      'an unknown policy-type',
+      (r) => (p0(r).policy['policy-type'] = 'invalid-policy-type'),
+      /policy-type.*"invalid-policy-type" is not one of "tlsa", "sts", "no-policy-found"/,
+    ],
     ['an sts policy without policy-domain', (r) => delete p0(r).policy['policy-domain'], /missing required key "policy-domain"/],
-    ['a missing failure total', (r) => delete p0(r).summary['total-failure-session-count'], /missing required key "total-failure-session-count"/],
+    [
+      'a missing failure total',
+      (r) => delete p0(r).summary['total-failure-session-count'],
+      /missing required key "total-failure-session-count"/,
+    ],
     ['an empty report-id', (r) => (r['report-id'] = ''), /report-id.*must not be empty/],
   ];
   for (const [name, mutate, detail] of rejects) {
     it(`rejects ${name}`, () => {
       const r = base();
       mutate(r);
-      assert.throws(() => validateReport(normaliseReport(r).report), (e: unknown) => e instanceof ReportInputError && detail.test(e.detail));
+      assert.throws(
+        () => validateReport(normaliseReport(r).report),
+        (e: unknown) => e instanceof ReportInputError && detail.test(e.detail),
+      );
     });
   }
 
@@ -279,7 +306,10 @@ describe('real samples record exactly the fix-ups their deviations call for', ()
     'parsedmarc--rfc8460.json': ['mx-host-string', 'failure-detail-fields-missing'],
     'parsedmarc--smtp_tls.json': [],
     'stalwart-mail-auth--rpt02.json': [],
-    'mox--microsoft--ATTACHMENT--microsoft.com!test.xmox.nl!1673308800!1673395199!133198585438131172.json.gz': ['datetime-without-zone', 'failure-details-missing'],
+    'mox--microsoft--ATTACHMENT--microsoft.com!test.xmox.nl!1673308800!1673395199!133198585438131172.json.gz': [
+      'datetime-without-zone',
+      'failure-details-missing',
+    ],
   };
   for (const [file, fixups] of Object.entries(expected)) {
     it(file, () => {

@@ -65,7 +65,14 @@ describe('tlsrpt http', () => {
       const status = await new Promise<number>((resolve, reject) => {
         https
           .request(
-            { host: '127.0.0.1', port, path: '/tlsrpt', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/tlsrpt+json' } },
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/tlsrpt',
+              method: 'POST',
+              rejectUnauthorized: false,
+              headers: { 'content-type': 'application/tlsrpt+json' },
+            },
             (res) => {
               res.resume();
               resolve(res.statusCode ?? 0);

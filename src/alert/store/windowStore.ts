@@ -3,9 +3,9 @@
  * for evaluateWindow. Every change to a domain's windows happens under a per-domain advisory lock, so a
  * report joining a window and the window being evaluated never interleave, whatever the number of workers.
  */
-import type { Pool, PoolClient } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
-import type { CooldownState, WindowDetail, WindowReport } from './evaluateWindow.js';
+import type { Pool, PoolClient } from '../../db/pool.js';
+import { withTransaction } from '../../db/pool.js';
+import type { CooldownState, WindowDetail, WindowReport } from '../decide/evaluateWindow.js';
 
 export interface OpenedWindow {
   windowId: number;
@@ -37,14 +37,18 @@ export async function lockDomain(client: PoolClient, domain: string): Promise<vo
  */
 export async function attachReports(pool: Pool, reportIds: number[], groupWaitMs: number): Promise<OpenedWindow[]> {
   if (reportIds.length === 0) return [];
-  return withTransaction(pool, async (c) => {
-    // Every domain of the batch locked, in domain order, so two batches with domains in common cannot
-    // deadlock, and a window being evaluated is never joined meanwhile. (DISTINCT keeps the sorted
-    // subquery from being flattened: the locks are taken in its order.)
-    await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
-    const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs] });
-    return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
-  }, { keyedLookups: true });
+  return withTransaction(
+    pool,
+    async (c) => {
+      // Every domain of the batch locked, in domain order, so two batches with domains in common cannot
+      // deadlock, and a window being evaluated is never joined meanwhile. (DISTINCT keeps the sorted
+      // subquery from being flattened: the locks are taken in its order.)
+      await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
+      const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs] });
+      return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
+    },
+    { keyedLookups: true },
+  );
 }
 
 const LOCK_DOMAINS_OF_REPORTS = {
@@ -226,7 +230,12 @@ export async function loadCooldownHistory(c: PoolClient, domain: string, before:
      ORDER BY i.result_type, w.opened_at DESC`,
     [domain, before],
   );
-  return res.rows.map((r) => ({ resultType: r.result_type, alertedAt: r.opened_at, failedSessions: r.failed_sessions, critical: r.critical }));
+  return res.rows.map((r) => ({
+    resultType: r.result_type,
+    alertedAt: r.opened_at,
+    failedSessions: r.failed_sessions,
+    critical: r.critical,
+  }));
 }
 
 export async function markWindowEvaluated(c: PoolClient, windowId: number, outcome: string): Promise<void> {

@@ -3,7 +3,15 @@
  * mrkdwn text. Pure. The text says what happened, to which domain, seen by whom, and what to do about each
  * result type (the explanations of src/resultTypes.ts, with the domain filled in).
  */
-import type { AlertContent, FailedSessionsAlert, HostCount, PolicyMode, QuietReporterAlert, ResultTypeSummary, TestAlert } from './alertContent.js';
+import type {
+  AlertContent,
+  FailedSessionsAlert,
+  HostCount,
+  PolicyMode,
+  QuietReporterAlert,
+  ResultTypeSummary,
+  TestAlert,
+} from './alertContent.js';
 
 export interface FormattedAlert {
   subject: string;
@@ -45,7 +53,8 @@ function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
 
   const modes = a.modes.map((m) => `${MODE_LABELS[m.mode]}, as reported by ${m.organizations.join(', ')}`);
   const reporters = a.reporters.map(
-    (r) => `${r.organizationName}${r.contactInfo ? ` <${r.contactInfo}>` : ''}: ${plural(r.reports, 'report')}, ${r.failedSessions} failed, ${r.successfulSessions} successful`,
+    (r) =>
+      `${r.organizationName}${r.contactInfo ? ` <${r.contactInfo}>` : ''}: ${plural(r.reports, 'report')}, ${r.failedSessions} failed, ${r.successfulSessions} successful`,
   );
   const shown = a.resultTypes.slice(0, SHOWN_RESULT_TYPES);
   const rest = a.resultTypes.slice(SHOWN_RESULT_TYPES);
@@ -73,7 +82,11 @@ function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
     if (t.reasonCodes.length) lines.push(`   Reported reason: ${t.reasonCodes.join('; ')}`);
     lines.push(`   What it means: ${t.meaning}`, `   How to fix:    ${t.fix}`, '');
   });
-  if (rest.length) lines.push(`... and ${plural(rest.length, 'more result type')}: ${rest.map((t) => `${t.resultType} (${t.failedSessions})`).join(', ')}`, '');
+  if (rest.length)
+    lines.push(
+      `... and ${plural(rest.length, 'more result type')}: ${rest.map((t) => `${t.resultType} (${t.failedSessions})`).join(', ')}`,
+      '',
+    );
   lines.push(`This alert covers the reports received for ${domain} between ${when(a.window.openedAt)} and ${when(a.window.closesAt)}.`);
   if (a.resultTypes.some((t) => !t.trigger)) {
     lines.push('Result types "in cooldown" were alerted before; they are alerted again when the cooldown ends or their count grows.');

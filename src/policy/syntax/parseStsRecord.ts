@@ -79,31 +79,62 @@ export function parseStsRecord(texts: readonly string[], domain: string): Record
     const key = eq < 0 ? field : field.slice(0, eq);
     const value = eq < 0 ? '' : field.slice(eq + 1);
     if (eq < 0 || !EXT_NAME.test(key)) {
-      problems.push({ severity: 'error', code: 'sts-record-syntax', message: `"${field}" is not a "name=value" field`, fix: 'Separate fields with ";" and write them as name=value.' });
+      problems.push({
+        severity: 'error',
+        code: 'sts-record-syntax',
+        message: `"${field}" is not a "name=value" field`,
+        fix: 'Separate fields with ";" and write them as name=value.',
+      });
       continue;
     }
     if (key === 'id') {
       if (id !== undefined) {
-        problems.push({ severity: 'warning', code: 'sts-id-duplicate', message: `id appears twice; senders use the first ("${id}")`, fix: 'Keep one id field.' });
+        problems.push({
+          severity: 'warning',
+          code: 'sts-id-duplicate',
+          message: `id appears twice; senders use the first ("${id}")`,
+          fix: 'Keep one id field.',
+        });
         continue;
       }
       id = value;
       const problem = stsIdProblem(value);
-      if (problem) problems.push({ severity: 'error', code: 'sts-id-invalid', message: `id "${value}" ${problem} (RFC 8461 3.1: 1 to 32 letters and digits)`, fix: `Use e.g. "id=${suggestId(value)}" (a timestamp works well).` });
+      if (problem)
+        problems.push({
+          severity: 'error',
+          code: 'sts-id-invalid',
+          message: `id "${value}" ${problem} (RFC 8461 3.1: 1 to 32 letters and digits)`,
+          fix: `Use e.g. "id=${suggestId(value)}" (a timestamp works well).`,
+        });
       continue;
     }
     if (key.toLowerCase() === 'id') {
-      problems.push({ severity: 'error', code: 'sts-record-syntax', message: `"${key}" is not "id" (field names are case-sensitive)`, fix: `Write "id=${value}".` });
+      problems.push({
+        severity: 'error',
+        code: 'sts-record-syntax',
+        message: `"${key}" is not "id" (field names are case-sensitive)`,
+        fix: `Write "id=${value}".`,
+      });
       continue;
     }
     if (!EXT_VALUE.test(value)) {
-      problems.push({ severity: 'error', code: 'sts-record-syntax', message: `the value of "${key}" is empty or contains spaces, "=" or ";"`, fix: `Remove "${field}" or fix its value.` });
+      problems.push({
+        severity: 'error',
+        code: 'sts-record-syntax',
+        message: `the value of "${key}" is empty or contains spaces, "=" or ";"`,
+        fix: `Remove "${field}" or fix its value.`,
+      });
       continue;
     }
     extensions.push({ name: key, value });
   }
   if (id === undefined) {
-    problems.push({ severity: 'error', code: 'sts-id-missing', message: `"${text}" has no id field`, fix: `Write "v=STSv1; id=${suggestId('')}" and change the id whenever the policy changes.` });
+    problems.push({
+      severity: 'error',
+      code: 'sts-id-missing',
+      message: `"${text}" has no id field`,
+      fix: `Write "v=STSv1; id=${suggestId('')}" and change the id whenever the policy changes.`,
+    });
   }
   const ok = !problems.some((p) => p.severity === 'error');
   return { record: ok && id !== undefined ? { id, extensions } : null, text, problems };
@@ -126,5 +157,8 @@ function suggestId(text: string): string {
 
 /** "20240301120000Z": ids made from the time sort in order and change with every policy (RFC 8461 3.1 example "20160831085700Z"). */
 export function stsIdFromTime(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:T]/g, '');
+  return now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:T]/g, '');
 }

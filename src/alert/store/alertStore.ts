@@ -2,12 +2,12 @@
  * Alerts, their deliveries and every delivery attempt in PostgreSQL (migrations/0003). An alert is
  * inserted once per dedupe key; its status is rolled up from its deliveries after each attempt.
  */
-import type { AlertDestinationConfig } from '../config/alertConfig.js';
-import type { Pool, PoolClient } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
-import type { AlertContent } from './alertContent.js';
-import type { DeliveryErrorCode } from './deliveryError.js';
-import { formatAlert } from './formatAlert.js';
+import type { AlertDestinationConfig } from '../../config/alertConfig.js';
+import type { Pool, PoolClient } from '../../db/pool.js';
+import { withTransaction } from '../../db/pool.js';
+import type { AlertContent } from '../decide/alertContent.js';
+import type { DeliveryErrorCode } from '../deliver/deliveryError.js';
+import { formatAlert } from '../decide/formatAlert.js';
 
 type Queryable = Pool | PoolClient;
 
@@ -95,7 +95,16 @@ export async function loadDelivery(c: Queryable, deliveryId: number): Promise<De
   );
   const r = res.rows[0];
   return r
-    ? { id: r.id, alertId: r.alert_id, destinationKey: r.destination_key, target: r.target, status: r.status, attempts: r.attempts, content: r.content, createdAt: r.created_at }
+    ? {
+        id: r.id,
+        alertId: r.alert_id,
+        destinationKey: r.destination_key,
+        target: r.target,
+        status: r.status,
+        attempts: r.attempts,
+        content: r.content,
+        createdAt: r.created_at,
+      }
     : null;
 }
 
@@ -190,7 +199,10 @@ export interface AlertListing {
 }
 
 /** Recent alerts, newest first, each with its deliveries. */
-export async function listAlerts(pool: Pool, options: { limit: number; domain?: string | null; kind?: string | null }): Promise<AlertListing[]> {
+export async function listAlerts(
+  pool: Pool,
+  options: { limit: number; domain?: string | null; kind?: string | null },
+): Promise<AlertListing[]> {
   const res = await pool.query<{
     id: number;
     created_at: Date;

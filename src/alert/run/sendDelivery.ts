@@ -6,13 +6,13 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import type { AlertConfig } from '../config/alertConfig.js';
-import type { Pool } from '../db/pool.js';
-import { errorMessage } from '../errors.js';
-import { alertMessage } from './alertMessage.js';
-import { loadDelivery, recordAttempt } from './alertStore.js';
-import { deliverAlert } from './deliverAlert.js';
-import { DeliveryError } from './deliveryError.js';
+import type { AlertConfig } from '../../config/alertConfig.js';
+import type { Pool } from '../../db/pool.js';
+import { errorMessage } from '../../errors.js';
+import { alertMessage } from '../deliver/alertMessage.js';
+import { loadDelivery, recordAttempt } from '../store/alertStore.js';
+import { deliverAlert } from '../deliver/deliverAlert.js';
+import { DeliveryError } from '../deliver/deliveryError.js';
 
 export interface SendDeps {
   pool: Pool;
@@ -50,7 +50,10 @@ export async function sendDelivery(deps: SendDeps, deliveryId: number, lastAttem
       error: e.message,
       settle: final ? 'failed' : 'pending',
     });
-    deps.log.warn({ alertId: d.alertId, deliveryId: d.id, target: d.target, attempt, code: e.code, err: e.message, final }, final ? 'alert delivery given up' : 'alert delivery failed; will retry');
+    deps.log.warn(
+      { alertId: d.alertId, deliveryId: d.id, target: d.target, attempt, code: e.code, err: e.message, final },
+      final ? 'alert delivery given up' : 'alert delivery failed; will retry',
+    );
     if (final) throw new UnrecoverableError(`${e.code}: ${e.message}`);
     throw e;
   }

@@ -78,7 +78,12 @@ export function parseTlsRptRecord(texts: readonly string[], domain: string): Rec
     const key = eq < 0 ? field : field.slice(0, eq).trim();
     const value = eq < 0 ? '' : field.slice(eq + 1).trim();
     if (eq < 0 || !EXT_NAME.test(key)) {
-      problems.push({ severity: 'error', code: 'tlsrpt-record-syntax', message: `"${field}" is not a "name=value" field`, fix: 'Separate fields with ";" and write them as name=value.' });
+      problems.push({
+        severity: 'error',
+        code: 'tlsrpt-record-syntax',
+        message: `"${field}" is not a "name=value" field`,
+        fix: 'Separate fields with ";" and write them as name=value.',
+      });
       continue;
     }
     if (key === 'rua') {
@@ -99,17 +104,32 @@ export function parseTlsRptRecord(texts: readonly string[], domain: string): Rec
       continue;
     }
     if (key.toLowerCase() === 'rua') {
-      problems.push({ severity: 'error', code: 'tlsrpt-record-syntax', message: `"${key}" is not "rua" (field names are case-sensitive)`, fix: `Write "rua=${value}".` });
+      problems.push({
+        severity: 'error',
+        code: 'tlsrpt-record-syntax',
+        message: `"${key}" is not "rua" (field names are case-sensitive)`,
+        fix: `Write "rua=${value}".`,
+      });
       continue;
     }
     if (!EXT_VALUE.test(value)) {
-      problems.push({ severity: 'error', code: 'tlsrpt-record-syntax', message: `the value of "${key}" is empty or contains spaces, "=" or ";"`, fix: `Remove "${field}" or fix its value.` });
+      problems.push({
+        severity: 'error',
+        code: 'tlsrpt-record-syntax',
+        message: `the value of "${key}" is empty or contains spaces, "=" or ";"`,
+        fix: `Remove "${field}" or fix its value.`,
+      });
       continue;
     }
     extensions.push({ name: key, value });
   }
   if (rua === undefined) {
-    problems.push({ severity: 'error', code: 'rua-missing', message: `"${text}" has no rua field, so senders do not know where to send reports`, fix: `Write "${VERSION}; rua=mailto:<your report address>".` });
+    problems.push({
+      severity: 'error',
+      code: 'rua-missing',
+      message: `"${text}" has no rua field, so senders do not know where to send reports`,
+      fix: `Write "${VERSION}; rua=mailto:<your report address>".`,
+    });
   }
   const ok = !problems.some((p) => p.severity === 'error');
   return { record: ok && rua ? { rua, extensions } : null, text, problems };
@@ -117,7 +137,13 @@ export function parseTlsRptRecord(texts: readonly string[], domain: string): Rec
 
 /** RFC 8460 3: each rua is a mailto: or https: URI; "," and "!" inside it must be percent-encoded. */
 export function ruaProblem(uri: string): Problem | null {
-  if (uri === '') return { severity: 'error', code: 'rua-invalid', message: 'the rua list has an empty entry (a stray comma?)', fix: 'Remove the extra comma.' };
+  if (uri === '')
+    return {
+      severity: 'error',
+      code: 'rua-invalid',
+      message: 'the rua list has an empty entry (a stray comma?)',
+      fix: 'Remove the extra comma.',
+    };
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1];
   if (!scheme) {
     if (/^[^@\s]+@[^@\s]+$/.test(uri)) {
@@ -128,13 +154,23 @@ export function ruaProblem(uri: string): Problem | null {
         fix: `Write "rua=mailto:${uri}".`,
       };
     }
-    return { severity: 'error', code: 'rua-invalid', message: `rua "${uri}" is not a URI`, fix: 'Write rua=mailto:<address> or rua=https://<report endpoint>.' };
+    return {
+      severity: 'error',
+      code: 'rua-invalid',
+      message: `rua "${uri}" is not a URI`,
+      fix: 'Write rua=mailto:<address> or rua=https://<report endpoint>.',
+    };
   }
   const lower = scheme.toLowerCase();
   if (lower === 'mailto') {
     const address = safeDecode(uri.slice(scheme.length + 1).split('?')[0]!);
     if (!/^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(address)) {
-      return { severity: 'error', code: 'rua-invalid', message: `rua "${uri}" does not hold one mail address`, fix: 'Write rua=mailto:<local>@<domain>.' };
+      return {
+        severity: 'error',
+        code: 'rua-invalid',
+        message: `rua "${uri}" does not hold one mail address`,
+        fix: 'Write rua=mailto:<local>@<domain>.',
+      };
     }
     return null;
   }
@@ -143,7 +179,12 @@ export function ruaProblem(uri: string): Problem | null {
       new URL(uri);
       return null;
     } catch {
-      return { severity: 'error', code: 'rua-invalid', message: `rua "${uri}" is not a valid https URL`, fix: 'Write rua=https://<host>/<path>.' };
+      return {
+        severity: 'error',
+        code: 'rua-invalid',
+        message: `rua "${uri}" is not a valid https URL`,
+        fix: 'Write rua=https://<host>/<path>.',
+      };
     }
   }
   return {

@@ -50,8 +50,13 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
   let text: string;
   const bytes = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (bytes > POLICY_MAX_BYTES) {
-    add('error', 'policy-too-large', undefined, `the policy is ${bytes} bytes; senders may refuse policies over ${POLICY_MAX_BYTES} bytes (RFC 8461 3.3)`,
-      'A policy needs only version, mode, max_age and one mx line per MX host: remove everything else.');
+    add(
+      'error',
+      'policy-too-large',
+      undefined,
+      `the policy is ${bytes} bytes; senders may refuse policies over ${POLICY_MAX_BYTES} bytes (RFC 8461 3.3)`,
+      'A policy needs only version, mode, max_age and one mx line per MX host: remove everything else.',
+    );
   }
   if (typeof input === 'string') {
     text = input;
@@ -59,17 +64,34 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(input);
     } catch {
-      add('error', 'policy-not-utf8', undefined, 'the policy is not valid UTF-8 (RFC 8461 3.2)', 'Save the file as plain ASCII or UTF-8 text.');
+      add(
+        'error',
+        'policy-not-utf8',
+        undefined,
+        'the policy is not valid UTF-8 (RFC 8461 3.2)',
+        'Save the file as plain ASCII or UTF-8 text.',
+      );
       return { policy: null, problems };
     }
   }
   if (text.startsWith('\uFEFF')) {
-    add('error', 'byte-order-mark', 1, 'the file starts with a byte-order mark, so the first field name is not "version" to a sender',
-      'Save the file as UTF-8 without BOM (plain ASCII is enough for a policy).');
+    add(
+      'error',
+      'byte-order-mark',
+      1,
+      'the file starts with a byte-order mark, so the first field name is not "version" to a sender',
+      'Save the file as UTF-8 without BOM (plain ASCII is enough for a policy).',
+    );
     text = text.slice(1);
   }
   if (text.trim() === '') {
-    add('error', 'policy-empty', undefined, 'the policy is empty', 'Write the four fields: version: STSv1, mode, mx (one line per MX), max_age.');
+    add(
+      'error',
+      'policy-empty',
+      undefined,
+      'the policy is empty',
+      'Write the four fields: version: STSv1, mode, mx (one line per MX), max_age.',
+    );
     return { policy: null, problems };
   }
 
@@ -90,12 +112,23 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
     const n = i + 1;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.includes('\r')) {
-      add('error', 'line-syntax', n, 'the line contains a carriage return that does not end a line (old Mac line endings?)', 'End lines with LF or CRLF.');
+      add(
+        'error',
+        'line-syntax',
+        n,
+        'the line contains a carriage return that does not end a line (old Mac line endings?)',
+        'End lines with LF or CRLF.',
+      );
       return;
     }
     if (line.trim() === '') {
-      add('error', 'blank-line', n, 'blank line; the RFC 8461 3.2 grammar has no blank lines, and strict senders reject the whole policy',
-        'Remove the blank line (and any blank lines at the end of the file).');
+      add(
+        'error',
+        'blank-line',
+        n,
+        'blank line; the RFC 8461 3.2 grammar has no blank lines, and strict senders reject the whole policy',
+        'Remove the blank line (and any blank lines at the end of the file).',
+      );
       return;
     }
     if (/^[ \t]/.test(line)) {
@@ -103,7 +136,13 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
       return;
     }
     if (line.startsWith('#')) {
-      add('error', 'line-syntax', n, `comments are not part of the policy format: "${show(line)}"`, 'Remove the comment line; keep notes elsewhere.');
+      add(
+        'error',
+        'line-syntax',
+        n,
+        `comments are not part of the policy format: "${show(line)}"`,
+        'Remove the comment line; keep notes elsewhere.',
+      );
       return;
     }
     const colon = line.indexOf(':');
@@ -112,7 +151,10 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
       return;
     }
     const rawName = line.slice(0, colon);
-    const value = line.slice(colon + 1).replace(/^[ \t]+/, '').replace(/[ \t]+$/, '');
+    const value = line
+      .slice(colon + 1)
+      .replace(/^[ \t]+/, '')
+      .replace(/[ \t]+$/, '');
     if (/[ \t]$/.test(rawName) && FIELD_NAME.test(rawName.trimEnd())) {
       add('error', 'line-syntax', n, `space before the colon in "${show(line)}"`, `Write "${rawName.trimEnd()}: ${value}".`);
       return;
@@ -123,13 +165,25 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
       return;
     }
     if (!FIELD_NAME.test(rawName)) {
-      add('error', 'line-syntax', n, `"${show(rawName)}" is not a valid field name`, 'Field names are letters, digits, "_", "-" and "." (e.g. "max_age").');
+      add(
+        'error',
+        'line-syntax',
+        n,
+        `"${show(rawName)}" is not a valid field name`,
+        'Field names are letters, digits, "_", "-" and "." (e.g. "max_age").',
+      );
       return;
     }
     const lower = rawName.toLowerCase();
     if (lower !== rawName && (KNOWN_FIELDS as readonly string[]).includes(lower)) {
       // RFC 8461 3.2 uses %s"..." (case-sensitive) for every field name.
-      add('error', 'field-name', n, `field names are case-sensitive: "${rawName}" is not "${lower}", so senders ignore this line`, `Write "${lower}: ${value}".`);
+      add(
+        'error',
+        'field-name',
+        n,
+        `field names are case-sensitive: "${rawName}" is not "${lower}", so senders ignore this line`,
+        `Write "${lower}: ${value}".`,
+      );
       return;
     }
     firstFieldLine ??= { line: n, name: rawName };
@@ -137,36 +191,65 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
     seen.set(rawName, previous ?? n);
     if (previous !== undefined && rawName !== 'mx' && (KNOWN_FIELDS as readonly string[]).includes(rawName)) {
       // RFC 8461 3.2: for every field except mx, only the first occurrence counts.
-      add('warning', 'field-duplicate', n, `"${rawName}" already appears on line ${previous}; senders use only the first one`, `Remove line ${n} or line ${previous}.`);
+      add(
+        'warning',
+        'field-duplicate',
+        n,
+        `"${rawName}" already appears on line ${previous}; senders use only the first one`,
+        `Remove line ${n} or line ${previous}.`,
+      );
       return;
     }
 
     switch (rawName) {
       case 'version':
         if (value !== 'STSv1') {
-          add('error', 'version-invalid', n, `version is "${show(value)}"; the only version is "STSv1" (RFC 8461 3.2)`, 'Write "version: STSv1".');
+          add(
+            'error',
+            'version-invalid',
+            n,
+            `version is "${show(value)}"; the only version is "STSv1" (RFC 8461 3.2)`,
+            'Write "version: STSv1".',
+          );
         } else version = value;
         return;
       case 'mode':
         if ((STS_MODES as readonly string[]).includes(value)) mode = value as StsMode;
         else {
           const lowerValue = value.toLowerCase();
-          const fix = (STS_MODES as readonly string[]).includes(lowerValue) ? `Write "mode: ${lowerValue}" (values are case-sensitive).` : 'Use one of "mode: testing", "mode: enforce" or "mode: none".';
+          const fix = (STS_MODES as readonly string[]).includes(lowerValue)
+            ? `Write "mode: ${lowerValue}" (values are case-sensitive).`
+            : 'Use one of "mode: testing", "mode: enforce" or "mode: none".';
           add('error', 'mode-invalid', n, `mode is "${show(value)}"; it must be testing, enforce or none (RFC 8461 3.2)`, fix);
         }
         return;
       case 'max_age':
         if (!/^\d{1,10}$/.test(value)) {
-          add('error', 'max-age-invalid', n, `max_age "${show(value)}" is not a number of seconds (RFC 8461 3.2: up to 10 digits)`,
-            'Write the lifetime in seconds, e.g. "max_age: 604800" for one week.');
+          add(
+            'error',
+            'max-age-invalid',
+            n,
+            `max_age "${show(value)}" is not a number of seconds (RFC 8461 3.2: up to 10 digits)`,
+            'Write the lifetime in seconds, e.g. "max_age: 604800" for one week.',
+          );
         } else if (Number(value) > MAX_AGE_LIMIT) {
-          add('error', 'max-age-too-large', n, `max_age ${value} exceeds the RFC 8461 3.2 maximum of ${MAX_AGE_LIMIT} seconds (one year); senders reject the policy`,
-            `Use at most ${MAX_AGE_LIMIT}.`);
+          add(
+            'error',
+            'max-age-too-large',
+            n,
+            `max_age ${value} exceeds the RFC 8461 3.2 maximum of ${MAX_AGE_LIMIT} seconds (one year); senders reject the policy`,
+            `Use at most ${MAX_AGE_LIMIT}.`,
+          );
         } else {
           maxAge = Number(value);
           if (maxAge < MAX_AGE_MIN_RECOMMENDED) {
-            add('warning', 'max-age-short', n, `max_age ${value} is under one day: senders refetch the policy that often, and each refetch is a chance for an attacker to block it`,
-              'Use 604800 (one week) to 1209600 (two weeks) while testing, and weeks or more once enforcing (RFC 8461 3.2).');
+            add(
+              'warning',
+              'max-age-short',
+              n,
+              `max_age ${value} is under one day: senders refetch the policy that often, and each refetch is a chance for an attacker to block it`,
+              'Use 604800 (one week) to 1209600 (two weeks) while testing, and weeks or more once enforcing (RFC 8461 3.2).',
+            );
           }
         }
         return;
@@ -188,17 +271,34 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
       }
       default:
         if (value === '' || /[\x00-\x1f\x7f]/.test(value)) {
-          add('error', 'extension-invalid', n, `the value of "${rawName}" is empty or has control characters`, `Give "${rawName}" a value or remove the line.`);
+          add(
+            'error',
+            'extension-invalid',
+            n,
+            `the value of "${rawName}" is empty or has control characters`,
+            `Give "${rawName}" a value or remove the line.`,
+          );
           return;
         }
         extensions.push({ name: rawName, value });
-        add('warning', 'field-unknown', n, `"${rawName}" is not an RFC 8461 field; senders ignore it`, 'Remove the line unless a sender you care about documents it.');
+        add(
+          'warning',
+          'field-unknown',
+          n,
+          `"${rawName}" is not an RFC 8461 field; senders ignore it`,
+          'Remove the line unless a sender you care about documents it.',
+        );
     }
   });
 
   if (firstFieldLine && firstFieldLine.name !== 'version' && version !== undefined) {
-    add('warning', 'version-not-first', firstFieldLine.line, `the policy starts with "${firstFieldLine.name}", not "version"`,
-      'Put "version: STSv1" on the first line: the RFC examples do, and some senders\' parsers expect it.');
+    add(
+      'warning',
+      'version-not-first',
+      firstFieldLine.line,
+      `the policy starts with "${firstFieldLine.name}", not "version"`,
+      'Put "version: STSv1" on the first line: the RFC examples do, and some senders\' parsers expect it.',
+    );
   }
   const missing = (field: string, fix: string): void => {
     if (!seen.has(field)) add('error', 'field-missing', undefined, `the "${field}" field is missing (RFC 8461 3.2 requires it)`, fix);
@@ -207,13 +307,19 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
   missing('mode', 'Add "mode: testing" (switch to enforce once reports show no failures).');
   missing('max_age', 'Add "max_age: 604800" (one week).');
   if (mx.length === 0 && !seen.has('mx') && mode !== 'none') {
-    add('error', 'mx-missing', undefined, 'no "mx" line; every mode except none needs at least one (RFC 8461 3.2)',
-      'Add one "mx: <host>" line per MX host of the domain (see "dig MX <domain>"), or "mx: *.<suffix>" for a group.');
+    add(
+      'error',
+      'mx-missing',
+      undefined,
+      'no "mx" line; every mode except none needs at least one (RFC 8461 3.2)',
+      'Add one "mx: <host>" line per MX host of the domain (see "dig MX <domain>"), or "mx: *.<suffix>" for a group.',
+    );
   }
 
   const ok = !problems.some((p) => p.severity === 'error');
   return {
-    policy: ok && version !== undefined && mode !== undefined && maxAge !== undefined ? { version: 'STSv1', mode, maxAge, mx, extensions } : null,
+    policy:
+      ok && version !== undefined && mode !== undefined && maxAge !== undefined ? { version: 'STSv1', mode, maxAge, mx, extensions } : null,
     problems: problems.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER)),
   };
 }

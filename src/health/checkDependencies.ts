@@ -21,7 +21,7 @@ export interface Readiness {
 
 const CHECK_TIMEOUT_MS = 2000;
 
-export async function checkReadiness(deps: { pool: Pool; redis: Redis }): Promise<Readiness> {
+export async function checkDependencies(deps: { pool: Pool; redis: Redis }): Promise<Readiness> {
   const [database, redis] = await Promise.all([checkDatabase(deps.pool), checkRedis(deps.redis)]);
   const checks = [...database, redis];
   return { ready: checks.every((c) => c.ok), checks };

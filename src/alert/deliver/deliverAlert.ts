@@ -1,5 +1,5 @@
 /** Sends one alert to one configured destination; resolves with the destination's reply. */
-import type { AlertDestinationConfig } from '../config/alertConfig.js';
+import type { AlertDestinationConfig } from '../../config/alertConfig.js';
 import type { AlertMessage } from './alertMessage.js';
 import { deliverEmail } from './deliverEmail.js';
 import { deliverSlack } from './deliverSlack.js';

@@ -5,13 +5,13 @@
  */
 import type { CheckFinding, CheckStatus } from './checkFinding.js';
 import type { CertificateSummary, PolicyFetch } from './fetchPolicy.js';
-import { normaliseHostName } from './hostName.js';
+import { normaliseHostName } from '../syntax/hostName.js';
 import type { DomainRecords, Lookup } from './lookupDomainRecords.js';
-import { mxCovered } from './matchMxPattern.js';
-import { parseStsPolicy, type StsPolicy } from './parseStsPolicy.js';
-import { parseStsRecord, type StsRecord } from './parseStsRecord.js';
-import { parseTlsRptRecord } from './parseTlsRptRecord.js';
-import type { Problem } from './problem.js';
+import { mxCovered } from '../syntax/matchMxPattern.js';
+import { parseStsPolicy, type StsPolicy } from '../syntax/parseStsPolicy.js';
+import { parseStsRecord, type StsRecord } from '../syntax/parseStsRecord.js';
+import { parseTlsRptRecord } from '../syntax/parseTlsRptRecord.js';
+import type { Problem } from '../syntax/problem.js';
 import { findOurRua, type OurAddresses } from './ruaTargets.js';
 
 export interface DomainFacts extends DomainRecords {
@@ -41,12 +41,26 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   if (facts.mx.status === 'error') {
     findings.push(dnsError('mx-records', `MX ${domain}`, facts.mx));
   } else if (facts.mx.status === 'none') {
-    findings.push({ check: 'mx-records', status: 'fail', summary: `${domain} has no MX record`, fix: `Publish the MX records of ${domain}; MTA-STS protects delivery to MX hosts (RFC 8461 4.1).` });
+    findings.push({
+      check: 'mx-records',
+      status: 'fail',
+      summary: `${domain} has no MX record`,
+      fix: `Publish the MX records of ${domain}; MTA-STS protects delivery to MX hosts (RFC 8461 4.1).`,
+    });
   } else if (!mxHosts.length) {
-    findings.push({ check: 'mx-records', status: 'warn', summary: `${domain} publishes a null MX (RFC 7505): it receives no mail`, fix: 'MTA-STS and TLS reports are pointless for a domain without mail; remove them, or publish real MX records.' });
+    findings.push({
+      check: 'mx-records',
+      status: 'warn',
+      summary: `${domain} publishes a null MX (RFC 7505): it receives no mail`,
+      fix: 'MTA-STS and TLS reports are pointless for a domain without mail; remove them, or publish real MX records.',
+    });
   } else {
     const sorted = [...mxHosts].sort((a, b) => a.priority - b.priority);
-    findings.push({ check: 'mx-records', status: 'pass', summary: `${sorted.length} MX: ${sorted.map((m) => `${normaliseHostName(m.exchange)} (${m.priority})`).join(', ')}` });
+    findings.push({
+      check: 'mx-records',
+      status: 'pass',
+      summary: `${sorted.length} MX: ${sorted.map((m) => `${normaliseHostName(m.exchange)} (${m.priority})`).join(', ')}`,
+    });
   }
 
   // _mta-sts TXT (RFC 8461 3.1).
@@ -58,10 +72,15 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
     stsRecord = v.record;
     const recordProblems = v.problems.filter((p) => !STS_ID_CODES.has(p.code));
     findings.push(fromProblems('sts-record', recordProblems, `_mta-sts.${domain}: "${v.text ?? ''}"`));
-    const single = v.text !== null && !v.problems.some((p) => p.code === 'sts-record-multiple' || p.code === 'sts-record-missing' || p.code === 'sts-record-syntax') && v.text.startsWith('v=STSv1');
+    const single =
+      v.text !== null &&
+      !v.problems.some((p) => p.code === 'sts-record-multiple' || p.code === 'sts-record-missing' || p.code === 'sts-record-syntax') &&
+      v.text.startsWith('v=STSv1');
     if (single) {
       const idProblems = v.problems.filter((p) => STS_ID_CODES.has(p.code));
-      findings.push(fromProblems('sts-id', idProblems, `id "${v.record?.id ?? ''}" is 1-32 letters and digits; change it whenever the policy changes`));
+      findings.push(
+        fromProblems('sts-id', idProblems, `id "${v.record?.id ?? ''}" is 1-32 letters and digits; change it whenever the policy changes`),
+      );
     }
   }
 
@@ -79,7 +98,8 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   let policy: StsPolicy | null = null;
   findings.push(...certificateFindings(fetch, domain, facts.now));
   if (!fetch.ok) {
-    if (fetch.failure !== 'certificate-invalid') findings.push({ check: 'policy-fetch', status: 'fail', summary: `${fetch.url}: ${fetch.message}`, fix: fetchFix(fetch, domain) });
+    if (fetch.failure !== 'certificate-invalid')
+      findings.push({ check: 'policy-fetch', status: 'fail', summary: `${fetch.url}: ${fetch.message}`, fix: fetchFix(fetch, domain) });
   } else {
     const type = (fetch.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'text/plain') {
@@ -107,7 +127,11 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   // Every MX must match an mx pattern, or enforcing senders refuse to deliver to it (RFC 8461 4.1, 5).
   if (policy && mxHosts.length) {
     if (policy.mode === 'none') {
-      findings.push({ check: 'mx-coverage', status: 'pass', summary: 'mode none: the policy withdraws MTA-STS, no MX needs to be covered' });
+      findings.push({
+        check: 'mx-coverage',
+        status: 'pass',
+        summary: 'mode none: the policy withdraws MTA-STS, no MX needs to be covered',
+      });
     } else {
       const uncovered = mxHosts.map((m) => normaliseHostName(m.exchange)).filter((h) => !mxCovered(policy!.mx, h));
       const unused = policy.mx.filter((p) => !mxHosts.some((m) => mxCovered([p], m.exchange)));
@@ -118,7 +142,9 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
           summary: `MX ${uncovered.join(', ')} ${uncovered.length > 1 ? 'match' : 'matches'} no mx pattern of the policy (${policy.mx.join(', ')})`,
           fix:
             `Add ${uncovered.map((h) => `"mx: ${h}"`).join(', ')} to the policy and change the _mta-sts id. ` +
-            (policy.mode === 'enforce' ? 'While this lasts, enforcing senders refuse to deliver to that MX.' : 'With mode enforce, senders would refuse to deliver to that MX.'),
+            (policy.mode === 'enforce'
+              ? 'While this lasts, enforcing senders refuse to deliver to that MX.'
+              : 'With mode enforce, senders would refuse to deliver to that MX.'),
         });
       } else {
         findings.push({
@@ -171,7 +197,14 @@ function certificateFindings(fetch: PolicyFetch, domain: string, now: Date): Che
     const daysLeft = expires ? Math.floor((expires.getTime() - now.getTime()) / 86_400_000) : null;
     const summary = `valid for ${host}${c.issuer ? `, issued by ${c.issuer}` : ''}${c.validTo ? `, expires ${c.validTo}` : ''}`;
     if (daysLeft !== null && daysLeft < CERT_EXPIRY_WARNING_DAYS) {
-      return [{ check: 'policy-host-certificate', status: 'warn', summary: `${summary} (in ${daysLeft} day${daysLeft === 1 ? '' : 's'})`, fix: `Renew the certificate of ${host}; when it expires senders stop reading the policy.` }];
+      return [
+        {
+          check: 'policy-host-certificate',
+          status: 'warn',
+          summary: `${summary} (in ${daysLeft} day${daysLeft === 1 ? '' : 's'})`,
+          fix: `Renew the certificate of ${host}; when it expires senders stop reading the policy.`,
+        },
+      ];
     }
     return [{ check: 'policy-host-certificate', status: 'pass', summary }];
   }
@@ -194,9 +227,11 @@ function certificateFindings(fetch: PolicyFetch, domain: string, now: Date): Che
 }
 
 function certificateFix(code: string, host: string): string {
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `Get a certificate whose subject alternative names include ${host} and install it on the policy host (SNI for ${host}).`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `Get a certificate whose subject alternative names include ${host} and install it on the policy host (SNI for ${host}).`;
   if (code === 'CERT_HAS_EXPIRED') return `Renew the certificate of ${host} and make the web server reload it; automate renewal.`;
-  if (code === 'CERT_NOT_YET_VALID') return `The certificate of ${host} is not valid yet: check the server clock and the certificate dates.`;
+  if (code === 'CERT_NOT_YET_VALID')
+    return `The certificate of ${host} is not valid yet: check the server clock and the certificate dates.`;
   return `Install a certificate for ${host} from a publicly trusted CA, with the full chain (intermediates included); senders do not accept self-signed or private-CA certificates (RFC 8461 3.3).`;
 }
 
@@ -224,11 +259,16 @@ function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, 
     check,
     status: 'fail',
     summary: `looking up ${what} failed: ${lookup.code} (${lookup.message})`,
-    fix: 'Senders treat a failing lookup like a missing record; check that the zone\'s name servers answer (DNSSEC, SERVFAIL, timeouts).',
+    fix: "Senders treat a failing lookup like a missing record; check that the zone's name servers answer (DNSSEC, SERVFAIL, timeouts).",
   };
 }
 
-function fromProblems(check: string, problems: readonly Problem[], okSummary: string, detail: (p: Problem) => string = (p) => `${p.code}: ${p.message}. Fix: ${p.fix}`): CheckFinding {
+function fromProblems(
+  check: string,
+  problems: readonly Problem[],
+  okSummary: string,
+  detail: (p: Problem) => string = (p) => `${p.code}: ${p.message}. Fix: ${p.fix}`,
+): CheckFinding {
   if (!problems.length) return { check, status: 'pass', summary: okSummary };
   const errors = problems.filter((p) => p.severity === 'error');
   const status: CheckStatus = errors.length ? 'fail' : 'warn';

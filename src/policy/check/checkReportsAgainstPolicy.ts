@@ -2,10 +2,10 @@
  * Reports versus the published policy for one domain: the function `tlsrpt check` uses and the readiness
  * verdict can call. `published` is the policy senders see (fetched, or the hosted file).
  */
-import type { Pool } from '../db/pool.js';
+import type { Pool } from '../../db/pool.js';
 import { comparePolicyWithReports, type PolicyComparison } from './comparePolicyWithReports.js';
 import { loadReportedPolicies } from './loadReportedPolicies.js';
-import type { StsPolicy } from './parseStsPolicy.js';
+import type { StsPolicy } from '../syntax/parseStsPolicy.js';
 
 export const DEFAULT_REPORT_DAYS = 14;
 

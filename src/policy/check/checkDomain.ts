@@ -3,17 +3,17 @@
  * evaluateDomain, then reports versus the published policy when a database is given.
  */
 import type { Resolver } from 'node:dns/promises';
-import type { Pool } from '../db/pool.js';
-import { errorMessage } from '../errors.js';
+import type { Pool } from '../../db/pool.js';
+import { errorMessage } from '../../errors.js';
 import type { CheckFinding } from './checkFinding.js';
 import { checkReportsAgainstPolicy } from './checkReportsAgainstPolicy.js';
 import type { PolicyComparison } from './comparePolicyWithReports.js';
 import { evaluateDomain } from './evaluateDomain.js';
 import { fetchPolicy, policyUrl, type FetchPolicyOptions } from './fetchPolicy.js';
-import { hostNameProblem, normaliseHostName } from './hostName.js';
+import { hostNameProblem, normaliseHostName } from '../syntax/hostName.js';
 import { lookupDomainRecords } from './lookupDomainRecords.js';
-import type { StsPolicy } from './parseStsPolicy.js';
-import { PolicyInputError } from './policyErrors.js';
+import type { StsPolicy } from '../syntax/parseStsPolicy.js';
+import { PolicyInputError } from '../policyErrors.js';
 import type { OurAddresses } from './ruaTargets.js';
 
 export interface CheckDomainOptions {

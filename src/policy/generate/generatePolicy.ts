@@ -2,12 +2,12 @@
  * `tlsrpt policy generate`: a policy and the two TXT records for a domain, checked by the same validators
  * that `tlsrpt policy validate` and `tlsrpt check` use, so what we print is what we accept.
  */
-import { PolicyInputError } from './policyErrors.js';
-import { formatStsPolicy, parseStsPolicy, type StsMode } from './parseStsPolicy.js';
-import { stsIdFromTime } from './parseStsRecord.js';
-import { parseTlsRptRecord } from './parseTlsRptRecord.js';
-import { hostNameProblem, normaliseHostName } from './hostName.js';
-import type { Problem } from './problem.js';
+import { PolicyInputError } from '../policyErrors.js';
+import { formatStsPolicy, parseStsPolicy, type StsMode } from '../syntax/parseStsPolicy.js';
+import { stsIdFromTime } from '../syntax/parseStsRecord.js';
+import { parseTlsRptRecord } from '../syntax/parseTlsRptRecord.js';
+import { hostNameProblem, normaliseHostName } from '../syntax/hostName.js';
+import type { Problem } from '../syntax/problem.js';
 
 /**
  * Default max_age per mode. Testing: one to two weeks is the usual advice, short enough to move on to

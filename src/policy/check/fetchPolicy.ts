@@ -11,7 +11,7 @@ import type { Resolver } from 'node:dns/promises';
 import { request } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { connect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { POLICY_MAX_BYTES } from './parseStsPolicy.js';
+import { POLICY_MAX_BYTES } from '../syntax/parseStsPolicy.js';
 
 export interface FetchPolicyOptions {
   /** Resolves the policy host; null = the system resolver (getaddrinfo). */
@@ -69,7 +69,8 @@ export type PolicyFetch =
       certificateError?: string;
     };
 
-const CERTIFICATE_ERROR = /^(CERT_|ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH)/;
+const CERTIFICATE_ERROR =
+  /^(CERT_|ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH)/;
 
 export function policyUrl(domain: string): string {
   return `https://mta-sts.${domain}/.well-known/mta-sts.txt`;
@@ -83,7 +84,12 @@ export async function fetchPolicy(url: string, options: FetchPolicyOptions = {})
     return { ok: false, url, failure: 'policy-url-invalid', message: `"${url}" is not a URL` };
   }
   if (u.protocol !== 'https:') {
-    return { ok: false, url, failure: 'policy-url-invalid', message: `"${url}" is not https: senders fetch policies only over HTTPS (RFC 8461 3.3)` };
+    return {
+      ok: false,
+      url,
+      failure: 'policy-url-invalid',
+      message: `"${url}" is not https: senders fetch policies only over HTTPS (RFC 8461 3.3)`,
+    };
   }
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
   const port = options.connectTo?.port ?? (u.port ? Number(u.port) : 443);
@@ -112,12 +118,29 @@ export async function fetchPolicy(url: string, options: FetchPolicyOptions = {})
         if (status >= 300 && status < 400) {
           res.resume();
           const location = res.headers.location ?? '';
-          resolve({ ok: false, url, failure: 'policy-redirect', status, location, address, certificate, message: `the host answered ${status} redirecting to "${location}"; senders must not follow redirects (RFC 8461 3.3)` });
+          resolve({
+            ok: false,
+            url,
+            failure: 'policy-redirect',
+            status,
+            location,
+            address,
+            certificate,
+            message: `the host answered ${status} redirecting to "${location}"; senders must not follow redirects (RFC 8461 3.3)`,
+          });
           return;
         }
         if (status !== 200) {
           res.resume();
-          resolve({ ok: false, url, failure: 'policy-http-status', status, address, certificate, message: `the host answered HTTP ${status}; senders accept only 200 (RFC 8461 3.3)` });
+          resolve({
+            ok: false,
+            url,
+            failure: 'policy-http-status',
+            status,
+            address,
+            certificate,
+            message: `the host answered HTTP ${status}; senders accept only 200 (RFC 8461 3.3)`,
+          });
           return;
         }
         const declared = Number(res.headers['content-length'] ?? NaN);
@@ -127,7 +150,15 @@ export async function fetchPolicy(url: string, options: FetchPolicyOptions = {})
         // message can only say "over".
         const tooLarge = (declaredBytes: number | null): void => {
           const size = declaredBytes === null ? `over ${maxBytes}` : String(declaredBytes);
-          resolve({ ok: false, url, failure: 'policy-too-large', status, address, certificate, message: `the policy is ${size} bytes; senders may refuse policies over ${maxBytes} bytes (RFC 8461 3.3)` });
+          resolve({
+            ok: false,
+            url,
+            failure: 'policy-too-large',
+            status,
+            address,
+            certificate,
+            message: `the policy is ${size} bytes; senders may refuse policies over ${maxBytes} bytes (RFC 8461 3.3)`,
+          });
           res.destroy();
         };
         if (declared > maxBytes) return tooLarge(declared);
@@ -136,7 +167,9 @@ export async function fetchPolicy(url: string, options: FetchPolicyOptions = {})
           if (size > maxBytes) return tooLarge(null);
           chunks.push(chunk);
         });
-        res.on('end', () => resolve({ ok: true, url, address, contentType: res.headers['content-type'] ?? null, body: Buffer.concat(chunks), certificate }));
+        res.on('end', () =>
+          resolve({ ok: true, url, address, contentType: res.headers['content-type'] ?? null, body: Buffer.concat(chunks), certificate }),
+        );
         res.on('error', (err) => resolve(failureFor(url, err, address)));
       },
     );
@@ -161,12 +194,31 @@ function failureFor(url: string, err: unknown, address: string | null): PolicyFe
     return { ok: false, url, failure: 'policy-host-not-found', address, message: `${host} has no A or AAAA record` };
   }
   if (CERTIFICATE_ERROR.test(code)) {
-    return { ok: false, url, failure: 'certificate-invalid', address, certificateError: code, message: `the certificate of ${host} is not valid: ${e.message} (${code})` };
+    return {
+      ok: false,
+      url,
+      failure: 'certificate-invalid',
+      address,
+      certificateError: code,
+      message: `the certificate of ${host} is not valid: ${e.message} (${code})`,
+    };
   }
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') {
-    return { ok: false, url, failure: 'policy-host-unreachable', address, message: `cannot connect to ${host}${address ? ` (${address})` : ''}: ${code}` };
+    return {
+      ok: false,
+      url,
+      failure: 'policy-host-unreachable',
+      address,
+      message: `cannot connect to ${host}${address ? ` (${address})` : ''}: ${code}`,
+    };
   }
-  return { ok: false, url, failure: 'tls-handshake-failed', address, message: `HTTPS to ${host} failed: ${e.message}${code ? ` (${code})` : ''}` };
+  return {
+    ok: false,
+    url,
+    failure: 'tls-handshake-failed',
+    address,
+    message: `HTTPS to ${host} failed: ${e.message}${code ? ` (${code})` : ''}`,
+  };
 }
 
 /**
@@ -194,7 +246,9 @@ function createLookup(resolver: Resolver | null, connectHost: string | undefined
       ];
       if (list.length) return deliver(list);
       const reason = (v4.status === 'rejected' ? v4.reason : null) as NodeJS.ErrnoException | null;
-      const err = Object.assign(new Error(`${target} has no A or AAAA record`), { code: reason?.code === 'ENOTFOUND' || !reason ? 'ENOTFOUND' : reason.code });
+      const err = Object.assign(new Error(`${target} has no A or AAAA record`), {
+        code: reason?.code === 'ENOTFOUND' || !reason ? 'ENOTFOUND' : reason.code,
+      });
       callback(err, '');
     });
   };

@@ -8,9 +8,9 @@
  * - reports-mx: did senders fail against an MX host that no published mx pattern covers?
  */
 import type { CheckFinding } from './checkFinding.js';
-import { normaliseHostName } from './hostName.js';
-import { mxCovered } from './matchMxPattern.js';
-import type { StsPolicy } from './parseStsPolicy.js';
+import { normaliseHostName } from '../syntax/hostName.js';
+import { mxCovered } from '../syntax/matchMxPattern.js';
+import type { StsPolicy } from '../syntax/parseStsPolicy.js';
 
 /** One reporter's use of one policy string for the domain, summed over the window. */
 export interface ReportedPolicy {
@@ -70,7 +70,11 @@ export function comparePolicyWithReports(
     const stale = compared.filter((c) => !c.matches);
     const orgs = [...new Set(compared.map((c) => c.organizationName))];
     if (!stale.length) {
-      findings.push({ check: 'reports-policy', status: 'pass', summary: `${orgs.length} reporter(s) in ${window} applied the published policy: ${orgs.join(', ')}` });
+      findings.push({
+        check: 'reports-policy',
+        status: 'pass',
+        summary: `${orgs.length} reporter(s) in ${window} applied the published policy: ${orgs.join(', ')}`,
+      });
     } else {
       findings.push({
         check: 'reports-policy',
@@ -107,10 +111,17 @@ export function comparePolicyWithReports(
       status: 'fail',
       summary: `reporters failed delivering to ${hosts.join(', ')}, which no published mx pattern covers (${published.mx.join(', ')})`,
       fix: `If ${hosts.length > 1 ? 'these are' : 'this is'} your MX, add ${hosts.map((h) => `"mx: ${h}"`).join(', ')} to the policy and change the _mta-sts id; if not, remove ${hosts.length > 1 ? 'them' : 'it'} from the MX records.`,
-      details: uncovered.map((f) => `${normaliseHostName(f.hostname)}: ${f.failedSessions} failed session(s) reported by ${f.organizationName} (${f.resultTypes.join(', ')})`),
+      details: uncovered.map(
+        (f) =>
+          `${normaliseHostName(f.hostname)}: ${f.failedSessions} failed session(s) reported by ${f.organizationName} (${f.resultTypes.join(', ')})`,
+      ),
     });
   } else if (failures.length) {
-    findings.push({ check: 'reports-mx', status: 'pass', summary: `every MX named in failure reports is covered by the published mx patterns` });
+    findings.push({
+      check: 'reports-mx',
+      status: 'pass',
+      summary: `every MX named in failure reports is covered by the published mx patterns`,
+    });
   } else {
     findings.push({ check: 'reports-mx', status: 'pass', summary: `no failure in ${window} names a receiving MX` });
   }

@@ -3,14 +3,14 @@
  * so the administrator sees each destination's answer, and records it like any other alert.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/loadConfig.js';
-import { createPool, withTransaction } from '../db/pool.js';
-import { errorMessage } from '../errors.js';
-import type { TestAlert } from './alertContent.js';
-import { alertMessage } from './alertMessage.js';
-import { insertAlert, recordAttempt } from './alertStore.js';
-import { deliverAlert } from './deliverAlert.js';
-import { DeliveryError } from './deliveryError.js';
+import type { Config } from '../../config/loadConfig.js';
+import { createPool, withTransaction } from '../../db/pool.js';
+import { errorMessage } from '../../errors.js';
+import type { TestAlert } from '../decide/alertContent.js';
+import { alertMessage } from '../deliver/alertMessage.js';
+import { insertAlert, recordAttempt } from '../store/alertStore.js';
+import { deliverAlert } from '../deliver/deliverAlert.js';
+import { DeliveryError } from '../deliver/deliveryError.js';
 
 export interface TestResult {
   kind: string;
@@ -40,7 +40,10 @@ export async function sendTestAlert(config: Config, policyDomain: string, now = 
       await withTransaction(pool, async (c) => {
         const inserted = await insertAlert(c, { dedupeKey: `test-${randomUUID()}`, content, destinations });
         alertId = inserted?.alertId ?? null;
-        const rows = await c.query<{ id: number; destination_key: string }>(`SELECT id, destination_key FROM alert_deliveries WHERE alert_id = $1`, [alertId]);
+        const rows = await c.query<{ id: number; destination_key: string }>(
+          `SELECT id, destination_key FROM alert_deliveries WHERE alert_id = $1`,
+          [alertId],
+        );
         for (const r of rows.rows) deliveryIds.set(r.destination_key, r.id);
       });
     } catch (err) {
@@ -58,7 +61,13 @@ export async function sendTestAlert(config: Config, policyDomain: string, now = 
           result = { kind: dest.kind, target: dest.target, ok: true, detail: response, durationMs: performance.now() - started };
         } catch (err) {
           error = err instanceof DeliveryError ? err : new DeliveryError('send-failed', errorMessage(err), false);
-          result = { kind: dest.kind, target: dest.target, ok: false, detail: `${error.code}: ${error.message}`, durationMs: performance.now() - started };
+          result = {
+            kind: dest.kind,
+            target: dest.target,
+            ok: false,
+            detail: `${error.code}: ${error.message}`,
+            durationMs: performance.now() - started,
+          };
         }
         const deliveryId = deliveryIds.get(dest.key);
         if (deliveryId !== undefined) {

@@ -3,7 +3,7 @@
  * their failures name (tables policies and failure_details, migrations/0001). Plain SQL, grouped in the
  * database so that a busy domain returns a handful of rows, not every report.
  */
-import type { Pool } from '../db/pool.js';
+import type { Pool } from '../../db/pool.js';
 import type { ReportedFailureMx, ReportedPolicy } from './comparePolicyWithReports.js';
 
 export interface ReportedPolicies {
@@ -43,7 +43,15 @@ ORDER BY 1, 2`;
 export async function loadReportedPolicies(pool: Pool, domain: string, since: Date): Promise<ReportedPolicies> {
   const d = domain.toLowerCase().replace(/\.$/, '');
   const [policies, failures] = await Promise.all([
-    pool.query<{ organization_name: string; policy_string: string[]; reports: number; first_seen: Date; last_seen: Date; successful: number; failed: number }>(POLICIES_SQL, [d, since]),
+    pool.query<{
+      organization_name: string;
+      policy_string: string[];
+      reports: number;
+      first_seen: Date;
+      last_seen: Date;
+      successful: number;
+      failed: number;
+    }>(POLICIES_SQL, [d, since]),
     pool.query<{ hostname: string; organization_name: string; failed: number; result_types: string[] }>(FAILURE_MX_SQL, [d, since]),
   ]);
   return {
@@ -56,6 +64,11 @@ export async function loadReportedPolicies(pool: Pool, domain: string, since: Da
       successfulSessions: Number(r.successful),
       failedSessions: Number(r.failed),
     })),
-    failures: failures.rows.map((r) => ({ hostname: r.hostname, organizationName: r.organization_name, failedSessions: Number(r.failed), resultTypes: r.result_types })),
+    failures: failures.rows.map((r) => ({
+      hostname: r.hostname,
+      organizationName: r.organization_name,
+      failedSessions: Number(r.failed),
+      resultTypes: r.result_types,
+    })),
   };
 }

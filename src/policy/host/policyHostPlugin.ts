@@ -20,7 +20,10 @@ export const policyHostPlugin: FastifyPluginAsync<PolicyHostOptions> = async (ap
     const host = request.hostname.toLowerCase().replace(/\.$/, '');
     const hosted = host.startsWith('mta-sts.') ? policies.get(host.slice('mta-sts.'.length)) : undefined;
     if (!hosted) {
-      return reply.code(404).type('text/plain; charset=utf-8').send(`no MTA-STS policy is hosted for ${JSON.stringify(host)}\n`);
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send(`no MTA-STS policy is hosted for ${JSON.stringify(host)}\n`);
     }
     return reply.code(200).type('text/plain; charset=utf-8').send(hosted.text);
   });

@@ -12,8 +12,8 @@
  *    The window alerts when at least one result type is due; the message then lists every result type of
  *    the window, marking which are new.
  */
-import type { DomainAlertRule } from '../config/alertConfig.js';
-import { explainResultType } from '../resultTypes.js';
+import type { DomainAlertRule } from '../../config/alertConfig.js';
+import { explainResultType } from '../../resultTypes.js';
 import type {
   FailedSessionsAlert,
   HostCount,
@@ -154,7 +154,14 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
 
     let reportCritical = 0;
     for (const [resultType, v] of byType) {
-      const acc = types.get(resultType) ?? { failed: 0, critical: false, mx: new Map(), receivingIps: new Map(), sendingIps: new Map(), reasonCodes: new Set() };
+      const acc = types.get(resultType) ?? {
+        failed: 0,
+        critical: false,
+        mx: new Map(),
+        receivingIps: new Map(),
+        sendingIps: new Map(),
+        reasonCodes: new Set(),
+      };
       acc.failed += v.sessions;
       acc.critical ||= v.critical;
       if (v.critical) reportCritical += v.sessions;
@@ -222,7 +229,9 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
         fix: forDomain(info.fix),
       };
     })
-    .sort((a, b) => b.failedSessions - a.failedSessions || Number(b.critical) - Number(a.critical) || a.resultType.localeCompare(b.resultType));
+    .sort(
+      (a, b) => b.failedSessions - a.failedSessions || Number(b.critical) - Number(a.critical) || a.resultType.localeCompare(b.resultType),
+    );
 
   const criticalReasons: string[] = [];
   if (isCritical) {
@@ -232,7 +241,9 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
       );
     }
     if (daneFailed) {
-      criticalReasons.push('DANE has no testing mode: a sender that validates the TLSA records does not deliver when they do not match (RFC 7672).');
+      criticalReasons.push(
+        'DANE has no testing mode: a sender that validates the TLSA records does not deliver when they do not match (RFC 7672).',
+      );
     }
     if (stsTypes.size) {
       criticalReasons.push(
@@ -252,8 +263,12 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
       policyDomain: input.policyDomain,
       dateRange: { start: new Date(Math.min(...starts)).toISOString(), end: new Date(Math.max(...ends)).toISOString() },
       window: { openedAt: input.openedAt.toISOString(), closesAt: input.closesAt.toISOString() },
-      reporters: [...reporters.values()].sort((a, b) => b.failedSessions - a.failedSessions || a.organizationName.localeCompare(b.organizationName)),
-      modes: [...modes.values()].sort((a, b) => MODE_ORDER.indexOf(a.mode) - MODE_ORDER.indexOf(b.mode) || a.policyType.localeCompare(b.policyType)),
+      reporters: [...reporters.values()].sort(
+        (a, b) => b.failedSessions - a.failedSessions || a.organizationName.localeCompare(b.organizationName),
+      ),
+      modes: [...modes.values()].sort(
+        (a, b) => MODE_ORDER.indexOf(a.mode) - MODE_ORDER.indexOf(b.mode) || a.policyType.localeCompare(b.policyType),
+      ),
       sessions: { successful, failed, failurePercent: Math.round(pct(failed) * 100) / 100 },
       criticalReasons,
       resultTypes,

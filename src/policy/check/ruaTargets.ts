@@ -2,7 +2,7 @@
  * Is this deployment among a domain's rua targets, and first? Microsoft delivers reports only to the first
  * rua URI (real-world quirk 22), so "listed second" is a warning, not a pass.
  */
-import { normaliseHostName } from './hostName.js';
+import { normaliseHostName } from '../syntax/hostName.js';
 
 export interface OurAddresses {
   /** TLSRPT_RUA: the URIs this deployment tells domains to publish. */

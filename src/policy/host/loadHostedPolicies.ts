@@ -5,11 +5,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MtaStsConfig } from '../config/loadConfig.js';
-import { ConfigError } from '../errors.js';
-import { hostNameProblem } from './hostName.js';
-import { parseStsPolicy, type StsPolicy } from './parseStsPolicy.js';
-import type { Problem } from './problem.js';
+import type { MtaStsConfig } from '../../config/loadConfig.js';
+import { ConfigError } from '../../errors.js';
+import { hostNameProblem } from '../syntax/hostName.js';
+import { parseStsPolicy, type StsPolicy } from '../syntax/parseStsPolicy.js';
+import type { Problem } from '../syntax/problem.js';
 
 export interface HostedPolicy {
   domain: string;
@@ -30,7 +30,9 @@ export function loadHostedPolicies(config: MtaStsConfig): HostedPolicies {
     const dir = config.policyDir;
     let files: string[];
     try {
-      files = readdirSync(dir).filter((f) => f.endsWith('.txt') && !f.startsWith('.')).sort();
+      files = readdirSync(dir)
+        .filter((f) => f.endsWith('.txt') && !f.startsWith('.'))
+        .sort();
     } catch (err) {
       throw new ConfigError('MTA_STS_POLICY_DIR', `cannot list "${dir}": ${(err as Error).message}`);
     }
@@ -38,7 +40,10 @@ export function loadHostedPolicies(config: MtaStsConfig): HostedPolicies {
       const domain = file.slice(0, -'.txt'.length).toLowerCase();
       const problem = hostNameProblem(domain);
       if (problem || !domain.includes('.')) {
-        throw new ConfigError('MTA_STS_POLICY_DIR', `"${file}" is not named <domain>.txt (${problem ?? 'no dot in the domain'}); rename it, e.g. example.com.txt`);
+        throw new ConfigError(
+          'MTA_STS_POLICY_DIR',
+          `"${file}" is not named <domain>.txt (${problem ?? 'no dot in the domain'}); rename it, e.g. example.com.txt`,
+        );
       }
       policies.set(domain, readPolicy('MTA_STS_POLICY_DIR', join(dir, file), domain));
     }
@@ -47,7 +52,10 @@ export function loadHostedPolicies(config: MtaStsConfig): HostedPolicies {
     for (const domain of config.sharedDomains) {
       const existing = policies.get(domain);
       if (existing) {
-        throw new ConfigError('MTA_STS_DOMAINS', `${domain} has a policy in ${existing.source} and is also listed for MTA_STS_POLICY_FILE; keep one`);
+        throw new ConfigError(
+          'MTA_STS_DOMAINS',
+          `${domain} has a policy in ${existing.source} and is also listed for MTA_STS_POLICY_FILE; keep one`,
+        );
       }
       policies.set(domain, readPolicy('MTA_STS_POLICY_FILE', config.policyFile, domain));
     }

@@ -5,11 +5,11 @@
  * job may be retried at any point (after a crash between commit and enqueue, for one).
  */
 import type { Logger } from 'pino';
-import { ruleFor, type AlertConfig } from '../config/alertConfig.js';
-import { withTransaction, type Pool } from '../db/pool.js';
-import { insertAlert, pendingDeliveriesOfWindow } from './alertStore.js';
-import { evaluateWindow } from './evaluateWindow.js';
-import { loadCooldownHistory, loadWindow, loadWindowReports, lockDomain, markWindowEvaluated } from './windowStore.js';
+import { ruleFor, type AlertConfig } from '../../config/alertConfig.js';
+import { withTransaction, type Pool } from '../../db/pool.js';
+import { insertAlert, pendingDeliveriesOfWindow } from '../store/alertStore.js';
+import { evaluateWindow } from '../decide/evaluateWindow.js';
+import { loadCooldownHistory, loadWindow, loadWindowReports, lockDomain, markWindowEvaluated } from '../store/windowStore.js';
 
 export interface SettleDeps {
   pool: Pool;
@@ -52,7 +52,13 @@ export async function settleWindow(deps: SettleDeps, windowId: number): Promise<
     if (inserted) {
       // The log is a destination too: every alert is in it, configured destinations or not.
       deps.log.warn(
-        { ...facts, alertId: inserted.alertId, severity: evaluation.alert.severity, destinations: inserted.deliveryIds.length, text: inserted.text },
+        {
+          ...facts,
+          alertId: inserted.alertId,
+          severity: evaluation.alert.severity,
+          destinations: inserted.deliveryIds.length,
+          text: inserted.text,
+        },
         inserted.subject,
       );
     }

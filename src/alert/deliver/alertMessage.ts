@@ -1,6 +1,6 @@
 /** An alert as the deliveries receive it: stored content plus its rendering, identical on every retry. */
-import type { AlertContent } from './alertContent.js';
-import { formatAlert, type FormattedAlert } from './formatAlert.js';
+import type { AlertContent } from '../decide/alertContent.js';
+import { formatAlert, type FormattedAlert } from '../decide/formatAlert.js';
 
 export interface AlertMessage {
   alertId: number;

@@ -3,10 +3,10 @@
  * new one. Safe to run as often as wanted and from every worker: each silence has one dedupe key.
  */
 import type { Logger } from 'pino';
-import { ruleFor, type AlertConfig } from '../config/alertConfig.js';
-import { withTransaction, type Pool } from '../db/pool.js';
-import { insertAlert } from './alertStore.js';
-import { STALE_AFTER_DAYS, evaluateQuietReporters } from './evaluateQuietReporters.js';
+import { ruleFor, type AlertConfig } from '../../config/alertConfig.js';
+import { withTransaction, type Pool } from '../../db/pool.js';
+import { insertAlert } from '../store/alertStore.js';
+import { STALE_AFTER_DAYS, evaluateQuietReporters } from '../decide/evaluateQuietReporters.js';
 
 const DAY_MS = 86_400_000;
 
@@ -28,7 +28,13 @@ export async function checkQuietReporters(deps: { pool: Pool; config: AlertConfi
     )
   ).rows;
   const findings = evaluateQuietReporters(
-    rows.map((r) => ({ policyDomain: r.domain, organizationName: r.organization_name, contactInfo: r.contact_info, reportDays: r.days, lastReportEnd: r.last_end })),
+    rows.map((r) => ({
+      policyDomain: r.domain,
+      organizationName: r.organization_name,
+      contactInfo: r.contact_info,
+      reportDays: r.days,
+      lastReportEnd: r.last_end,
+    })),
     (domain) => {
       const rule = ruleFor(config, domain);
       return rule.enabled ? rule.quietReporterDays : 0;
@@ -41,7 +47,10 @@ export async function checkQuietReporters(deps: { pool: Pool; config: AlertConfi
       insertAlert(c, { dedupeKey: f.dedupeKey, content: f.alert, destinations: config.destinations }),
     );
     if (!inserted) continue;
-    deps.log.warn({ alertId: inserted.alertId, policyDomain: f.alert.policyDomain, organization: f.alert.organizationName, text: inserted.text }, inserted.subject);
+    deps.log.warn(
+      { alertId: inserted.alertId, policyDomain: f.alert.policyDomain, organization: f.alert.organizationName, text: inserted.text },
+      inserted.subject,
+    );
     deliveryIds.push(...inserted.deliveryIds);
   }
   return deliveryIds;
