@@ -1,35 +1,17 @@
 /**
- * `tlsrpt alerts test|list|explain` as an administrator runs them: the real CLI in a child process, against
+ * `tlsrpt alerts test|list|explain` as an administrator runs them: the real CLI (in-process, runCli), against
  * a test database, a real HTTP server and a real SMTP sink.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { projectPath } from '../../src/util/projectPath.js';
 import { RESULT_TYPES } from '../../src/resultTypes.js';
+import { runCli, type CliResult } from '../helpers/runCli.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhookSink.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tlsrpt(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        cwd: projectPath(),
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', ...env },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function tlsrpt(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(args, { LOG_LEVEL: 'silent', ...env });
 }
 
 describe('tlsrpt alerts', () => {
@@ -94,7 +76,7 @@ describe('tlsrpt alerts', () => {
       lines[3]!,
       new RegExp(`^ {5}slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\*  failed, 1 attempt  http-status: .*HTTP 404`),
     );
-    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net  delivered, 1 attempt$/);
+    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net {2}delivered, 1 attempt$/);
 
     const json = JSON.parse((await tlsrpt(['alerts', 'list', '--json', '--kind', 'test'], env)).stdout);
     assert.equal(json.length, 1);

@@ -14,7 +14,8 @@ describe('quarantine list and reprocess', () => {
   let db: TestDatabase;
   let microsoftId: number;
   let junkId: number;
-  const deps = () => ({ pool: db.pool, enqueue: async () => {}, log: createLogger('silent') });
+  // Nothing is queued: the messages are reprocessed by the command under test, not a worker.
+  const deps = () => ({ pool: db.pool, enqueue: () => Promise.resolve(), log: createLogger('silent') });
 
   before(async () => {
     db = await createTestDatabase();

@@ -311,7 +311,7 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
 
     const json: string[] = [];
     assert.equal(
-      await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, json: true }, config, (s) => json.push(s)),
+      await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, format: 'json' }, config, (s) => json.push(s)),
       0,
     );
     const parsed = JSON.parse(json.join('')) as { ok: boolean; policy: { mode: string }; findings: CheckFinding[] };

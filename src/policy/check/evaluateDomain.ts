@@ -4,7 +4,7 @@
  * as well as end to end.
  */
 import type { CheckFinding, CheckStatus } from './checkFinding.js';
-import type { CertificateSummary, PolicyFetch } from './fetchPolicy.js';
+import type { PolicyFetch } from './fetchPolicy.js';
 import { normaliseHostName } from '../syntax/hostName.js';
 import type { DomainRecords, Lookup } from './lookupDomainRecords.js';
 import { mxCovered } from '../syntax/matchMxPattern.js';
@@ -19,6 +19,8 @@ export interface DomainFacts extends DomainRecords {
   policyFetch: PolicyFetch;
   ours: OurAddresses;
   now: Date;
+  /** The resolver that was asked, as messages name it (describeResolver); default "the configured resolver". */
+  resolver?: string;
 }
 
 export interface DomainEvaluation {
@@ -35,6 +37,20 @@ const STS_ID_CODES = new Set(['sts-id-invalid', 'sts-id-missing', 'sts-id-duplic
 export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   const { domain } = facts;
   const findings: CheckFinding[] = [];
+  const resolver = facts.resolver ?? 'the configured resolver';
+
+  // The resolver itself did not answer: say so first, and do not blame the domain for what was not checked.
+  const resolverFailures = [facts.mx, facts.stsTxt, facts.tlsrptTxt].filter(
+    (l): l is Extract<Lookup<unknown>, { status: 'error' }> => l.status === 'error' && l.source === 'resolver',
+  );
+  if (resolverFailures.length) {
+    findings.push({
+      check: 'dns-resolver',
+      status: 'fail',
+      summary: `your local resolver did not answer: ${resolver} gave ${[...new Set(resolverFailures.map((l) => l.code))].join(', ')}, so ${domain} could not be checked`,
+      fix: 'This is a problem of this machine, not of the domain: check that the resolver runs and is reachable (DNS_SERVERS, or /etc/resolv.conf when unset), then run the check again.',
+    });
+  }
 
   // MX: what the policy's mx patterns must cover.
   const mxHosts = facts.mx.status === 'found' ? facts.mx.value.filter((m) => m.exchange !== '' && m.exchange !== '.') : [];
@@ -99,7 +115,15 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   findings.push(...certificateFindings(fetch, domain, facts.now));
   if (!fetch.ok) {
     if (fetch.failure !== 'certificate-invalid')
-      findings.push({ check: 'policy-fetch', status: 'fail', summary: `${fetch.url}: ${fetch.message}`, fix: fetchFix(fetch, domain) });
+      findings.push({
+        check: 'policy-fetch',
+        status: 'fail',
+        summary: `${fetch.url}: ${fetch.message}`,
+        fix: fetchFix(fetch, domain),
+        details: resolverFailures.length
+          ? [`the resolver did not answer (see dns-resolver): this may be why, rather than the policy host`]
+          : undefined,
+      });
   } else {
     const type = (fetch.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'text/plain') {
@@ -255,11 +279,19 @@ function fetchFix(fetch: Extract<PolicyFetch, { ok: false }>, domain: string): s
 }
 
 function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, { status: 'error' }>): CheckFinding {
+  if (lookup.source === 'resolver') {
+    return {
+      check,
+      status: 'warn',
+      summary: `${what} not checked: the resolver did not answer (${lookup.code})`,
+      fix: 'See dns-resolver: fix the resolver of this machine, then run the check again.',
+    };
+  }
   return {
     check,
     status: 'fail',
-    summary: `looking up ${what} failed: ${lookup.code} (${lookup.message})`,
-    fix: "Senders treat a failing lookup like a missing record; check that the zone's name servers answer (DNSSEC, SERVFAIL, timeouts).",
+    summary: `looking up ${what} failed: ${lookup.code} in the domain's zone (${lookup.message})`,
+    fix: "Senders treat a failing lookup like a missing record; check that the zone's name servers answer and its DNSSEC signatures are valid (SERVFAIL).",
   };
 }
 
