@@ -28,13 +28,11 @@ export function createTlsrptProgram(ctx: CliContext): Command {
       // runTlsrpt prints every error as one "tlsrpt: ..." line, commander's usage errors included.
       outputError: () => undefined,
     })
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   program
     .name('tlsrpt')
     .description(
-      'Receive, store and query SMTP TLS reports (RFC 8460).\n' +
-        'Configuration is read from environment variables and an optional configuration file (--config or\n' +
-        'TLSRPT_CONFIG): run "tlsrpt config" to see the values in effect.',
+      'Receive, store and query SMTP TLS reports (RFC 8460). Configuration is read from environment variables and an optional YAML file (--config or TLSRPT_CONFIG): run "tlsrpt config" to see the values in effect.',
     )
     .option('--config <file>', 'read configuration from this YAML file (sets TLSRPT_CONFIG; README "Configuration")')
     .addHelpText('after', EXIT_STATUS_HELP)

@@ -346,9 +346,10 @@ Example:
     .addHelpText(
       'after',
       `
-By default the policy must also follow ${GOOGLE_GUIDE}:
-"version: STSv1" on the first line, and max_age from 86400 to 31557600 seconds; each is an error naming the
-guide. With --rfc they are warnings.
+By default the policy must also follow
+  ${GOOGLE_GUIDE}:
+"version: STSv1" on the first line, and max_age from 86400 to 31557600 seconds; each is an error naming
+the guide. With --rfc they are warnings, and only what RFC 8461 requires is an error.
 
 Exit status: 0 when the policy passes (warnings allowed), 1 when it has errors, 2 usage or configuration error.
 URLs are fetched like a sender does: HTTPS with certificate validation, no redirects, status 200, at most 64 KB.

@@ -33,6 +33,9 @@ export interface DomainEvaluation {
 /** Warn this long before the policy host's certificate expires. */
 const CERT_EXPIRY_WARNING_DAYS = 14;
 const STS_ID_CODES = new Set(['sts-id-invalid', 'sts-id-missing', 'sts-id-duplicate']);
+const RESOLVER_FIX = 'See dns-resolver: fix the resolver of this machine, then run the check again.';
+/** Fetch failures that follow from not getting the policy host's address. */
+const RESOLVER_DEPENDENT_FETCH_FAILURES = new Set<string>(['policy-host-not-found', 'policy-host-unreachable', 'policy-fetch-timeout']);
 
 export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   const { domain } = facts;
@@ -114,16 +117,16 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   let policy: StsPolicy | null = null;
   findings.push(...certificateFindings(fetch, domain, facts.now));
   if (!fetch.ok) {
-    if (fetch.failure !== 'certificate-invalid')
+    if (resolverFailures.length && RESOLVER_DEPENDENT_FETCH_FAILURES.has(fetch.failure)) {
+      // The policy host's address comes from the same resolver: its failure says nothing about the host.
       findings.push({
         check: 'policy-fetch',
-        status: 'fail',
-        summary: `${fetch.url}: ${fetch.message}`,
-        fix: fetchFix(fetch, domain),
-        details: resolverFailures.length
-          ? [`the resolver did not answer (see dns-resolver): this may be why, rather than the policy host`]
-          : undefined,
+        status: 'warn',
+        summary: `${fetch.url} not checked: the resolver did not answer (${fetch.message})`,
+        fix: RESOLVER_FIX,
       });
+    } else if (fetch.failure !== 'certificate-invalid')
+      findings.push({ check: 'policy-fetch', status: 'fail', summary: `${fetch.url}: ${fetch.message}`, fix: fetchFix(fetch, domain) });
   } else {
     const type = (fetch.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'text/plain') {
@@ -284,7 +287,7 @@ function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, 
       check,
       status: 'warn',
       summary: `${what} not checked: the resolver did not answer (${lookup.code})`,
-      fix: 'See dns-resolver: fix the resolver of this machine, then run the check again.',
+      fix: RESOLVER_FIX,
     };
   }
   return {
