@@ -85,6 +85,22 @@ describe('tlsrpt alerts', () => {
       ['delivered', 'failed', 'delivered'],
     );
     assert.equal((await tlsrpt(['alerts', 'list', '--domain', 'other.example'], env)).stdout, 'No alerts recorded.\n');
+
+    // --format json is what --json printed; csv has one row per delivery.
+    const formatJson = JSON.parse((await tlsrpt(['alerts', 'list', '--format', 'json', '--kind', 'test'], env)).stdout);
+    assert.deepEqual(formatJson, json);
+    const csv = (await tlsrpt(['alerts', 'list', '--format', 'csv'], env)).stdout.split('\r\n');
+    assert.equal(
+      csv[0],
+      'alert_id,created_at,severity,policy_domain,kind,status,subject,delivery_kind,delivery_target,delivery_status,delivery_attempts,delivery_error_code,delivery_error',
+    );
+    assert.equal(csv.length, 5); // header, three deliveries, the empty string after the last line end
+    assert.match(
+      csv[1]!,
+      new RegExp(
+        `^1,\\d{4}-\\d\\d-\\d\\dT[^,]+,warning,example\\.org,test,partly-delivered,\\[tlsrpt\\] Test alert,webhook,http://127\\.0\\.0\\.1:${web.port}/hook,delivered,1,,$`,
+      ),
+    );
   });
 
   it('"test" exits 0 when every destination took the alert, and 1 with advice when none is configured', async () => {
@@ -101,6 +117,8 @@ describe('tlsrpt alerts', () => {
     for (const [type, info] of Object.entries(RESULT_TYPES)) {
       assert.ok(run.stdout.includes(`${type} (${info.group})\n  What it means: ${info.meaning}\n  How to fix:    ${info.fix}\n`), type);
     }
+    const json = JSON.parse((await tlsrpt(['alerts', 'explain', 'certificate-expired', '--format', 'json'], {})).stdout);
+    assert.deepEqual(json, [{ result_type: 'certificate-expired', ...RESULT_TYPES['certificate-expired'] }]);
   });
 
   it('names the variable when the alert configuration is wrong', async () => {
