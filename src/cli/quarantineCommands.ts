@@ -65,7 +65,7 @@ export function registerQuarantineCommands(program: Command, ctx: CliContext): v
     .description('list quarantined messages, newest first: id, received at, sender, reason, detail')
     .option('--reason <code>', 'only this reason', reasonCode)
     .option('--since <date>', 'only messages received on or after this date (YYYY-MM-DD or ISO time)', sinceTime)
-    .option('--limit <n>', 'at most this many', positiveInt, 50);
+    .option('--limit <n>', 'at most this many', wholeNumber(1, 100_000), 50);
   addFormatOption(list)
     .addHelpText('after', REASONS_HELP)
     .action(async (opts: FormatOptions & { reason?: string; since?: string; limit: number }) => {
