@@ -3,7 +3,7 @@
  * (main.ts) calls it with the process's environment and streams; tests call it in-process with their own.
  */
 import { CommanderError, type Command } from 'commander';
-import { ConfigError, errorMessage, UsageError } from '../errors.js';
+import { ConfigError, errorMessage, isServiceOutage, UsageError } from '../errors.js';
 import { CliContext, type CliIo } from './cliContext.js';
 import { createTlsrptProgram } from './createTlsrptProgram.js';
 import { exitCodeFor } from './exitCodeFor.js';
@@ -43,7 +43,19 @@ function errorLine(err: unknown, program: Command, argv: readonly string[]): str
     const command = commandPath(program, argv);
     return `tlsrpt: ${err.message.replace(/^error: /, '')} (run "${command} --help" for usage)`;
   }
-  return `tlsrpt: ${errorMessage(err)}`;
+  const advice = adviceFor(err);
+  return `tlsrpt: ${errorMessage(err)}${advice ? `; ${advice}` : ''}`;
+}
+
+/** What to do about a failure whose message names only the symptom (a refused connection, a missing database). */
+function adviceFor(err: unknown): string | null {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    // SQLSTATE 3D000 invalid_catalog_name: the database named in DATABASE_URL does not exist.
+    if ((e as { code?: unknown }).code === '3D000') return 'run "tlsrpt migrate" to create it, or check DATABASE_URL';
+    if (isServiceOutage(e))
+      return 'check that PostgreSQL and Redis are running and that DATABASE_URL and REDIS_URL point at them ("tlsrpt config" shows both)';
+  }
+  return null;
 }
 
 /** "tlsrpt quarantine list" for `quarantine --limit 3 list`: the subcommands named on the line. */

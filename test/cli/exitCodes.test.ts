@@ -48,7 +48,18 @@ const CASES: Case[] = [
   { args: ['policy', 'validate', join(dir, 'missing.txt')], code: 1, says: /cannot read ".*missing\.txt"/ },
   { args: ['readiness'], code: 1, db: true },
   { args: ['quarantine', 'show', '999'], code: 1, says: /^tlsrpt: no message 999: "tlsrpt quarantine list" shows the ids$/, db: true },
-  { args: ['stats'], env: NO_DATABASE, code: 1, says: /ECONNREFUSED|connect/ },
+  {
+    args: ['stats'],
+    env: NO_DATABASE,
+    code: 1,
+    says: /^tlsrpt: connect ECONNREFUSED 127\.0\.0\.1:1; check that PostgreSQL and Redis are running and that DATABASE_URL/,
+  },
+  {
+    args: ['stats'],
+    env: { DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/tlsrpt_no_such_database' },
+    code: 1,
+    says: /^tlsrpt: database "tlsrpt_no_such_database" does not exist; run "tlsrpt migrate" to create it/,
+  },
   { args: ['quarantine', 'list'], env: NO_DATABASE, code: 1, says: /ECONNREFUSED|connect/ },
   // 2: usage.
   { args: [], code: 2 },
