@@ -58,7 +58,7 @@ function adviceFor(err: unknown): string | null {
   return null;
 }
 
-/** "tlsrpt quarantine list" for `quarantine --limit 3 list`: the subcommands named on the line. */
+/** "tlsrpt quarantine list" for `quarantine list --limit 0`: the command and subcommands named on the line. */
 function commandPath(program: Command, argv: readonly string[]): string {
   const names = [program.name()];
   let command = program;
