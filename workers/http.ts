@@ -4,8 +4,9 @@ import { createLogger } from '../src/log/createLogger.js';
 import { startHttpService } from '../src/services/httpService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
-export async function runHttp(): Promise<void> {
-  const config = loadConfig();
+/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
+export async function runHttp(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const config = loadConfig(env);
   const log = createLogger(config.logLevel, 'tlsrpt-http');
   await migrateAtStart(config, log);
   const http = await startHttpService(config, log);

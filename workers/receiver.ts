@@ -4,8 +4,9 @@ import { createLogger } from '../src/log/createLogger.js';
 import { startReceiverService } from '../src/services/receiverService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
-export async function runReceiver(): Promise<void> {
-  const config = loadConfig();
+/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
+export async function runReceiver(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const config = loadConfig(env);
   const log = createLogger(config.logLevel, 'tlsrpt-receiver');
   await migrateAtStart(config, log);
   const receiver = await startReceiverService(config, log);

@@ -7,8 +7,9 @@ import { startWorkerService } from '../src/services/workerService.js';
 import { startAlertService } from '../src/services/alertService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
-export async function runServe(): Promise<void> {
-  const config = loadConfig();
+/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
+export async function runServe(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const config = loadConfig(env);
   const log = createLogger(config.logLevel);
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));

@@ -5,8 +5,9 @@ import { startWorkerService } from '../src/services/workerService.js';
 import { startAlertService } from '../src/services/alertService.js';
 import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
 
-export async function runWorker(): Promise<void> {
-  const config = loadConfig();
+/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
+export async function runWorker(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const config = loadConfig(env);
   const log = createLogger(config.logLevel, 'tlsrpt-worker');
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));

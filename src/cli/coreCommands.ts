@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { describeConfig, loadConfig, maskUrl } from '../config/loadConfig.js';
+import { describeConfig, maskUrl } from '../config/loadConfig.js';
 import { migrate } from '../db/migrate.js';
+import type { CliContext } from './cliContext.js';
 
 const ENV_HELP = `
 Environment (defaults in brackets):
@@ -13,32 +14,43 @@ Environment (defaults in brackets):
   WORKER_CONCURRENCY     reports processed at once per worker [64]
 See README "Configuration" for all variables.`;
 
-export function registerCoreCommands(program: Command): void {
+/** The services log JSON lines; this is how to read them. */
+const LOG_HELP = `
+Logs are JSON lines on standard output (pino). To read them in a terminal:
+  tlsrpt %s | npx pino-pretty`;
+
+export function registerCoreCommands(program: Command, ctx: CliContext): void {
   program
     .command('serve')
     .description('migrate the database, then run the SMTP receiver, the HTTP(S) server and a worker in one process (what "npm start" runs)')
     .addHelpText('after', ENV_HELP)
+    .addHelpText('after', LOG_HELP.replace('%s', 'serve'))
     .action(async () => {
       const { runServe } = await import('../../workers/serve.js');
-      await runServe();
+      ctx.keepsRunning = true;
+      await runServe(ctx.env());
     });
 
   program
     .command('receiver')
     .description('run only the SMTP receiver (stores mail and queues it; run "tlsrpt worker" to process)')
     .addHelpText('after', ENV_HELP)
+    .addHelpText('after', LOG_HELP.replace('%s', 'receiver'))
     .action(async () => {
       const { runReceiver } = await import('../../workers/receiver.js');
-      await runReceiver();
+      ctx.keepsRunning = true;
+      await runReceiver(ctx.env());
     });
 
   program
     .command('worker')
     .description('run only a worker: parse queued messages into reports (start several to scale out)')
     .addHelpText('after', ENV_HELP)
+    .addHelpText('after', LOG_HELP.replace('%s', 'worker'))
     .action(async () => {
       const { runWorker } = await import('../../workers/worker.js');
-      await runWorker();
+      ctx.keepsRunning = true;
+      await runWorker(ctx.env());
     });
 
   program
@@ -46,9 +58,9 @@ export function registerCoreCommands(program: Command): void {
     .description('create the database if needed and apply pending migrations, then exit')
     .addHelpText('after', '\nUses DATABASE_URL. Safe to run repeatedly and from several processes at once.')
     .action(async () => {
-      const config = loadConfig();
-      const result = await migrate(config.databaseUrl, (msg) => process.stdout.write(`${msg}\n`));
-      process.stdout.write(
+      const config = ctx.loadConfig();
+      const result = await migrate(config.databaseUrl, (msg) => ctx.out(`${msg}\n`));
+      ctx.out(
         result.applied.length
           ? `${maskUrl(config.databaseUrl)}: applied ${result.applied.length} migration(s)\n`
           : `${maskUrl(config.databaseUrl)}: schema is current\n`,
@@ -59,8 +71,8 @@ export function registerCoreCommands(program: Command): void {
     .command('config')
     .description('print the configuration in effect (secrets masked) and exit; fails naming any bad variable')
     .action(() => {
-      const described = describeConfig(loadConfig());
+      const described = describeConfig(ctx.loadConfig());
       const width = Math.max(...Object.keys(described).map((k) => k.length));
-      for (const [k, v] of Object.entries(described)) process.stdout.write(`${k.padEnd(width)}  ${String(v)}\n`);
+      for (const [k, v] of Object.entries(described)) ctx.out(`${k.padEnd(width)}  ${String(v)}\n`);
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { CliContext } from './cliContext.js';
 
 const HTTP_HELP = `
 Serves, on HTTP_HOST:HTTP_PORT:
@@ -21,15 +22,19 @@ Environment (defaults in brackets):
   METRICS_DOMAINS               policy domains always given their own series [none]
   METRICS_MAX_DOMAINS           further domains given their own series, the rest as "other" [100]
   METRICS_ALLOW                 who may GET /metrics: private, any, or addresses/CIDR ranges [private]
-See README "HTTPS reports, metrics and health checks" for a reverse-proxy example and every metric.`;
+See README "HTTPS reports, metrics and health checks" for a reverse-proxy example and every metric.
 
-export function registerHttpCommands(program: Command): void {
+Logs are JSON lines on standard output (pino). To read them in a terminal:
+  tlsrpt http | npx pino-pretty`;
+
+export function registerHttpCommands(program: Command, ctx: CliContext): void {
   program
     .command('http')
     .description('run only the HTTP(S) server: the HTTPS report endpoint, /metrics, /healthz and /readyz ("tlsrpt serve" runs it too)')
     .addHelpText('after', HTTP_HELP)
     .action(async () => {
       const { runHttp } = await import('../../workers/http.js');
-      await runHttp();
+      ctx.keepsRunning = true;
+      await runHttp(ctx.env());
     });
 }

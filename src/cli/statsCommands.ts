@@ -6,21 +6,25 @@
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../config/loadConfig.js';
+import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { requireCurrentSchema } from '../db/requireCurrentSchema.js';
 import { errorMessage } from '../errors.js';
 import { findIngestSources } from '../ingest/findIngestSources.js';
 import { ingestSources, type IngestSummary, type MessageResult } from '../ingest/ingestSources.js';
 import { buildStatsQuery, STATS_GROUPINGS, type StatsGrouping } from '../stats/buildStatsQuery.js';
-import { formatRows, OUTPUT_FORMATS, type OutputFormat, type Row } from '../stats/formatRows.js';
+import { formatRows, type OutputFormat, type Row } from '../stats/formatRows.js';
 import { queryReadiness, READINESS_COLUMNS, READINESS_DEFAULTS, type ReadinessRow } from '../stats/queryReadiness.js';
+import type { CliContext } from './cliContext.js';
+import { EXIT_FINDING, EXIT_USAGE, ExitStatusError, exitCodeFor } from './exitCodeFor.js';
+import { collectDomain, parseDay, wholeNumber } from './optionParsers.js';
+import { addFormatOption, outputFormat, type FormatOptions } from './outputFormat.js';
 
 /** `tlsrpt stats` looks this many days back unless --since says otherwise. */
 const STATS_DEFAULT_DAYS = 30;
 
-export function registerStatsCommands(program: Command): void {
-  program
+export function registerStatsCommands(program: Command, ctx: CliContext): void {
+  const stats = program
     .command('stats')
     .description(
       'print session and failure counts per policy domain from the stored reports (the SQL views of README "Querying the reports")',
@@ -33,8 +37,8 @@ export function registerStatsCommands(program: Command): void {
       new Option('--by <grouping>', 'one row per domain, or per domain and day, reporter, policy type, failure result-type or receiving MX')
         .choices(STATS_GROUPINGS)
         .default('domain'),
-    )
-    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    );
+  addFormatOption(stats)
     .addHelpText(
       'after',
       `
@@ -48,20 +52,26 @@ Examples:
   tlsrpt stats --by result-type --since 2025-01-01
   tlsrpt stats --by mx --format csv > failures-by-mx.csv`,
     )
-    .action(async (opts: { domain: string[]; since?: string; by: StatsGrouping; format: OutputFormat }) => {
+    .action(async (opts: FormatOptions & { domain: string[]; since?: string; by: StatsGrouping }) => {
+      const format = outputFormat(opts);
       const since = opts.since ?? daysBefore(todayUtc(), STATS_DEFAULT_DAYS);
       const query = buildStatsQuery({ by: opts.by, domains: opts.domain, since });
-      await withPool(loadConfig(), 'tlsrpt-stats', async (pool) => {
+      await withPool(ctx.loadConfig(), 'tlsrpt-stats', async (pool) => {
         const rows = (await pool.query<Row>(query.text, query.values)).rows;
-        if (rows.length === 0 && opts.format === 'table') {
-          process.stdout.write(`No reports${opts.domain.length ? ` for ${opts.domain.join(', ')}` : ''} since ${since}.\n`);
+        if (rows.length === 0 && format === 'table') {
+          ctx.out(`No reports${opts.domain.length ? ` for ${opts.domain.join(', ')}` : ''} since ${since}.\n`);
+          ctx.out(
+            opts.since
+              ? 'To look further back, give an earlier --since YYYY-MM-DD.\n'
+              : `To look further back than the default ${STATS_DEFAULT_DAYS} days, give --since YYYY-MM-DD.\n`,
+          );
           return;
         }
-        process.stdout.write(formatRows(query.columns, rows, opts.format));
+        ctx.out(formatRows(query.columns, rows, format));
       });
     });
 
-  program
+  const readiness = program
     .command('readiness')
     .description('say per policy domain whether its MTA-STS policy can move from testing to enforce, and why; exit 1 when any is not ready')
     .addOption(
@@ -69,17 +79,17 @@ Examples:
         .argParser(collectDomain)
         .default([], 'every domain with reports in the window'),
     )
-    .option('--days <n>', 'window: the last N whole UTC days before today', parseCount(1, 3660), READINESS_DEFAULTS.windowDays)
+    .option('--days <n>', 'window: the last N whole UTC days before today', wholeNumber(1, 3660), READINESS_DEFAULTS.windowDays)
     .option(
       '--max-failure-rate <rate>',
       'highest failure rate that is still ready: a fraction (0.001) or a percentage (0.1%)',
       parseRate,
       READINESS_DEFAULTS.maxFailureRate,
     )
-    .option('--min-days <n>', 'fewest days with reports in the window', parseCount(0, 3660), READINESS_DEFAULTS.minDays)
-    .option('--min-reporters <n>', 'fewest distinct reporting organisations', parseCount(0, 1_000_000), READINESS_DEFAULTS.minReporters)
-    .option('--as-of <date>', 'judge as if today were this UTC day, YYYY-MM-DD (to replay a past decision)', parseDay)
-    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .option('--min-days <n>', 'fewest days with reports in the window', wholeNumber(0, 3660), READINESS_DEFAULTS.minDays)
+    .option('--min-reporters <n>', 'fewest distinct reporting organisations', wholeNumber(0, 1_000_000), READINESS_DEFAULTS.minReporters)
+    .option('--as-of <date>', 'judge as if today were this UTC day, YYYY-MM-DD (to replay a past decision)', parseDay);
+  addFormatOption(readiness)
     .addHelpText(
       'after',
       `
@@ -89,43 +99,45 @@ most --max-failure-rate (sessions reported under both tlsa and sts counted once)
 enforce" explains the rule and how to change it in SQL: enforce_readiness_for(days, rate, min_days, min_reporters).
 
 Exit status: 0 every listed domain is ready, 1 any is not (or none has reports), 2 usage or configuration
-error, or the database could not be read.
+error, or the database could not be read (unlike other commands, where a failure is 1: scripts read 1 as
+"not ready").
 
 Examples:
   tlsrpt readiness
   tlsrpt readiness --domain example.com --days 21 --max-failure-rate 0.5% || echo "not yet"`,
     )
-    // Scripts read exit 1 as "not ready": any other failure, including a bad option, must be 2.
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(
-      async (opts: {
-        domain: string[];
-        days: number;
-        maxFailureRate: number;
-        minDays: number;
-        minReporters: number;
-        asOf?: string;
-        format: OutputFormat;
-      }) => {
+      async (
+        opts: FormatOptions & {
+          domain: string[];
+          days: number;
+          maxFailureRate: number;
+          minDays: number;
+          minReporters: number;
+          asOf?: string;
+        },
+      ) => {
+        const format = outputFormat(opts);
+        if (opts.minDays > opts.days)
+          throw new InvalidArgumentError(`--min-days ${opts.minDays} is more than --days ${opts.days}: no domain could be ready`);
+        const options = {
+          windowDays: opts.days,
+          maxFailureRate: opts.maxFailureRate,
+          minDays: opts.minDays,
+          minReporters: opts.minReporters,
+          asOf: opts.asOf ?? null,
+          domains: opts.domain,
+        };
         let rows: ReadinessRow[];
         try {
-          if (opts.minDays > opts.days)
-            throw new InvalidArgumentError(`--min-days ${opts.minDays} is more than --days ${opts.days}: no domain could be ready`);
-          const options = {
-            windowDays: opts.days,
-            maxFailureRate: opts.maxFailureRate,
-            minDays: opts.minDays,
-            minReporters: opts.minReporters,
-            asOf: opts.asOf ?? null,
-            domains: opts.domain,
-          };
-          rows = await withPool(loadConfig(), 'tlsrpt-readiness', (pool) => queryReadiness(pool, options));
+          rows = await withPool(ctx.loadConfig(), 'tlsrpt-readiness', (pool) => queryReadiness(pool, options));
         } catch (err) {
-          process.stderr.write(`tlsrpt readiness: ${errorMessage(err)}\n`);
-          process.exit(2);
+          // Scripts read exit 1 as "not ready": a verdict that could not be reached must not look like one.
+          if (exitCodeFor(err) === EXIT_FINDING) throw new ExitStatusError(EXIT_USAGE, errorMessage(err), { cause: err });
+          throw err;
         }
-        process.stdout.write(formatReadiness(rows, opts.format, opts.days));
-        process.exitCode = rows.length > 0 && rows.every((r) => r.ready) ? 0 : 1;
+        ctx.out(formatReadiness(rows, format, opts.days));
+        ctx.exitCode = rows.length > 0 && rows.every((r) => r.ready) ? 0 : EXIT_FINDING;
       },
     );
 
@@ -155,16 +167,17 @@ Examples:
   tlsrpt ingest exported.mbox reports/*.json.gz`,
     )
     .action(async (paths: string[], opts: { format: 'text' | 'json'; verbose?: boolean }) => {
-      const config = loadConfig();
+      const config = ctx.loadConfig();
       const found = await findIngestSources(paths);
-      const log = pino({ name: 'tlsrpt-ingest', level: config.logLevel }, pino.destination(2));
+      const log = pino({ name: 'tlsrpt-ingest', level: config.logLevel }, { write: (line: string) => ctx.err(line) });
       const summary = await withPool(config, 'tlsrpt-ingest', async (pool) => {
         const retry = createRetryQueue(config, log);
-        const showBar = process.stderr.isTTY && !opts.verbose && opts.format === 'text';
+        const showBar = ctx.io.stderr.isTTY === true && !opts.verbose && opts.format === 'text';
         const bar = showBar
           ? new SingleBar({
               format: ' {bar} {value}/{total} messages  {source}',
-              stream: process.stderr,
+              // Only a terminal gets the bar, and only the process's own stderr is a terminal.
+              stream: ctx.io.stderr as NodeJS.WriteStream,
               hideCursor: true,
               clearOnComplete: true,
             })
@@ -186,7 +199,7 @@ Examples:
               onMessagesFound: (count) => bar?.setTotal(bar.getTotal() + count - 1),
               onMessageDone: (result) => {
                 bar?.increment(1, { source: shorten(result.source) });
-                if (opts.verbose && opts.format === 'text') process.stdout.write(`${describeResult(result)}\n`);
+                if (opts.verbose && opts.format === 'text') ctx.out(`${describeResult(result)}\n`);
               },
             },
           );
@@ -195,8 +208,8 @@ Examples:
           await retry.close();
         }
       });
-      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatIngestSummary(summary));
-      if (summary.pending > 0) process.exitCode = 1;
+      ctx.out(opts.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatIngestSummary(summary));
+      if (summary.pending > 0) ctx.exitCode = EXIT_FINDING;
     });
 }
 
@@ -232,7 +245,8 @@ function createRetryQueue(config: Config, log: Logger): { enqueue: (id: number) 
     async close() {
       if (!opened) return;
       const { queue, disconnect } = await opened;
-      await queue.close().catch(() => {});
+      // Closing is best effort: the messages are in raw_messages, and the worker's sweep queues them again.
+      await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'ingest: closing the queue failed'));
       disconnect();
     },
   };
@@ -240,7 +254,8 @@ function createRetryQueue(config: Config, log: Logger): { enqueue: (id: number) 
 
 export function formatReadiness(rows: readonly ReadinessRow[], format: OutputFormat, windowDays: number): string {
   if (format !== 'table') return formatRows(READINESS_COLUMNS, rows as unknown as Row[], format);
-  if (rows.length === 0) return `No policy domain has reports in the last ${windowDays} days.\n`;
+  if (rows.length === 0)
+    return `No policy domain has reports in the last ${windowDays} days.\nTo look further back, give --days N (at most 3660).\n`;
   const columns = READINESS_COLUMNS.filter((c) => c.name !== 'reason');
   const table = formatRows(columns, rows as unknown as Row[], 'table');
   return `${table}\n${rows.map((r) => `${r.policy_domain}: ${r.ready ? 'ready' : 'NOT READY'}. ${r.reason}\n`).join('')}`;
@@ -277,29 +292,6 @@ function describeResult(r: MessageResult): string {
 
 function shorten(path: string, max = 50): string {
   return path.length <= max ? path : `…${path.slice(-(max - 1))}`;
-}
-
-function collectDomain(value: string, previous: string[]): string[] {
-  const domain = value.trim().toLowerCase().replace(/\.$/, '');
-  if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(domain)) throw new InvalidArgumentError(`"${value}" is not a domain name`);
-  return [...previous, domain];
-}
-
-/** YYYY-MM-DD, a real calendar day. */
-export function parseDay(value: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
-  if (!d || d.toISOString().slice(0, 10) !== value) throw new InvalidArgumentError(`"${value}" is not a day in the form YYYY-MM-DD`);
-  return value;
-}
-
-function parseCount(min: number, max: number): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`"${value}" is not a whole number from ${min} to ${max}`);
-    }
-    return Number(value);
-  };
 }
 
 /** "0.001" or "0.1%" -> 0.001. */

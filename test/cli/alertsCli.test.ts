@@ -1,35 +1,17 @@
 /**
- * `tlsrpt alerts test|list|explain` as an administrator runs them: the real CLI in a child process, against
+ * `tlsrpt alerts test|list|explain` as an administrator runs them: the real CLI (in-process, runCli), against
  * a test database, a real HTTP server and a real SMTP sink.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { projectPath } from '../../src/util/projectPath.js';
 import { RESULT_TYPES } from '../../src/resultTypes.js';
+import { runCli, type CliResult } from '../helpers/runCli.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhookSink.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tlsrpt(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      {
-        cwd: projectPath(),
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', ...env },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function tlsrpt(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(args, { LOG_LEVEL: 'silent', ...env });
 }
 
 describe('tlsrpt alerts', () => {
@@ -94,7 +76,7 @@ describe('tlsrpt alerts', () => {
       lines[3]!,
       new RegExp(`^ {5}slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\*  failed, 1 attempt  http-status: .*HTTP 404`),
     );
-    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net  delivered, 1 attempt$/);
+    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net {2}delivered, 1 attempt$/);
 
     const json = JSON.parse((await tlsrpt(['alerts', 'list', '--json', '--kind', 'test'], env)).stdout);
     assert.equal(json.length, 1);
@@ -103,6 +85,22 @@ describe('tlsrpt alerts', () => {
       ['delivered', 'failed', 'delivered'],
     );
     assert.equal((await tlsrpt(['alerts', 'list', '--domain', 'other.example'], env)).stdout, 'No alerts recorded.\n');
+
+    // --format json is what --json printed; csv has one row per delivery.
+    const formatJson = JSON.parse((await tlsrpt(['alerts', 'list', '--format', 'json', '--kind', 'test'], env)).stdout);
+    assert.deepEqual(formatJson, json);
+    const csv = (await tlsrpt(['alerts', 'list', '--format', 'csv'], env)).stdout.split('\r\n');
+    assert.equal(
+      csv[0],
+      'alert_id,created_at,severity,policy_domain,kind,status,subject,delivery_kind,delivery_target,delivery_status,delivery_attempts,delivery_error_code,delivery_error',
+    );
+    assert.equal(csv.length, 5); // header, three deliveries, the empty string after the last line end
+    assert.match(
+      csv[1]!,
+      new RegExp(
+        `^1,\\d{4}-\\d\\d-\\d\\dT[^,]+,warning,example\\.org,test,partly-delivered,\\[tlsrpt\\] Test alert,webhook,http://127\\.0\\.0\\.1:${web.port}/hook,delivered,1,,$`,
+      ),
+    );
   });
 
   it('"test" exits 0 when every destination took the alert, and 1 with advice when none is configured', async () => {
@@ -119,6 +117,8 @@ describe('tlsrpt alerts', () => {
     for (const [type, info] of Object.entries(RESULT_TYPES)) {
       assert.ok(run.stdout.includes(`${type} (${info.group})\n  What it means: ${info.meaning}\n  How to fix:    ${info.fix}\n`), type);
     }
+    const json = JSON.parse((await tlsrpt(['alerts', 'explain', 'certificate-expired', '--format', 'json'], {})).stdout);
+    assert.deepEqual(json, [{ result_type: 'certificate-expired', ...RESULT_TYPES['certificate-expired'] }]);
   });
 
   it('names the variable when the alert configuration is wrong', async () => {

@@ -14,7 +14,8 @@ describe('quarantine list and reprocess', () => {
   let db: TestDatabase;
   let microsoftId: number;
   let junkId: number;
-  const deps = () => ({ pool: db.pool, enqueue: async () => {}, log: createLogger('silent') });
+  // Nothing is queued: the messages are reprocessed by the command under test, not a worker.
+  const deps = () => ({ pool: db.pool, enqueue: () => Promise.resolve(), log: createLogger('silent') });
 
   before(async () => {
     db = await createTestDatabase();
@@ -68,6 +69,23 @@ describe('quarantine list and reprocess', () => {
     assert.match(r.stderr, /unknown reason "bogus"; one of: mime-malformed/);
   });
 
+  it('shows one message as text, JSON or CSV', async () => {
+    const text = await runCli(['quarantine', 'show', String(junkId)], { DATABASE_URL: db.url });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^id {14}${junkId}\n`));
+    assert.match(text.stdout, /\nreason {10}json-invalid\ndetail {10}old detail\n/);
+    const json = JSON.parse((await runCli(['quarantine', 'show', String(junkId), '--format', 'json'], { DATABASE_URL: db.url })).stdout);
+    assert.equal(json.id, junkId);
+    assert.equal(json.reason, 'json-invalid');
+    assert.equal(json.mail_from, 'someone@example.org');
+    const csv = (await runCli(['quarantine', 'show', String(junkId), '--format', 'csv'], { DATABASE_URL: db.url })).stdout.split('\r\n');
+    assert.equal(
+      csv[0],
+      'id,channel,received_at,remote_address,mail_from,rcpt_to,size_bytes,status,reason,detail,attempts,last_error,report_id',
+    );
+    assert.match(csv[1]!, new RegExp(`^${junkId},smtp,\\d{4}-.*,someone@example\\.org,.*,quarantined,json-invalid,old detail,`));
+  });
+
   it('stores what the current parser can read, re-quarantines the rest with the current reason', async () => {
     const r = await runCli(['reprocess'], { DATABASE_URL: db.url });
     assert.equal(r.code, 0, r.stderr);
@@ -88,6 +106,12 @@ describe('quarantine list and reprocess', () => {
   });
 
   it('changes nothing when run again', async () => {
+    const json = await runCli(['reprocess', String(microsoftId), '--format', 'json'], { DATABASE_URL: db.url });
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { selected: 0, outcomes: {}, stillQuarantined: {}, leftAlone: [microsoftId] });
+    const csv = await runCli(['reprocess', String(microsoftId), '--format', 'csv'], { DATABASE_URL: db.url });
+    assert.equal(csv.stdout, 'outcome,reason,messages\r\nleft-alone,,1\r\n');
+
     const before = (await db.pool.query(`SELECT count(*)::int AS n FROM reports`)).rows[0].n;
     const r = await runCli(['reprocess', String(microsoftId)], { DATABASE_URL: db.url });
     assert.equal(r.code, 0, r.stderr);

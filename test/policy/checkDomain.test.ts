@@ -311,13 +311,34 @@ describe('tlsrpt check against real DNS and HTTPS on loopback', () => {
 
     const json: string[] = [];
     assert.equal(
-      await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, json: true }, config, (s) => json.push(s)),
+      await runCheck('good.test', { connectTo: { port: hostPort }, reports: false, format: 'json' }, config, (s) => json.push(s)),
       0,
     );
     const parsed = JSON.parse(json.join('')) as { ok: boolean; policy: { mode: string }; findings: CheckFinding[] };
     assert.equal(parsed.ok, true);
     assert.equal(parsed.policy.mode, 'enforce');
     assert.equal(parsed.findings.length, 9);
+  });
+
+  it('blames the configured resolver, not the domain, when the resolver does not answer', async () => {
+    // Nothing listens on UDP port 9 of loopback: every query is refused at once.
+    const down = testConfig(db.url, { DNS_SERVERS: '127.0.0.1:9', MTA_STS_CA_FILE: ca.caCertPath, TLSRPT_RUA: OUR_RUA });
+    const lines: string[] = [];
+    const code = await runCheck('good.test', { connectTo: { port: hostPort }, reports: false }, down, (s) => lines.push(s));
+    const out = lines.join('');
+    assert.equal(code, 1);
+    assert.match(
+      out,
+      /\n {2}FAIL {2}dns-resolver +your local resolver did not answer: DNS_SERVERS 127\.0\.0\.1:9 gave ECONNREFUSED, so good\.test could not be checked\n +fix: This is a problem of this machine, not of the domain/,
+    );
+    assert.match(out, /\n {2}WARN {2}mx-records +MX good\.test not checked: the resolver did not answer \(ECONNREFUSED\)\n/);
+    assert.match(out, /\n {2}WARN {2}sts-record +TXT _mta-sts\.good\.test not checked: the resolver did not answer/);
+    assert.match(
+      out,
+      /\n {2}WARN {2}policy-fetch +https:\/\/mta-sts\.good\.test\/\.well-known\/mta-sts\.txt not checked: the resolver did not answer/,
+    );
+    assert.match(out, /\nResult: 1 fail, 4 warn, 0 pass\n$/);
+    assert.doesNotMatch(out, /zone/);
   });
 
   it('validates a policy by URL or domain the way senders fetch it (runPolicyValidate)', async () => {

@@ -150,3 +150,40 @@ describe('parseStsPolicy', () => {
     assert.deepEqual(codes('  \n'), [['policy-empty', undefined, 'error']]);
   });
 });
+
+describe("parseStsPolicy with Google's guide (rules: 'google', the default of policy validate)", () => {
+  const guideCodes = (text: string): Array<[string, number | undefined, string]> =>
+    parseStsPolicy(text, { rules: 'google' }).problems.map((p) => [p.code, p.line, p.severity]);
+  const policy = (age: string): string => `version: STSv1\nmode: testing\nmx: mx.example.com\nmax_age: ${age}\n`;
+
+  it('makes max_age outside 86400..31557600 an error naming the guide', () => {
+    assert.deepEqual(guideCodes(policy('86400')), []);
+    assert.deepEqual(guideCodes(policy('31557600')), []);
+    assert.deepEqual(guideCodes(policy('86399')), [['max-age-short', 4, 'error']]);
+    assert.deepEqual(guideCodes(policy('31557601')), [['max-age-too-large', 4, 'error']]);
+    const short = parseStsPolicy(policy('10'), { rules: 'google' });
+    assert.equal(short.policy, null);
+    assert.match(
+      short.problems[0]!.message,
+      /^max_age 10 is outside 86400\.\.31557600, the range Google's MTA-STS policy guide for Google Workspace/,
+    );
+  });
+
+  it('makes a first line other than version an error naming the guide; the RFC rules keep both warnings', () => {
+    const text = 'mode: testing\nversion: STSv1\nmx: mx.example.com\nmax_age: 10\n';
+    assert.deepEqual(guideCodes(text), [
+      ['version-not-first', 1, 'error'],
+      ['max-age-short', 4, 'error'],
+    ]);
+    assert.match(
+      parseStsPolicy(text, { rules: 'google' }).problems[0]!.message,
+      /Google's MTA-STS policy guide .* requires "version: STSv1" on the first line/,
+    );
+    assert.deepEqual(codes(text), [
+      ['version-not-first', 1, 'warning'],
+      ['max-age-short', 4, 'warning'],
+    ]);
+    assert.deepEqual(parseStsPolicy(text, { rules: 'rfc' }), parseStsPolicy(text));
+    assert.equal(parseStsPolicy(text).policy?.maxAge, 10);
+  });
+});

@@ -1,16 +1,15 @@
 /**
- * `tlsrpt policy generate` -> `tlsrpt policy validate` round trip, in-process and through the real CLI
- * (a child process, as an administrator runs it), with exit codes and the printed problems.
+ * `tlsrpt policy generate` -> `tlsrpt policy validate` round trip, through the run* functions and through the
+ * whole command line (runCli, as an administrator runs it), with exit codes and the printed problems.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseConnectTo, runPolicyGenerate, runPolicyValidate } from '../../src/cli/policyCommands.js';
 import { loadConfig } from '../../src/config/loadConfig.js';
-import { projectPath } from '../../src/util/projectPath.js';
+import { runCli } from '../helpers/runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-policy-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,16 +82,7 @@ describe('--connect-to', () => {
   });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', projectPath('src/cli/main.ts'), ...args],
-      { cwd: projectPath(), env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env);
 
 describe('tlsrpt policy (the real command)', () => {
   it('generates to a file, validates it, and refuses a bad one', async () => {
@@ -117,7 +107,47 @@ describe('tlsrpt policy (the real command)', () => {
 
   it('says what to set when no report address is configured', async () => {
     const r = await cli(['policy', 'generate', '--domain', 'example.com', '--mx', 'mx.example.com']);
-    assert.equal(r.code, 1);
+    // A missing setting is a configuration error: exit status 2 (it was 1 before one exit-code policy).
+    assert.equal(r.code, 2);
     assert.equal(r.stderr, 'tlsrpt: no report address: set TLSRPT_RUA (e.g. mailto:tlsrpt@reports.example.com) or pass --rua\n');
+  });
+
+  it("follows Google's guide by default: mode first and max_age 10 are errors naming it; --rfc keeps them warnings", async () => {
+    const file = join(dir, 'mode-first.txt');
+    writeFileSync(file, 'mode: testing\nversion: STSv1\nmx: mx1.example.com\nmax_age: 10\n');
+    const strict = await cli(['policy', 'validate', file]);
+    assert.equal(strict.code, 1, strict.stderr);
+    const guide = /Google's MTA-STS policy guide for Google Workspace/;
+    const lines = strict.stdout.split('\n');
+    assert.match(lines[0]!, /:1: error version-not-first: the policy starts with "mode", not "version"; Google's MTA-STS policy guide/);
+    assert.match(lines[2]!, /:4: error max-age-short: max_age 10 is outside 86400\.\.31557600, the range Google's MTA-STS policy guide/);
+    assert.match(lines[4]!, guide);
+    assert.match(lines[4]!, /invalid under .*, 2 error\(s\); RFC 8461 alone would accept it \(--rfc checks only the RFC\)$/);
+
+    const rfc = await cli(['policy', 'validate', '--rfc', file]);
+    assert.equal(rfc.code, 0, rfc.stdout);
+    assert.match(rfc.stdout, /:1: warning version-not-first: /);
+    assert.match(rfc.stdout, /:4: warning max-age-short: max_age 10 is under one day/);
+    assert.match(rfc.stdout, /: valid \(mode testing, max_age 10, mx mx1\.example\.com\), 2 warning\(s\)\n$/);
+  });
+
+  it('reads the policy from standard input with "-", and prints problems as CSV or JSON (--json still works)', async () => {
+    const policy = 'version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 40000000\n';
+    const csv = await runCli(['policy', 'validate', '--format', 'csv', '-'], {}, policy);
+    assert.equal(csv.code, 1, csv.stderr);
+    assert.equal(
+      csv.stdout,
+      'source,line,severity,code,message,fix\r\n' +
+        '(stdin),4,error,max-age-too-large,max_age 40000000 exceeds the RFC 8461 3.2 maximum of 31557600 seconds (one year); senders reject the policy,Use at most 31557600.\r\n',
+    );
+    const json = await runCli(['policy', 'validate', '--json', '-'], {}, policy);
+    assert.equal(json.code, 1);
+    assert.deepEqual(
+      JSON.parse(json.stdout).problems.map((p: { code: string }) => p.code),
+      ['max-age-too-large'],
+    );
+    const both = await runCli(['policy', 'validate', '--json', '--format', 'csv', '-'], {}, policy);
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, 'tlsrpt: --json and --format csv ask for two different outputs: give --format alone\n');
   });
 });

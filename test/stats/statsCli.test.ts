@@ -162,7 +162,10 @@ describe('tlsrpt stats and readiness', () => {
   it('says so when nothing matches, and refuses a malformed day', async () => {
     const none = await cli('stats', '--domain', 'unknown.example');
     assert.equal(none.code, 0);
-    assert.match(none.stdout, /^No reports for unknown\.example since \d{4}-\d{2}-\d{2}\.\n$/);
+    assert.match(
+      none.stdout,
+      /^No reports for unknown\.example since \d{4}-\d{2}-\d{2}\.\nTo look further back than the default 30 days, give --since YYYY-MM-DD\.\n$/,
+    );
     const bad = await cli('stats', '--since', '2025-02-30');
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /"2025-02-30" is not a day in the form YYYY-MM-DD/);
@@ -253,7 +256,10 @@ describe('tlsrpt stats and readiness', () => {
   it('readiness exits 2 on a usage or configuration error, never 1', async () => {
     const badDays = await cli('readiness', '--days', '0');
     assert.equal(badDays.code, 2);
-    assert.match(badDays.stderr, /"0" is not a whole number from 1 to 3660/);
+    assert.match(
+      badDays.stderr,
+      /^tlsrpt: option '--days <n>' argument '0' is invalid\. 0 is out of range: use 1 to 3660 \(run "tlsrpt readiness --help" for usage\)\n$/,
+    );
     const tooManyDays = await cli('readiness', '--days', '5', '--min-days', '6');
     assert.equal(tooManyDays.code, 2);
     assert.match(tooManyDays.stderr, /--min-days 6 is more than --days 5/);

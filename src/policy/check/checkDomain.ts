@@ -4,7 +4,7 @@
  */
 import type { Resolver } from 'node:dns/promises';
 import type { Pool } from '../../db/pool.js';
-import { errorMessage } from '../../errors.js';
+import { errorMessage, UsageError } from '../../errors.js';
 import type { CheckFinding } from './checkFinding.js';
 import { checkReportsAgainstPolicy } from './checkReportsAgainstPolicy.js';
 import type { PolicyComparison } from './comparePolicyWithReports.js';
@@ -13,13 +13,14 @@ import { fetchPolicy, policyUrl, type FetchPolicyOptions } from './fetchPolicy.j
 import { hostNameProblem, normaliseHostName } from '../syntax/hostName.js';
 import { lookupDomainRecords } from './lookupDomainRecords.js';
 import type { StsPolicy } from '../syntax/parseStsPolicy.js';
-import { PolicyInputError } from '../policyErrors.js';
 import type { OurAddresses } from './ruaTargets.js';
 
 export interface CheckDomainOptions {
   resolver: Resolver;
   fetch?: Omit<FetchPolicyOptions, 'resolver'>;
   ours: OurAddresses;
+  /** How messages name the resolver (describeResolver(DNS_SERVERS)). */
+  resolverName?: string;
   /** Compare reports of the last `days` days with the published policy; omit to skip. */
   reports?: { pool: Pool; days: number } | null;
   now?: Date;
@@ -35,13 +36,14 @@ export interface DomainCheck {
 export async function checkDomain(domainInput: string, options: CheckDomainOptions): Promise<DomainCheck> {
   const domain = normaliseHostName(domainInput);
   const problem = hostNameProblem(domain);
-  if (problem) throw new PolicyInputError('domain-invalid', `"${domainInput}" is not a domain name: ${problem}`);
+  // The domain is the command's argument: a bad one is a usage error (exit status 2).
+  if (problem) throw new UsageError('domain-invalid', `"${domainInput}" is not a domain name: ${problem}`);
   const now = options.now ?? new Date();
   const [records, policyFetch] = await Promise.all([
     lookupDomainRecords(options.resolver, domain),
     fetchPolicy(policyUrl(domain), { ...options.fetch, resolver: options.resolver }),
   ]);
-  const evaluation = evaluateDomain({ domain, ...records, policyFetch, ours: options.ours, now });
+  const evaluation = evaluateDomain({ domain, ...records, policyFetch, ours: options.ours, now, resolver: options.resolverName });
   const findings = [...evaluation.findings];
 
   let comparison: PolicyComparison | null = null;

@@ -4,7 +4,7 @@
  * as well as end to end.
  */
 import type { CheckFinding, CheckStatus } from './checkFinding.js';
-import type { CertificateSummary, PolicyFetch } from './fetchPolicy.js';
+import type { PolicyFetch } from './fetchPolicy.js';
 import { normaliseHostName } from '../syntax/hostName.js';
 import type { DomainRecords, Lookup } from './lookupDomainRecords.js';
 import { mxCovered } from '../syntax/matchMxPattern.js';
@@ -19,6 +19,8 @@ export interface DomainFacts extends DomainRecords {
   policyFetch: PolicyFetch;
   ours: OurAddresses;
   now: Date;
+  /** The resolver that was asked, as messages name it (describeResolver); default "the configured resolver". */
+  resolver?: string;
 }
 
 export interface DomainEvaluation {
@@ -31,10 +33,27 @@ export interface DomainEvaluation {
 /** Warn this long before the policy host's certificate expires. */
 const CERT_EXPIRY_WARNING_DAYS = 14;
 const STS_ID_CODES = new Set(['sts-id-invalid', 'sts-id-missing', 'sts-id-duplicate']);
+const RESOLVER_FIX = 'See dns-resolver: fix the resolver of this machine, then run the check again.';
+/** Fetch failures that follow from not getting the policy host's address. */
+const RESOLVER_DEPENDENT_FETCH_FAILURES = new Set<string>(['policy-host-not-found', 'policy-host-unreachable', 'policy-fetch-timeout']);
 
 export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   const { domain } = facts;
   const findings: CheckFinding[] = [];
+  const resolver = facts.resolver ?? 'the configured resolver';
+
+  // The resolver itself did not answer: say so first, and do not blame the domain for what was not checked.
+  const resolverFailures = [facts.mx, facts.stsTxt, facts.tlsrptTxt].filter(
+    (l): l is Extract<Lookup<unknown>, { status: 'error' }> => l.status === 'error' && l.source === 'resolver',
+  );
+  if (resolverFailures.length) {
+    findings.push({
+      check: 'dns-resolver',
+      status: 'fail',
+      summary: `your local resolver did not answer: ${resolver} gave ${[...new Set(resolverFailures.map((l) => l.code))].join(', ')}, so ${domain} could not be checked`,
+      fix: 'This is a problem of this machine, not of the domain: check that the resolver runs and is reachable (DNS_SERVERS, or /etc/resolv.conf when unset), then run the check again.',
+    });
+  }
 
   // MX: what the policy's mx patterns must cover.
   const mxHosts = facts.mx.status === 'found' ? facts.mx.value.filter((m) => m.exchange !== '' && m.exchange !== '.') : [];
@@ -98,7 +117,15 @@ export function evaluateDomain(facts: DomainFacts): DomainEvaluation {
   let policy: StsPolicy | null = null;
   findings.push(...certificateFindings(fetch, domain, facts.now));
   if (!fetch.ok) {
-    if (fetch.failure !== 'certificate-invalid')
+    if (resolverFailures.length && RESOLVER_DEPENDENT_FETCH_FAILURES.has(fetch.failure)) {
+      // The policy host's address comes from the same resolver: its failure says nothing about the host.
+      findings.push({
+        check: 'policy-fetch',
+        status: 'warn',
+        summary: `${fetch.url} not checked: the resolver did not answer (${fetch.message})`,
+        fix: RESOLVER_FIX,
+      });
+    } else if (fetch.failure !== 'certificate-invalid')
       findings.push({ check: 'policy-fetch', status: 'fail', summary: `${fetch.url}: ${fetch.message}`, fix: fetchFix(fetch, domain) });
   } else {
     const type = (fetch.contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -255,11 +282,19 @@ function fetchFix(fetch: Extract<PolicyFetch, { ok: false }>, domain: string): s
 }
 
 function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, { status: 'error' }>): CheckFinding {
+  if (lookup.source === 'resolver') {
+    return {
+      check,
+      status: 'warn',
+      summary: `${what} not checked: the resolver did not answer (${lookup.code})`,
+      fix: RESOLVER_FIX,
+    };
+  }
   return {
     check,
     status: 'fail',
-    summary: `looking up ${what} failed: ${lookup.code} (${lookup.message})`,
-    fix: "Senders treat a failing lookup like a missing record; check that the zone's name servers answer (DNSSEC, SERVFAIL, timeouts).",
+    summary: `looking up ${what} failed: ${lookup.code} in the domain's zone (${lookup.message})`,
+    fix: "Senders treat a failing lookup like a missing record; check that the zone's name servers answer and its DNSSEC signatures are valid (SERVFAIL).",
   };
 }
 

@@ -4,6 +4,10 @@
  *
  * Strictness follows the ABNF, because senders' parsers do (mox rejects blank lines and unknown mode values;
  * Postfix resolvers and Google differ in leniency). What the RFC allows but is risky is a warning.
+ *
+ * Two rule sets: `rfc` checks what RFC 8461 requires; `google` adds what Google's MTA-STS policy guide for
+ * Google Workspace (the guide this project starts from, GOOGLE_GUIDE) requires on top: `version` on the first
+ * line, and max_age from 86400 to 31557600. Under `google` those two are errors; under `rfc` they stay warnings.
  */
 import { hostNameProblem } from './hostName.js';
 import type { Problem } from './problem.js';
@@ -14,6 +18,20 @@ export const POLICY_MAX_BYTES = 64 * 1024;
 export const MAX_AGE_LIMIT = 31_557_600;
 /** Below a day, senders refetch so often that an attacker on the path gets a window at every refresh. */
 export const MAX_AGE_MIN_RECOMMENDED = 86_400;
+
+/** The guide whose rules `google` adds, as named in messages and README "MTA-STS". */
+export const GOOGLE_GUIDE = "Google's MTA-STS policy guide for Google Workspace (support.google.com/a/answer/9276511)";
+
+export const POLICY_RULES = ['google', 'rfc'] as const;
+export type PolicyRules = (typeof POLICY_RULES)[number];
+
+/** The problems that are errors under `google` and warnings under `rfc`. */
+export const GUIDE_PROBLEM_CODES: readonly string[] = ['version-not-first', 'max-age-short'];
+
+export interface ParseStsPolicyOptions {
+  /** `rfc` (the default: what senders accept) or `google` (the guide's stricter rules as errors). */
+  rules?: PolicyRules;
+}
 
 export const STS_MODES = ['enforce', 'testing', 'none'] as const;
 export type StsMode = (typeof STS_MODES)[number];
@@ -41,7 +59,8 @@ const MISSPELLED_FIELDS: Record<string, string> = { 'max-age': 'max_age', maxage
 // RFC 8461 3.2 sts-policy-ext-name.
 const FIELD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 
-export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
+export function parseStsPolicy(input: string | Uint8Array, options: ParseStsPolicyOptions = {}): PolicyValidation {
+  const guide = options.rules === 'google';
   const problems: Problem[] = [];
   const add = (severity: Problem['severity'], code: string, line: number | undefined, message: string, fix: string): void => {
     problems.push(line === undefined ? { severity, code, message, fix } : { severity, code, line, message, fix });
@@ -243,11 +262,14 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
         } else {
           maxAge = Number(value);
           if (maxAge < MAX_AGE_MIN_RECOMMENDED) {
+            const risk = 'senders refetch the policy that often, and each refetch is a chance for an attacker to block it';
             add(
-              'warning',
+              guide ? 'error' : 'warning',
               'max-age-short',
               n,
-              `max_age ${value} is under one day: senders refetch the policy that often, and each refetch is a chance for an attacker to block it`,
+              guide
+                ? `max_age ${value} is outside ${MAX_AGE_MIN_RECOMMENDED}..${MAX_AGE_LIMIT}, the range ${GOOGLE_GUIDE} requires: ${risk}`
+                : `max_age ${value} is under one day: ${risk}`,
               'Use 604800 (one week) to 1209600 (two weeks) while testing, and weeks or more once enforcing (RFC 8461 3.2).',
             );
           }
@@ -270,6 +292,7 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
         return;
       }
       default:
+        // eslint-disable-next-line no-control-regex -- control characters are what this looks for
         if (value === '' || /[\x00-\x1f\x7f]/.test(value)) {
           add(
             'error',
@@ -293,10 +316,12 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
 
   if (firstFieldLine && firstFieldLine.name !== 'version' && version !== undefined) {
     add(
-      'warning',
+      guide ? 'error' : 'warning',
       'version-not-first',
       firstFieldLine.line,
-      `the policy starts with "${firstFieldLine.name}", not "version"`,
+      guide
+        ? `the policy starts with "${firstFieldLine.name}", not "version"; ${GOOGLE_GUIDE} requires "version: STSv1" on the first line`
+        : `the policy starts with "${firstFieldLine.name}", not "version"`,
       'Put "version: STSv1" on the first line: the RFC examples do, and some senders\' parsers expect it.',
     );
   }
@@ -356,6 +381,7 @@ function safeToAscii(host: string): string {
 
 /** A value as it may be quoted in a message: control characters made visible, long values cut. */
 function show(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this makes visible
   const visible = s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return visible.length > 80 ? `${visible.slice(0, 77)}...` : visible;
 }
