@@ -32,7 +32,7 @@ export interface ReprocessSummary {
   leftAlone: number[];
 }
 
-/** Messages fetched (and ids looked up) per query. */
+/** Messages fetched (and ids looked up) per query, unless deps.batchSize says otherwise. */
 const BATCH = 500;
 
 /** The states a replay starts from: what `tlsrpt reprocess` may select. */
@@ -40,7 +40,7 @@ type ReplayState = 'quarantined' | 'pending';
 
 // One statement per state, with the state written out: a partial index serves a query only when its
 // condition is in the statement text.
-const NEXT_BATCH: Record<ReplayState, string> = {
+export const NEXT_BATCH: Record<ReplayState, string> = {
   quarantined: `SELECT id FROM raw_messages
                 WHERE status = 'quarantined' AND id > $1 AND id <= $2 AND ($3::text IS NULL OR reason = $3)
                 ORDER BY id LIMIT $4`,
@@ -62,12 +62,13 @@ const COUNT: Record<ReplayState, string> = {
  * replayed, and ids asked for that are settled are left alone).
  */
 export async function reprocessMessages(
-  deps: ProcessDeps & { pool: Pool },
+  deps: ProcessDeps & { pool: Pool; batchSize?: number },
   selection: ReprocessSelection,
   onProgress?: (done: number, total: number, id: number, result: ProcessResult) => void,
 ): Promise<ReprocessSummary> {
   const summary: ReprocessSummary = { selected: 0, outcomes: {}, stillQuarantined: {}, leftAlone: [] };
   const { pool } = deps;
+  const batch = deps.batchSize ?? BATCH;
   const reason = selection.reason ?? null;
 
   let total: number;
@@ -75,13 +76,13 @@ export async function reprocessMessages(
   if (selection.ids) {
     const ids = [...new Set(selection.ids)].sort((a, b) => a - b);
     total = ids.length;
-    selected = byId(pool, ids, reason, summary.leftAlone);
+    selected = byId(pool, ids, reason, batch, summary.leftAlone);
   } else {
     const states: ReplayState[] = selection.includePending ? ['quarantined', 'pending'] : ['quarantined'];
     const last = (await pool.query<{ id: number | null }>(`SELECT max(id) AS id FROM raw_messages`)).rows[0]?.id ?? 0;
     total = 0;
     for (const state of states) total += (await pool.query<{ n: number }>(COUNT[state], [last, reason])).rows[0]!.n;
-    selected = byState(pool, states, last, reason);
+    selected = byState(pool, states, last, reason, batch);
   }
 
   // One message ahead: the next id is fetched before reporting progress, so the last report says so.
@@ -112,11 +113,11 @@ async function replay(deps: ProcessDeps, id: number): Promise<ProcessResult> {
 }
 
 /** Ids asked for: found by primary key, a batch per query; those settled with a report go to `leftAlone`. */
-async function* byId(pool: Pool, ids: number[], reason: string | null, leftAlone: number[]): AsyncGenerator<number> {
-  for (let i = 0; i < ids.length; i += BATCH) {
+async function* byId(pool: Pool, ids: number[], reason: string | null, batch: number, leftAlone: number[]): AsyncGenerator<number> {
+  for (let i = 0; i < ids.length; i += batch) {
     const res = await pool.query<{ id: number; status: string }>(
       `SELECT id, status FROM raw_messages WHERE id = ANY($1::bigint[]) AND ($2::text IS NULL OR reason = $2) ORDER BY id`,
-      [ids.slice(i, i + BATCH), reason],
+      [ids.slice(i, i + batch), reason],
     );
     for (const row of res.rows) {
       if (row.status === 'quarantined' || row.status === 'pending') yield row.id;
@@ -129,13 +130,13 @@ async function* byId(pool: Pool, ids: number[], reason: string | null, leftAlone
  * Messages in `states` up to id `last`, in id order, a batch per query; each query starts after the last id
  * of the one before, so a message replayed and quarantined again is not met twice.
  */
-async function* byState(pool: Pool, states: ReplayState[], last: number, reason: string | null): AsyncGenerator<number> {
+async function* byState(pool: Pool, states: ReplayState[], last: number, reason: string | null, batch: number): AsyncGenerator<number> {
   for (const state of states) {
     let after = 0;
     for (;;) {
-      const res = await pool.query<{ id: number }>(NEXT_BATCH[state], [after, last, reason, BATCH]);
+      const res = await pool.query<{ id: number }>(NEXT_BATCH[state], [after, last, reason, batch]);
       for (const row of res.rows) yield row.id;
-      if (res.rows.length < BATCH) break;
+      if (res.rows.length < batch) break;
       after = res.rows[res.rows.length - 1]!.id;
     }
   }
