@@ -50,6 +50,8 @@ async function decideMessage(deps: ProcessDeps, rawMessageId: number): Promise<P
     const stored = deps.store ? await deps.store(rawMessageId, decoded) : await storeReport(deps.pool, rawMessageId, decoded);
     return { ...stored, decoded };
   } catch (err) {
+    // Settled by another process meanwhile: nothing of ours to count or quarantine.
+    if (err instanceof MessageStateChanged) throw err;
     if (err instanceof ReportInputError) {
       await quarantineMessage(deps.pool, rawMessageId, err.reason, err.detail);
       return { outcome: 'quarantined', reason: err.reason, detail: err.detail };
