@@ -5,10 +5,14 @@
  * - anything else (a bug, or an input that trips one) -> retried up to WORKER_MAX_ATTEMPTS, then quarantined
  *   as internal-error with the error message, so `tlsrpt reprocess` can replay it after a fix.
  * A message that is no longer pending (processed by an earlier job) is left alone: processing is idempotent.
+ * Every state change goes through src/store/messageState.ts; when another process (a second job, `tlsrpt
+ * reprocess`, `tlsrpt ingest`) settled the message while this one worked on it, the result is `skipped` with
+ * `raced: true` and the state that process left, which stays as it is.
  */
 import type { Pool } from '../db/pool.js';
 import { ReportInputError, errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
-import { loadRawMessage, quarantineMessage, recordAttempt, type MessageStatus, type RawMessage } from '../store/rawMessages.js';
+import { MessageStateChanged, quarantineMessage, recordAttempt } from '../store/messageState.js';
+import { loadRawMessage, type MessageStatus, type RawMessage } from '../store/rawMessages.js';
 import { storeReport, type StoreResult } from '../store/storeReport.js';
 import { decodeMessage, type DecodedReport } from './decodeMessage.js';
 
@@ -25,9 +29,18 @@ export interface ProcessDeps {
 export type ProcessResult =
   | { outcome: 'stored' | 'duplicate' | 'conflict'; reportId: number; decoded: DecodedReport }
   | { outcome: 'quarantined'; reason: QuarantineReason; detail: string }
-  | { outcome: 'skipped'; status: MessageStatus | 'missing' };
+  | { outcome: 'skipped'; status: MessageStatus | 'missing'; raced?: boolean };
 
 export async function processMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
+  try {
+    return await decideMessage(deps, rawMessageId);
+  } catch (err) {
+    if (err instanceof MessageStateChanged) return { outcome: 'skipped', status: err.found, raced: true };
+    throw err;
+  }
+}
+
+async function decideMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
   const message = deps.load ? await deps.load(rawMessageId) : await loadRawMessage(deps.pool, rawMessageId);
   if (!message) return { outcome: 'skipped', status: 'missing' };
   if (message.status !== 'pending') return { outcome: 'skipped', status: message.status };
@@ -37,6 +50,8 @@ export async function processMessage(deps: ProcessDeps, rawMessageId: number): P
     const stored = deps.store ? await deps.store(rawMessageId, decoded) : await storeReport(deps.pool, rawMessageId, decoded);
     return { ...stored, decoded };
   } catch (err) {
+    // Settled by another process meanwhile: nothing of ours to count or quarantine.
+    if (err instanceof MessageStateChanged) throw err;
     if (err instanceof ReportInputError) {
       await quarantineMessage(deps.pool, rawMessageId, err.reason, err.detail);
       return { outcome: 'quarantined', reason: err.reason, detail: err.detail };

@@ -1,13 +1,13 @@
 /**
- * The raw_messages table: the durable record of everything received, and each message's state
- * (pending -> stored | duplicate | conflict | quarantined). See migrations/0001.
+ * The raw_messages table: the durable record of everything received (see migrations/0001). Written here
+ * once, by the INSERT behind every acknowledgement; its state changes only through ./messageState.ts.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from '../db/pool.js';
-import type { QuarantineReason } from '../errors.js';
+import type { MessageStatus } from './messageState.js';
 
+export type { MessageStatus } from './messageState.js';
 export type Channel = 'smtp' | 'http' | 'ingest';
-export type MessageStatus = 'pending' | 'stored' | 'duplicate' | 'conflict' | 'quarantined';
 
 export interface Envelope {
   channel: Channel;
@@ -83,19 +83,6 @@ export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<
   });
   const byId = new Map(res.rows.map((m) => [m.id, m]));
   return ids.map((id) => byId.get(id) ?? null);
-}
-
-export async function quarantineMessage(pool: Pool, id: number, reason: QuarantineReason, detail: string): Promise<void> {
-  await pool.query(
-    `UPDATE raw_messages SET status = 'quarantined', reason = $2, detail = $3, processed_at = now(), report_id = NULL
-     WHERE id = $1`,
-    [id, reason, detail.slice(0, 4000)],
-  );
-}
-
-/** Counts an attempt and its error, so a message that is still retrying shows why. */
-export async function recordAttempt(pool: Pool, id: number, error: string | null): Promise<void> {
-  await pool.query(`UPDATE raw_messages SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [id, error?.slice(0, 4000) ?? null]);
 }
 
 /** Pending messages received before `olderThanMs` ago, oldest first: what the sweep re-enqueues. */

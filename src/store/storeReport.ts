@@ -4,10 +4,13 @@
  * - new identity           -> rows written, message `stored`
  * - same identity and data -> nothing written, message `duplicate` (a re-delivery never double-counts)
  * - same identity, new data-> nothing written, message `conflict`; the first report is kept, both raw mails are
+ * Each is the `settle` transition of ./messageState.ts: only a message still pending is settled, and one that
+ * another process settled or quarantined first gets MessageStateChanged (and no report rows are written).
  */
 import type { Pool, PoolClient } from '../db/pool.js';
 import { isServiceOutage } from '../errors.js';
 import type { DecodedReport } from '../pipeline/decodeMessage.js';
+import { sqlLeaving, stateChanged } from './messageState.js';
 
 export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
 
@@ -33,14 +36,25 @@ type Queryable = Pool | PoolClient;
 // policy and failure-detail rows out of that one document, so Node builds no per-row parameters and no
 // second copy of a large report. Reports whose identity already exists (or repeats within the batch) are
 // skipped by ON CONFLICT, and every dependent insert skips them too; they are settled by SETTLE_EXISTING.
+// Only messages still pending are stored: their rows are locked first (FOR UPDATE waits for a concurrent
+// transition and then sees its result), so no report is written for a message that another process settled
+// or quarantined meanwhile. Those come back with a null id. The sort of the reports INSERT reads every item
+// first, so all the locks are held before the first report row is written.
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v2',
+  name: 'tlsrpt-insert-reports-v3',
   text: `
-WITH item AS (
+WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x
+), live AS (
+  SELECT id FROM raw_messages
+  WHERE id IN (SELECT raw_message_id FROM input) AND ${sqlLeaving('settle')}
+  ORDER BY id -- locked in one order: two batches holding one message wait for each other, never deadlock
+  FOR UPDATE
+), item AS (
+  SELECT input.* FROM input JOIN live ON live.id = input.raw_message_id
 ), r AS (
   INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
                        payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
@@ -88,16 +102,18 @@ WITH item AS (
   RETURNING 1
 ), m AS (
   UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
-  FROM r WHERE raw_messages.id = r.raw_message_id
+  FROM r WHERE raw_messages.id = r.raw_message_id AND ${sqlLeaving('settle', 'raw_messages.status')}
   RETURNING 1
 )
-SELECT raw_message_id, id FROM r`,
+SELECT raw_message_id, id FROM r
+UNION ALL
+SELECT raw_message_id, NULL FROM input WHERE raw_message_id NOT IN (SELECT id FROM live)`,
 };
 
 // The identity exists: a re-delivery, or a different report reusing the identity (or the message that
-// stored it, being reprocessed).
+// stored it, being reprocessed). Settles the message only if it is still pending.
 const SETTLE_EXISTING = {
-  name: 'tlsrpt-settle-existing-v1',
+  name: 'tlsrpt-settle-existing-v2',
   text: `
 WITH existing AS (
   SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
@@ -109,7 +125,7 @@ UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, proc
                         detail = CASE WHEN existing.outcome = 'conflict'
                                       THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
                                  END
-FROM existing WHERE raw_messages.id = $1
+FROM existing WHERE raw_messages.id = $1 AND ${sqlLeaving('settle', 'raw_messages.status')}
 RETURNING existing.id AS report_id, existing.outcome AS outcome`,
 };
 
@@ -143,9 +159,9 @@ export async function storeReports(db: Queryable, items: StoreItem[]): Promise<A
   if (items.length === 0) return [];
   // Each raw message once per statement (the same job twice in one batch would insert its report twice).
   const unique = [...new Map(items.map((it) => [it.rawMessageId, it])).values()];
-  let inserted: Map<number, number>;
+  let inserted: Map<number, number | null>;
   try {
-    const res = await db.query<{ raw_message_id: number; id: number }>({
+    const res = await db.query<{ raw_message_id: number; id: number | null }>({
       ...INSERT_REPORTS,
       values: [JSON.stringify(unique.map(batchElement))],
     });
@@ -162,7 +178,8 @@ export async function storeReports(db: Queryable, items: StoreItem[]): Promise<A
   const settled = new Map<number, StoreResult | Error>();
   for (const it of unique) {
     const reportId = inserted.get(it.rawMessageId);
-    if (reportId !== undefined) settled.set(it.rawMessageId, { outcome: 'stored', reportId });
+    if (reportId === null) settled.set(it.rawMessageId, await stateChanged(db, it.rawMessageId, 'settle'));
+    else if (reportId !== undefined) settled.set(it.rawMessageId, { outcome: 'stored', reportId });
     else settled.set(it.rawMessageId, await settleExisting(db, it).catch(asError));
   }
   return items.map((it) => settled.get(it.rawMessageId)!);
@@ -188,6 +205,8 @@ async function settleExisting(db: Queryable, { rawMessageId, decoded }: StoreIte
   });
   const row = settled.rows[0];
   if (!row) {
+    const lost = await stateChanged(db, rawMessageId, 'settle');
+    if (lost.found !== 'pending') throw lost;
     // The existing report was deleted between the two statements: rare; let the job retry.
     throw new Error(`report (${report.organizationName}, ${report.reportId}) vanished while settling message ${rawMessageId}`);
   }

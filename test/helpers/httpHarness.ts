@@ -4,7 +4,7 @@
  */
 import type { Config } from '../../src/config/loadConfig.js';
 import { createLogger } from '../../src/log/createLogger.js';
-import type { HttpReceiverOptions } from '../../src/receive/httpReceiver.js';
+import type { HttpServerOptions } from '../../src/http/createHttpServer.js';
 import { startHttpService, type HttpService } from '../../src/services/httpService.js';
 import { startWorkerService, type WorkerService } from '../../src/services/workerService.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
@@ -27,7 +27,7 @@ export const HTTP_TEST_ENV = { HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' };
 
 export async function startHttpHarness(
   env: Record<string, string> = {},
-  options: { worker?: boolean; receiver?: HttpReceiverOptions; db?: TestDatabase } = {},
+  options: { worker?: boolean; receiver?: HttpServerOptions; db?: TestDatabase } = {},
 ): Promise<HttpHarness> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, { ...HTTP_TEST_ENV, ...env });

@@ -338,7 +338,7 @@ describe('graceful shutdown', () => {
       const half = Math.floor(json.length / 2);
       let stopping: Promise<void> | undefined;
       // Emitted once the request's headers are parsed and fastify has taken it in.
-      const received = new Promise((resolve) => h.http.receiver.app.server.once('request', resolve));
+      const received = new Promise((resolve) => h.http.server.app.server.once('request', resolve));
       const { reply } = await rawExchange(
         port,
         `POST /tlsrpt HTTP/1.1\r\nHost: test\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json.slice(0, half)}`,
@@ -346,7 +346,7 @@ describe('graceful shutdown', () => {
           after: async () => {
             // The first half is in; begin the shutdown before the rest arrives.
             await received;
-            stopping = h.http.receiver.close();
+            stopping = h.http.server.close();
             await waitFor('the listener to close', () => canConnect(port).then((up) => !up));
           },
           bytes: json.slice(half),

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { isServiceOutage } from '../../src/errors.js';
 import { decodeMessage, type DecodedReport } from '../../src/pipeline/decodeMessage.js';
+import { MessageStateChanged, reopenForReprocess } from '../../src/store/messageState.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { storeReports, type StoreItem, type StoreResult } from '../../src/store/storeReport.js';
 import { buildReportMail } from '../helpers/reportMail.js';
@@ -326,9 +327,24 @@ describe('storeReports: several reports in one statement', () => {
     const [rp, rq] = (await storeReports(db.pool, [p, q])).map(stored);
     const before = await counts();
 
+    // Not reopened: the messages are settled, and storing them again is refused (the state machine).
+    const refused = await storeReports(db.pool, [q, p]);
+    for (const r of refused) assert.ok(r instanceof MessageStateChanged && r.found === 'stored', String(r));
+    assert.deepEqual(await counts(), before);
+
+    // A message quarantined after it stored its report (what a worker racing reprocess could do before the
+    // state machine) is reopened and stored again by reprocess: it answers its own report.
+    const quarantineAfterStoring = (id: number) =>
+      db.pool.query(`UPDATE raw_messages SET status = 'quarantined', reason = 'internal-error', report_id = NULL WHERE id = $1`, [id]);
+    for (const m of [p, q]) {
+      await quarantineAfterStoring(m.rawMessageId);
+      await reopenForReprocess(db.pool, m.rawMessageId);
+    }
     const again = (await storeReports(db.pool, [q, p])).map(stored);
     assert.deepEqual(again, [rq, rp]);
     assert.deepEqual(await counts(), before);
+    await quarantineAfterStoring(p.rawMessageId);
+    await reopenForReprocess(db.pool, p.rawMessageId);
     const alone = (await storeReports(db.pool, [p])).map(stored);
     assert.deepEqual(alone, [rp]);
     assert.deepEqual(await counts(), before);
@@ -342,7 +358,7 @@ describe('storeReports: several reports in one statement', () => {
     );
     const good2 = await prepare(report('Mu Mail', 'mu-1', [policy('tlsa', 'twelve.example', 4, [])]));
     const dup = await redeliver(good2);
-    // No raw_messages row with this id: reports.raw_message_id's foreign key refuses it.
+    // No raw_messages row with this id: nothing pending to settle.
     const orphan = await prepare(report('Nu Mail', 'nu-1', [policy('sts', 'thirteen.example', 1, [])]));
     const noRow: StoreItem = { rawMessageId: orphan.rawMessageId + 1_000_000, decoded: orphan.decoded };
     // A negative session count: the schema refuses it in the pipeline, the table's CHECK here.
@@ -355,8 +371,8 @@ describe('storeReports: several reports in one statement', () => {
     const results = await storeReports(db.pool, [good1, noRow, good2, bad, dup]);
 
     assert.equal(results.length, 5);
-    assert.ok(results[1] instanceof Error, 'the missing raw message is an error');
-    assert.match(results[1].message, /foreign key/);
+    assert.ok(results[1] instanceof MessageStateChanged, 'the missing raw message is an error');
+    assert.equal(results[1].found, 'missing');
     assert.ok(results[3] instanceof Error, 'the negative count is an error');
     assert.match(results[3].message, /check constraint/);
     const r1 = stored(results[0]);
@@ -415,7 +431,8 @@ describe('storeReports: several reports in one statement', () => {
         'the retry stores what the outage refused',
       );
     } finally {
-      await cut.end().catch(() => {});
+      // Its connections went through the cut proxy: ending the pool may fail, and that is the point of the test.
+      await cut.end().catch((err: unknown) => err);
       await proxy.close();
     }
   });
@@ -427,6 +444,11 @@ describe('storeReports: several reports in one statement', () => {
     const z = await prepare(report('Upsilon Mail', 'upsilon-1', [policy('sts', 'twenty.example', 1, [])]));
     const x2 = await redeliver(x);
     const y2 = await prepare(report('Tau Mail', 'tau-1', [policy('sts', 'nineteen.example', 2, [])]));
+    // x is being reprocessed after a quarantine that came after its report (see the test above).
+    await db.pool.query(`UPDATE raw_messages SET status = 'quarantined', reason = 'internal-error', report_id = NULL WHERE id = $1`, [
+      x.rawMessageId,
+    ]);
+    await reopenForReprocess(db.pool, x.rawMessageId);
 
     const results = (await storeReports(db.pool, [z, x2, y, x, y2, z])).map(stored);
 

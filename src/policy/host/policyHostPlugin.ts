@@ -1,8 +1,10 @@
 /**
  * Serves MTA-STS policies: GET https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 3.2), chosen by
  * the Host header, as text/plain. Unknown hosts get 404, so the server never hands one domain's policy to
- * another. Register it on the HTTP server that terminates TLS for the mta-sts.* names:
+ * another. A route family of the HTTP server (src/services/httpService.ts registers it when policies are
+ * hosted); on any other fastify app that terminates TLS for the mta-sts.* names:
  *   app.register(policyHostPlugin, { policies: loadHostedPolicies(config.mtaSts) })
+ * The policy files are read and checked in ./loadHostedPolicies.ts.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { HostedPolicies } from './loadHostedPolicies.js';
