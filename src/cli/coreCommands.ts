@@ -1,23 +1,13 @@
 import type { Command } from 'commander';
 import { describeConfig, loadConfig, maskUrl } from '../config/loadConfig.js';
+import { environmentHelp } from '../config/environmentHelp.js';
 import { migrate } from '../db/migrate.js';
-
-const ENV_HELP = `
-Environment (defaults in brackets):
-  DATABASE_URL           PostgreSQL URL [postgresql://postgres@127.0.0.1:5432/tlsrpt]
-  REDIS_URL              Redis URL for the queue [redis://127.0.0.1:6379]
-  SMTP_HOST, SMTP_PORT   where the receiver listens [0.0.0.0, 2525]
-  ACCEPTED_RECIPIENTS    addresses and domains to accept mail for [any]
-  MAX_MESSAGE_SIZE       largest mail accepted [10MiB]
-  TLS_CERT, TLS_KEY      PEM files; when set, STARTTLS is offered
-  WORKER_CONCURRENCY     reports processed at once per worker [64]
-See README "Configuration" for all variables.`;
 
 export function registerCoreCommands(program: Command): void {
   program
     .command('serve')
     .description('migrate the database, then run the SMTP receiver, the HTTP(S) server and a worker in one process (what "npm start" runs)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('serve'))
     .action(async () => {
       const { runServe } = await import('../../workers/serve.js');
       await runServe();
@@ -26,7 +16,7 @@ export function registerCoreCommands(program: Command): void {
   program
     .command('receiver')
     .description('run only the SMTP receiver (stores mail and queues it; run "tlsrpt worker" to process)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('receiver'))
     .action(async () => {
       const { runReceiver } = await import('../../workers/receiver.js');
       await runReceiver();
@@ -35,7 +25,7 @@ export function registerCoreCommands(program: Command): void {
   program
     .command('worker')
     .description('run only a worker: parse queued messages into reports (start several to scale out)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('worker'))
     .action(async () => {
       const { runWorker } = await import('../../workers/worker.js');
       await runWorker();
@@ -44,7 +34,7 @@ export function registerCoreCommands(program: Command): void {
   program
     .command('migrate')
     .description('create the database if needed and apply pending migrations, then exit')
-    .addHelpText('after', '\nUses DATABASE_URL. Safe to run repeatedly and from several processes at once.')
+    .addHelpText('after', `${environmentHelp('migrate')}\nSafe to run repeatedly and from several processes at once.`)
     .action(async () => {
       const config = loadConfig();
       const result = await migrate(config.databaseUrl, (msg) => process.stdout.write(`${msg}\n`));
@@ -57,7 +47,8 @@ export function registerCoreCommands(program: Command): void {
 
   program
     .command('config')
-    .description('print the configuration in effect (secrets masked) and exit; fails naming any bad variable')
+    .description('print the configuration in effect (secrets masked, long lists summarised) and exit; fails naming any bad variable')
+    .addHelpText('after', environmentHelp('config'))
     .action(() => {
       const described = describeConfig(loadConfig());
       const width = Math.max(...Object.keys(described).map((k) => k.length));
