@@ -40,11 +40,12 @@ export type Section = keyof typeof SECTIONS;
 export type Reader = 'receiver' | 'worker' | 'http' | 'migrate' | 'policy';
 
 /**
- * What SIGHUP does with a changed value: `policies` (hosted MTA-STS policies re-read), `certificates`
- * (TLS_CERT/TLS_KEY re-read for SMTP STARTTLS and HTTPS), `alerts` (destinations and thresholds), or
- * `restart` (logged as needing a restart; the running value stays).
+ * What SIGHUP does with a changed value: `policies` (the hosted MTA-STS policies are read again), `alerts`
+ * (destinations, thresholds and rules from then on), or `restart` (logged as needing a restart; the running
+ * value stays). Files are re-read on every SIGHUP whatever their variable says: the certificate files of
+ * TLS_CERT/TLS_KEY (a new path needs a restart), the policy files, ALERT_RULES_FILE.
  */
-export type ReloadGroup = 'policies' | 'certificates' | 'alerts' | 'restart';
+export type ReloadGroup = 'policies' | 'alerts' | 'restart';
 
 /** What a variable is given: a string (environment, YAML scalar) or a YAML list; undefined when unset. */
 export type VariableInput = string | readonly string[] | undefined;
@@ -188,16 +189,14 @@ export const VARIABLES = {
   TLS_CERT: optional({
     section: 'general',
     unset: 'none',
-    reload: 'certificates',
-    doc: 'PEM certificate chain for SMTP STARTTLS and HTTPS; set with TLS_KEY',
+    doc: 'PEM certificate chain for SMTP STARTTLS and HTTPS (the file is re-read on SIGHUP); set with TLS_KEY',
     readBy: ['receiver', 'http'],
     parse: text,
   }),
   TLS_KEY: optional({
     section: 'general',
     unset: 'none',
-    reload: 'certificates',
-    doc: 'PEM private key of TLS_CERT',
+    doc: 'PEM private key of TLS_CERT (the file is re-read on SIGHUP)',
     readBy: ['receiver', 'http'],
     parse: text,
   }),
