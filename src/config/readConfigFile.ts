@@ -39,9 +39,12 @@ export function readConfigFile(path: string): ConfigFile {
     return fail(null, `cannot read the configuration file: ${(err as Error).message}`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(source, { schema: 'failsafe', lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(source, { schema: 'failsafe', lineCounter: lines, uniqueKeys: true });
   const first = doc.errors[0];
-  if (first) return fail(first.linePos?.[0].line ?? null, `not valid YAML: ${first.message.split('\n')[0]}`);
+  if (first) {
+    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    return fail(first.linePos?.[0].line ?? null, `not valid YAML: ${message}`);
+  }
 
   const settings = new Map<VariableName, FileSetting>();
   const root = doc.contents;
