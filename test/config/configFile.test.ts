@@ -68,7 +68,11 @@ describe('configuration file', () => {
 
   const bad: Array<[string, string, RegExp]> = [
     ['SMTP_PROT: 25\n', 'TLSRPT_CONFIG', /config-\d+\.yaml:1: unknown key "SMTP_PROT" \(did you mean SMTP_PORT\?\)/],
-    ['SMTP_PORT: 25\nmetrics_domains: [a.example]\n', 'TLSRPT_CONFIG', /:2: unknown key "metrics_domains" \(did you mean METRICS_DOMAINS\?\)/],
+    [
+      'SMTP_PORT: 25\nmetrics_domains: [a.example]\n',
+      'TLSRPT_CONFIG',
+      /:2: unknown key "metrics_domains" \(did you mean METRICS_DOMAINS\?\)/,
+    ],
     ['SMTP_PORT: 25\nSMTP_PORT: 26\n', 'TLSRPT_CONFIG', /:2: not valid YAML: Map keys must be unique/],
     ['SMTP_PORT: [25\n', 'TLSRPT_CONFIG', /config-\d+\.yaml:\d+: not valid YAML/],
     ['- SMTP_PORT\n', 'TLSRPT_CONFIG', /:1: expected a mapping of variable names/],
