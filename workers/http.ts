@@ -9,7 +9,7 @@ export async function runHttp(env: NodeJS.ProcessEnv = process.env): Promise<voi
   const load = () => loadConfig(env);
   const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-http');
-  const reloader = reloadOnHangup(log, config, load);
+  const reloader = reloadOnHangup(log, 'http', config, load);
   await migrateAtStart(config, log);
   const http = await startHttpService(config, log);
   // SIGHUP: hosted MTA-STS policies and the certificate files (which are also polled for changes).

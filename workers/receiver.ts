@@ -9,7 +9,7 @@ export async function runReceiver(env: NodeJS.ProcessEnv = process.env): Promise
   const load = () => loadConfig(env);
   const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-receiver');
-  const reloader = reloadOnHangup(log, config, load);
+  const reloader = reloadOnHangup(log, 'receiver', config, load);
   await migrateAtStart(config, log);
   const receiver = await startReceiverService(config, log);
   // SIGHUP: the STARTTLS certificate files.

@@ -12,7 +12,7 @@ export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const load = () => loadConfig(env);
   const config = load();
   const log = createLogger(config.logLevel);
-  const reloader = reloadOnHangup(log, config, load);
+  const reloader = reloadOnHangup(log, 'serve', config, load);
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
   const worker = await startWorkerService(config, log.child({ component: 'worker' }), { onProcessed: alerts.onProcessed });

@@ -10,7 +10,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const load = () => loadConfig(env);
   const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-worker');
-  const reloader = reloadOnHangup(log, config, load);
+  const reloader = reloadOnHangup(log, 'worker', config, load);
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
   const worker = await startWorkerService(config, log, { onProcessed: alerts.onProcessed });

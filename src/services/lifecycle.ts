@@ -1,6 +1,7 @@
 /** Start-up, reload and shutdown steps shared by the process entry points in workers/. */
 import type { Logger } from 'pino';
 import { compareConfig, type ConfigChange } from '../config/compareConfig.js';
+import { variablesReadBy, type DocumentedCommand } from '../config/environmentHelp.js';
 import { describeConfig, maskUrl, type Config } from '../config/loadConfig.js';
 import { migrate } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
@@ -33,13 +34,15 @@ export interface Reloader {
 
 /**
  * SIGHUP -> read the configuration again (the file and the environment, through `load`), hand it to every
- * service added, and log what changed: the variables applied and those that need a restart (compared with
- * the configuration the process started with, so they stay listed until it restarts). An invalid new
+ * service added, and log what changed among the variables `command` reads: those applied and those that need
+ * a restart (compared with the configuration the process started with, so they stay listed until it restarts). An invalid new
  * configuration is refused whole and logged; the process keeps running on the one it has. Installed first
  * thing, so a SIGHUP during start-up cannot end the process (Node's default for SIGHUP is to exit).
  */
-export function reloadOnHangup(log: Logger, started: Config, load: () => Config): Reloader {
+export function reloadOnHangup(log: Logger, command: DocumentedCommand, started: Config, load: () => Config): Reloader {
   const services: Reloadable[] = [];
+  const read = new Set<string>(variablesReadBy(command));
+  const changes = (before: Config, after: Config) => compareConfig(before, after).filter((c) => read.has(c.name));
   let current = started;
   const reloadOnce = async (): Promise<void> => {
     log.info('SIGHUP: re-reading the configuration');
@@ -50,8 +53,8 @@ export function reloadOnHangup(log: Logger, started: Config, load: () => Config)
       log.error({ err: errorMessage(err) }, 'configuration not reloaded: the new one is invalid; still running with the previous one');
       return;
     }
-    const applied = compareConfig(current, next).filter((c) => c.reload !== 'restart');
-    const needsRestart = compareConfig(started, next).filter((c) => c.reload === 'restart');
+    const applied = changes(current, next).filter((c) => c.reload !== 'restart');
+    const needsRestart = changes(started, next).filter((c) => c.reload === 'restart');
     for (const service of services) {
       try {
         await service.reload(next);
