@@ -565,7 +565,3 @@ export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
 export function isVariableName(name: string): name is VariableName {
   return Object.hasOwn(VARIABLES, name);
 }
-
-export function variable(name: VariableName): Variable {
-  return VARIABLES[name];
-}
