@@ -28,11 +28,15 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   // MTA-STS policies hosted at https://mta-sts.<domain>/.well-known/mta-sts.txt (README "MTA-STS"). Loaded and
   // validated before anything listens: an invalid policy stops start-up with its file and line.
   // The map is the plugin's: reload replaces its contents in one synchronous step, so a request sees the old
-  // set or the new one. Registered even when empty, so that a SIGHUP can add the first policy.
+  // set or the new one. Registered whenever hosting is configured, even with no policy yet, so that a SIGHUP
+  // can add the first one to an empty MTA_STS_POLICY_DIR.
+  const hosting = config.mtaSts.policyDir !== null || config.mtaSts.policyFile !== null;
   const hosted = new Map(loadHostedPolicies(config.mtaSts));
   logPolicyWarnings(log, hosted.values());
-  if (hosted.size > 0) log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
-  options = { ...options, plugins: [...(options.plugins ?? []), { plugin: policyHostPlugin, options: { policies: hosted } }] };
+  if (hosting) {
+    log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
+    options = { ...options, plugins: [...(options.plugins ?? []), { plugin: policyHostPlugin, options: { policies: hosted } }] };
+  }
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
   const redis = createProducerConnection(config.redisUrl);
@@ -68,7 +72,10 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     receiver,
     reloadTls: () => receiver.reloadTls(),
     async reload(next) {
-      reloadHostedPolicies(log, hosted, next);
+      if (hosting) reloadHostedPolicies(log, hosted, next);
+      else if (next.mtaSts.policyDir !== null || next.mtaSts.policyFile !== null) {
+        log.warn('MTA-STS policy hosting was not configured at start: restart the process to serve policies');
+      }
       await receiver.reloadTls();
     },
     async stop() {
