@@ -2,18 +2,17 @@
 import { loadConfig } from '../src/config/loadConfig.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startHttpService } from '../src/services/httpService.js';
-import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
+import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/lifecycle.js';
 
-/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
-export async function runHttp(env: Record<string, string | undefined> = process.env): Promise<void> {
-  const config = loadConfig(env);
+/** `env`: where the configuration is read from, at start and again on SIGHUP (TLSRPT_CONFIG names the file). */
+export async function runHttp(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const load = () => loadConfig(env);
+  const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-http');
+  const reloader = reloadOnHangup(log, 'http', config, load);
   await migrateAtStart(config, log);
   const http = await startHttpService(config, log);
-  // SIGHUP re-reads TLS_CERT/TLS_KEY (e.g. from a certbot deploy hook); without a handler it would end the process.
-  process.on('SIGHUP', () => {
-    log.info('SIGHUP: re-reading TLS_CERT and TLS_KEY');
-    void http.reloadTls();
-  });
+  // SIGHUP: hosted MTA-STS policies and the certificate files (which are also polled for changes).
+  reloader.add(http);
   stopOnSignals(log, config.shutdownTimeoutMs, () => http.stop());
 }

@@ -2,13 +2,17 @@
 import { loadConfig } from '../src/config/loadConfig.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startReceiverService } from '../src/services/receiverService.js';
-import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
+import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/lifecycle.js';
 
-/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
-export async function runReceiver(env: Record<string, string | undefined> = process.env): Promise<void> {
-  const config = loadConfig(env);
+/** `env`: where the configuration is read from, at start and again on SIGHUP (TLSRPT_CONFIG names the file). */
+export async function runReceiver(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const load = () => loadConfig(env);
+  const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-receiver');
+  const reloader = reloadOnHangup(log, 'receiver', config, load);
   await migrateAtStart(config, log);
   const receiver = await startReceiverService(config, log);
+  // SIGHUP: the STARTTLS certificate files.
+  reloader.add(receiver);
   stopOnSignals(log, config.shutdownTimeoutMs, () => receiver.stop());
 }

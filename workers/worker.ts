@@ -3,15 +3,19 @@ import { loadConfig } from '../src/config/loadConfig.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startWorkerService } from '../src/services/workerService.js';
 import { startAlertService } from '../src/services/alertService.js';
-import { migrateAtStart, stopOnSignals } from '../src/services/lifecycle.js';
+import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/lifecycle.js';
 
-/** `env` is where configuration is read from: the CLI passes its own, with TLSRPT_CONFIG from --config. */
-export async function runWorker(env: Record<string, string | undefined> = process.env): Promise<void> {
-  const config = loadConfig(env);
+/** `env`: where the configuration is read from, at start and again on SIGHUP (TLSRPT_CONFIG names the file). */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const load = () => loadConfig(env);
+  const config = load();
   const log = createLogger(config.logLevel, 'tlsrpt-worker');
+  const reloader = reloadOnHangup(log, 'worker', config, load);
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
   const worker = await startWorkerService(config, log, { onProcessed: alerts.onProcessed });
+  // SIGHUP: the alert destinations, thresholds and rules.
+  reloader.add(alerts);
   log.info({ concurrency: config.worker.concurrency }, 'worker consuming the queue');
   stopOnSignals(log, config.shutdownTimeoutMs, async () => {
     await worker.stop();

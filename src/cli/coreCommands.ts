@@ -1,18 +1,8 @@
 import type { Command } from 'commander';
 import { describeConfig, maskUrl } from '../config/loadConfig.js';
+import { environmentHelp } from '../config/environmentHelp.js';
 import { migrate } from '../db/migrate.js';
 import type { CliContext } from './cliContext.js';
-
-const ENV_HELP = `
-Environment (defaults in brackets):
-  DATABASE_URL           PostgreSQL URL [postgresql://postgres@127.0.0.1:5432/tlsrpt]
-  REDIS_URL              Redis URL for the queue [redis://127.0.0.1:6379]
-  SMTP_HOST, SMTP_PORT   where the receiver listens [0.0.0.0, 2525]
-  ACCEPTED_RECIPIENTS    addresses and domains to accept mail for [any]
-  MAX_MESSAGE_SIZE       largest mail accepted [10MiB]
-  TLS_CERT, TLS_KEY      PEM files; when set, STARTTLS is offered
-  WORKER_CONCURRENCY     reports processed at once per worker [64]
-See README "Configuration" for all variables.`;
 
 /** The services log JSON lines; this is how to read them. */
 const LOG_HELP = `
@@ -23,7 +13,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
   program
     .command('serve')
     .description('migrate the database, then run the SMTP receiver, the HTTP(S) server and a worker in one process (what "npm start" runs)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('serve'))
     .addHelpText('after', LOG_HELP.replace('%s', 'serve'))
     .action(async () => {
       const { runServe } = await import('../../workers/serve.js');
@@ -34,7 +24,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
   program
     .command('receiver')
     .description('run only the SMTP receiver (stores mail and queues it; run "tlsrpt worker" to process)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('receiver'))
     .addHelpText('after', LOG_HELP.replace('%s', 'receiver'))
     .action(async () => {
       const { runReceiver } = await import('../../workers/receiver.js');
@@ -45,7 +35,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
   program
     .command('worker')
     .description('run only a worker: parse queued messages into reports (start several to scale out)')
-    .addHelpText('after', ENV_HELP)
+    .addHelpText('after', environmentHelp('worker'))
     .addHelpText('after', LOG_HELP.replace('%s', 'worker'))
     .action(async () => {
       const { runWorker } = await import('../../workers/worker.js');
@@ -56,7 +46,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
   program
     .command('migrate')
     .description('create the database if needed and apply pending migrations, then exit')
-    .addHelpText('after', '\nUses DATABASE_URL. Safe to run repeatedly and from several processes at once.')
+    .addHelpText('after', `${environmentHelp('migrate')}\nSafe to run repeatedly and from several processes at once.`)
     .action(async () => {
       const config = ctx.loadConfig();
       const result = await migrate(config.databaseUrl, (msg) => ctx.out(`${msg}\n`));
@@ -69,7 +59,8 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('config')
-    .description('print the configuration in effect (secrets masked) and exit; fails naming any bad variable')
+    .description('print the configuration in effect (secrets masked, long lists summarised) and exit; fails naming any bad variable')
+    .addHelpText('after', environmentHelp('config'))
     .action(() => {
       const described = describeConfig(ctx.loadConfig());
       const width = Math.max(...Object.keys(described).map((k) => k.length));

@@ -1,11 +1,16 @@
 /**
  * The `alerts` part of the configuration (README "Alerts"): where alerts go, when a window of reports is
- * worth one, and how hard delivery tries. Called by loadConfig with the same environment object, so
- * process.env is still read in one place only; kept in its own file so the core loader stays small.
+ * worth one, and how hard delivery tries. The ALERT_* variables are declared in variables.ts; this file
+ * checks the ones that go together (the e-mail trio) and reads ALERT_RULES_FILE.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { domainNameProblem, normaliseDomainName } from '../rules/domainName.js';
+import { maskSecretUrl } from './valueParsers.js';
+import type { Values } from './variables.js';
+
+export { maskSecretUrl };
 
 /** A threshold pair: a window alerts when both are reached. */
 export interface Threshold {
@@ -71,63 +76,29 @@ export interface AlertConfig {
   readonly sendTimeoutMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-export const ALERT_DEFAULTS = {
-  ALERT_MIN_FAILED_SESSIONS: '1',
-  ALERT_MIN_FAILURE_PERCENT: '0',
-  ALERT_CRITICAL_MIN_FAILED_SESSIONS: '1',
-  ALERT_CRITICAL_MIN_FAILURE_PERCENT: '0',
-  ALERT_GROUP_WAIT_SECONDS: '600',
-  ALERT_COOLDOWN_HOURS: '24',
-  ALERT_GROWTH_FACTOR: '2',
-  ALERT_QUIET_REPORTER_DAYS: '0',
-  ALERT_DELIVERY_ATTEMPTS: '10',
-  ALERT_RETRY_DELAY_SECONDS: '30',
-  ALERT_CHECK_INTERVAL_SECONDS: '300',
-  ALERT_SEND_TIMEOUT_SECONDS: '15',
-} as const;
-
-export function loadAlertConfig(env: Env): AlertConfig {
-  const get = (name: keyof typeof ALERT_DEFAULTS): string => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? ALERT_DEFAULTS[name] : v.trim();
-  };
-  const optional = (name: string): string => env[name]?.trim() ?? '';
-
+export function loadAlertConfig(values: Values): AlertConfig {
   const defaultRule: DomainAlertRule = {
     enabled: true,
-    warning: {
-      minFailedSessions: wholeNumber('ALERT_MIN_FAILED_SESSIONS', get('ALERT_MIN_FAILED_SESSIONS'), 1),
-      minFailurePercent: percent('ALERT_MIN_FAILURE_PERCENT', get('ALERT_MIN_FAILURE_PERCENT')),
-    },
+    warning: { minFailedSessions: values.ALERT_MIN_FAILED_SESSIONS, minFailurePercent: values.ALERT_MIN_FAILURE_PERCENT },
     critical: {
-      minFailedSessions: wholeNumber('ALERT_CRITICAL_MIN_FAILED_SESSIONS', get('ALERT_CRITICAL_MIN_FAILED_SESSIONS'), 1),
-      minFailurePercent: percent('ALERT_CRITICAL_MIN_FAILURE_PERCENT', get('ALERT_CRITICAL_MIN_FAILURE_PERCENT')),
+      minFailedSessions: values.ALERT_CRITICAL_MIN_FAILED_SESSIONS,
+      minFailurePercent: values.ALERT_CRITICAL_MIN_FAILURE_PERCENT,
     },
-    quietReporterDays: wholeNumber('ALERT_QUIET_REPORTER_DAYS', get('ALERT_QUIET_REPORTER_DAYS'), 0, 365),
+    quietReporterDays: values.ALERT_QUIET_REPORTER_DAYS,
   };
-
-  const rulesFile = optional('ALERT_RULES_FILE') || null;
-  const domainRules = rulesFile ? loadRulesFile(rulesFile, defaultRule) : {};
-
-  const growthFactor = decimal('ALERT_GROWTH_FACTOR', get('ALERT_GROWTH_FACTOR'), 1, 1000);
-  if (growthFactor <= 1) {
-    throw new ConfigError('ALERT_GROWTH_FACTOR', `${growthFactor} must be above 1 (2 = alert again when the failures double)`);
-  }
-
+  const rulesFile = values.ALERT_RULES_FILE;
   return {
-    destinations: loadDestinations(optional),
+    destinations: loadDestinations(values),
     defaultRule,
-    domainRules,
+    domainRules: rulesFile ? loadRulesFile(rulesFile, defaultRule) : {},
     rulesFile,
-    groupWaitMs: seconds('ALERT_GROUP_WAIT_SECONDS', get('ALERT_GROUP_WAIT_SECONDS'), 0, 86_400),
-    cooldownMs: decimal('ALERT_COOLDOWN_HOURS', get('ALERT_COOLDOWN_HOURS'), 0, 24 * 365) * 3_600_000,
-    growthFactor,
-    deliveryAttempts: wholeNumber('ALERT_DELIVERY_ATTEMPTS', get('ALERT_DELIVERY_ATTEMPTS'), 1, 100),
-    retryDelayMs: seconds('ALERT_RETRY_DELAY_SECONDS', get('ALERT_RETRY_DELAY_SECONDS'), 0.01, 86_400),
-    checkIntervalMs: seconds('ALERT_CHECK_INTERVAL_SECONDS', get('ALERT_CHECK_INTERVAL_SECONDS'), 1, 86_400),
-    sendTimeoutMs: seconds('ALERT_SEND_TIMEOUT_SECONDS', get('ALERT_SEND_TIMEOUT_SECONDS'), 0.1, 600),
+    groupWaitMs: Math.round(values.ALERT_GROUP_WAIT_SECONDS * 1000),
+    cooldownMs: values.ALERT_COOLDOWN_HOURS * 3_600_000,
+    growthFactor: values.ALERT_GROWTH_FACTOR,
+    deliveryAttempts: values.ALERT_DELIVERY_ATTEMPTS,
+    retryDelayMs: Math.round(values.ALERT_RETRY_DELAY_SECONDS * 1000),
+    checkIntervalMs: Math.round(values.ALERT_CHECK_INTERVAL_SECONDS * 1000),
+    sendTimeoutMs: Math.round(values.ALERT_SEND_TIMEOUT_SECONDS * 1000),
   };
 }
 
@@ -136,72 +107,23 @@ export function ruleFor(config: AlertConfig, domain: string): DomainAlertRule {
   return config.domainRules[domain.toLowerCase()] ?? config.defaultRule;
 }
 
-/** For `tlsrpt config`: webhook URLs carry their secret in the path (Slack), so only masked forms appear. */
-export function describeAlertConfig(c: AlertConfig): Record<string, unknown> {
-  const targets = (kind: DestinationKind) =>
-    c.destinations
-      .filter((d) => d.kind === kind)
-      .map((d) => d.target)
-      .join(', ') || '(none)';
-  const email = c.destinations.find((d): d is EmailDestinationConfig => d.kind === 'email');
-  return {
-    ALERT_WEBHOOK_URLS: targets('webhook'),
-    ALERT_SLACK_WEBHOOK_URLS: targets('slack'),
-    ALERT_EMAIL_SMTP_URL: email ? maskSecretUrl(email.smtpUrl) : '(none)',
-    ALERT_EMAIL_FROM: email?.from ?? '(none)',
-    ALERT_EMAIL_TO: email?.to.join(', ') ?? '(none)',
-    ALERT_MIN_FAILED_SESSIONS: c.defaultRule.warning.minFailedSessions,
-    ALERT_MIN_FAILURE_PERCENT: c.defaultRule.warning.minFailurePercent,
-    ALERT_CRITICAL_MIN_FAILED_SESSIONS: c.defaultRule.critical.minFailedSessions,
-    ALERT_CRITICAL_MIN_FAILURE_PERCENT: c.defaultRule.critical.minFailurePercent,
-    ALERT_RULES_FILE: c.rulesFile ? `${c.rulesFile} (${Object.keys(c.domainRules).length} domain(s))` : '(none)',
-    ALERT_GROUP_WAIT_SECONDS: c.groupWaitMs / 1000,
-    ALERT_COOLDOWN_HOURS: c.cooldownMs / 3_600_000,
-    ALERT_GROWTH_FACTOR: c.growthFactor,
-    ALERT_QUIET_REPORTER_DAYS: c.defaultRule.quietReporterDays || '(off)',
-    ALERT_DELIVERY_ATTEMPTS: c.deliveryAttempts,
-    ALERT_RETRY_DELAY_SECONDS: c.retryDelayMs / 1000,
-    ALERT_CHECK_INTERVAL_SECONDS: c.checkIntervalMs / 1000,
-    ALERT_SEND_TIMEOUT_SECONDS: c.sendTimeoutMs / 1000,
-  };
-}
-
-/**
- * A URL as it may be shown: password masked, query dropped, and the path cut after its first segment,
- * because webhook URLs (Slack's /services/T.../B.../secret) carry the credential in the path.
- */
-export function maskSecretUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    const [first, ...rest] = u.pathname.split('/').filter(Boolean);
-    const path = first === undefined ? '' : `/${first}${rest.length ? '/***' : ''}`;
-    return `${u.protocol}//${u.username ? `${u.username}${u.password ? ':***' : ''}@` : ''}${u.host}${path}${u.search ? '?***' : ''}`;
-  } catch {
-    return '(unparseable)';
-  }
-}
-
-function loadDestinations(optional: (name: string) => string): AlertDestinationConfig[] {
+function loadDestinations(values: Values): AlertDestinationConfig[] {
   const out: AlertDestinationConfig[] = [];
   const seen = new Set<string>();
   const add = (d: AlertDestinationConfig) => {
     if (!seen.has(d.key)) out.push(d); // the same URL listed twice is one destination
     seen.add(d.key);
   };
-  for (const [variable, kind] of [
-    ['ALERT_WEBHOOK_URLS', 'webhook'],
-    ['ALERT_SLACK_WEBHOOK_URLS', 'slack'],
+  for (const [urls, kind] of [
+    [values.ALERT_WEBHOOK_URLS, 'webhook'],
+    [values.ALERT_SLACK_WEBHOOK_URLS, 'slack'],
   ] as const) {
-    for (const url of splitList(optional(variable))) {
-      httpUrl(variable, url);
-      add({ kind, key: destinationKey(kind, url), target: maskSecretUrl(url), url });
-    }
+    for (const url of urls) add({ kind, key: destinationKey(kind, url), target: maskSecretUrl(url), url });
   }
 
-  const smtpUrl = optional('ALERT_EMAIL_SMTP_URL');
-  const from = optional('ALERT_EMAIL_FROM');
-  const to = splitList(optional('ALERT_EMAIL_TO'));
+  const smtpUrl = values.ALERT_EMAIL_SMTP_URL;
+  const from = values.ALERT_EMAIL_FROM;
+  const to = values.ALERT_EMAIL_TO;
   if (smtpUrl || from || to.length) {
     if (!smtpUrl)
       throw new ConfigError(
@@ -212,20 +134,6 @@ function loadDestinations(optional: (name: string) => string): AlertDestinationC
       throw new ConfigError('ALERT_EMAIL_FROM', 'ALERT_EMAIL_SMTP_URL is set: also set the sender address, e.g. tlsrpt@example.com');
     if (!to.length)
       throw new ConfigError('ALERT_EMAIL_TO', 'ALERT_EMAIL_SMTP_URL is set: also set one or more recipient addresses, comma-separated');
-    let u: URL;
-    try {
-      u = new URL(smtpUrl);
-    } catch {
-      throw new ConfigError(
-        'ALERT_EMAIL_SMTP_URL',
-        `"${maskSecretUrl(smtpUrl)}" is not a URL; expected smtp://user:pass@mail.example.com:587 or smtps://...:465`,
-      );
-    }
-    if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') {
-      throw new ConfigError('ALERT_EMAIL_SMTP_URL', `scheme "${u.protocol}" is not smtp: or smtps:`);
-    }
-    address('ALERT_EMAIL_FROM', from);
-    for (const a of to) address('ALERT_EMAIL_TO', a);
     const target = `${maskSecretUrl(smtpUrl)} -> ${to.join(', ')}`;
     add({ kind: 'email', key: destinationKey('email', `${smtpUrl}\n${from}\n${to.join(',')}`), target, smtpUrl, from, to });
   }
@@ -272,9 +180,10 @@ function loadRulesFile(path: string, base: DomainAlertRule): Record<string, Doma
 
   const out: Record<string, DomainAlertRule> = {};
   for (const [rawDomain, rule] of Object.entries(domains)) {
-    const domain = rawDomain.trim().toLowerCase();
+    const domain = normaliseDomainName(rawDomain);
     const at = `domains["${rawDomain}"]`;
-    if (!/^[a-z0-9_.-]+$/.test(domain) || !domain.includes('.')) fail(`${at}: "${rawDomain}" is not a domain name`);
+    const problem = domainNameProblem(domain);
+    if (problem) fail(`${at}: "${rawDomain}" is not a domain name: ${problem}`);
     if (out[domain]) fail(`${at}: "${domain}" is listed twice`);
     if (!isObject(rule)) return fail(`${at}: expected an object`);
     for (const k of Object.keys(rule)) {
@@ -307,48 +216,4 @@ function loadRulesFile(path: string, base: DomainAlertRule): Record<string, Doma
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function splitList(value: string): string[] {
-  return value.split(/[\s,]+/).filter(Boolean);
-}
-
-function httpUrl(name: string, value: string): void {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new ConfigError(name, `"${maskSecretUrl(value)}" is not a URL; expected https://host/path (several separated by commas)`);
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-    throw new ConfigError(name, `scheme "${u.protocol}" is not https: or http:`);
-  }
-}
-
-function address(name: string, value: string): void {
-  if (!/^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/.test(value)) {
-    throw new ConfigError(name, `"${value}" is not a plain e-mail address such as tlsrpt@example.com`);
-  }
-}
-
-function wholeNumber(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(value)) throw new ConfigError(name, `"${value}" is not a whole number`);
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
-  return n;
-}
-
-function decimal(name: string, value: string, min: number, max: number): number {
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, `"${value}" is not a number (e.g. 2 or 1.5)`);
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
-  return n;
-}
-
-function percent(name: string, value: string): number {
-  return decimal(name, value.replace(/%$/, ''), 0, 100);
-}
-
-function seconds(name: string, value: string, min: number, max: number): number {
-  return Math.round(decimal(name, value, min, max) * 1000);
 }

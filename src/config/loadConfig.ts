@@ -1,12 +1,18 @@
 /**
- * The one place that reads process.env. Everything else receives the frozen Config object.
- * Each variable is documented in README "Configuration"; keep the two in step (test/config asserts it).
+ * The one place that reads process.env and the configuration file. Everything else receives the frozen Config.
+ * The variables are declared in variables.ts (parser, default, doc); this file reads each one (environment
+ * first, then the TLSRPT_CONFIG file, then the default), checks the ones that depend on each other, reads
+ * the files they name, and assembles the Config the services use.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
-import { describeAlertConfig, loadAlertConfig, type AlertConfig } from './alertConfig.js';
+import { loadAlertConfig, type AlertConfig } from './alertConfig.js';
+import { readConfigFile, type ConfigFile } from './readConfigFile.js';
+import { VARIABLES, VARIABLE_NAMES, type VariableName, type Values } from './variables.js';
+
+export { describeConfig } from './describeConfig.js';
+export { maskUrl } from './valueParsers.js';
 
 export interface Config {
   readonly databaseUrl: string;
@@ -40,6 +46,10 @@ export interface Config {
   readonly alerts: AlertConfig;
   /** MTA-STS policy hosting and the `tlsrpt policy` / `tlsrpt check` commands (README "MTA-STS"). */
   readonly mtaSts: MtaStsConfig;
+  /** The file named by TLSRPT_CONFIG (or --config), or null. */
+  readonly configFile: string | null;
+  /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
+  readonly values: Values;
 }
 
 export interface MtaStsConfig {
@@ -54,111 +64,6 @@ export interface MtaStsConfig {
   readonly dnsServers: readonly string[];
   /** Extra CA certificates (PEM) trusted, besides the public roots, when fetching policies. */
   readonly extraCa: { readonly path: string; readonly pem: Buffer } | null;
-}
-
-type Env = Record<string, string | undefined>;
-
-export const DEFAULTS = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/tlsrpt',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  QUEUE_PREFIX: 'tlsrpt',
-  SMTP_HOST: '0.0.0.0',
-  SMTP_PORT: '2525',
-  SMTP_MAX_CONNECTIONS: '500',
-  MAX_MESSAGE_SIZE: '10MiB',
-  REPORT_MAX_BYTES: '64MiB',
-  WORKER_CONCURRENCY: '64',
-  WORKER_MAX_ATTEMPTS: '5',
-  SWEEP_INTERVAL_SECONDS: '60',
-  LOG_LEVEL: 'info',
-  SHUTDOWN_TIMEOUT_SECONDS: '30',
-} as const;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export function loadConfig(env: Env = process.env): Config {
-  const get = (name: keyof typeof DEFAULTS): string => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? DEFAULTS[name] : v.trim();
-  };
-
-  const databaseUrl = parseUrl('DATABASE_URL', get('DATABASE_URL'), ['postgres:', 'postgresql:']);
-  const redisUrl = parseUrl('REDIS_URL', get('REDIS_URL'), ['redis:', 'rediss:']);
-  const queuePrefix = get('QUEUE_PREFIX');
-  if (!/^[A-Za-z0-9_.-]+$/.test(queuePrefix)) {
-    throw new ConfigError('QUEUE_PREFIX', `"${queuePrefix}" must use only letters, digits, "_", "." and "-"`);
-  }
-
-  const certPath = env.TLS_CERT?.trim() || '';
-  const keyPath = env.TLS_KEY?.trim() || '';
-  let tls: Config['smtp']['tls'] = null;
-  if (certPath || keyPath) {
-    if (!certPath) throw new ConfigError('TLS_CERT', 'TLS_KEY is set but TLS_CERT is not: set both (PEM files) or neither');
-    if (!keyPath) throw new ConfigError('TLS_KEY', 'TLS_CERT is set but TLS_KEY is not: set both (PEM files) or neither');
-    tls = { cert: readPem('TLS_CERT', certPath), key: readPem('TLS_KEY', keyPath), certPath, keyPath };
-  }
-
-  const level = get('LOG_LEVEL').toLowerCase();
-  if (!LOG_LEVELS.includes(level)) {
-    throw new ConfigError('LOG_LEVEL', `"${level}" is not one of ${LOG_LEVELS.join(', ')}`);
-  }
-
-  return deepFreeze({
-    databaseUrl,
-    redisUrl,
-    queuePrefix,
-    smtp: {
-      host: get('SMTP_HOST'),
-      port: parseInteger('SMTP_PORT', get('SMTP_PORT'), 0, 65535),
-      serverName: env.SMTP_SERVER_NAME?.trim() || hostname(),
-      acceptedRecipients: parseRecipients(env.ACCEPTED_RECIPIENTS ?? ''),
-      maxMessageBytes: parseSize('MAX_MESSAGE_SIZE', get('MAX_MESSAGE_SIZE')),
-      maxConnections: parseInteger('SMTP_MAX_CONNECTIONS', get('SMTP_MAX_CONNECTIONS'), 1, 100_000),
-      tls,
-    },
-    worker: {
-      concurrency: parseInteger('WORKER_CONCURRENCY', get('WORKER_CONCURRENCY'), 1, 1000),
-      reportMaxBytes: parseSize('REPORT_MAX_BYTES', get('REPORT_MAX_BYTES')),
-      sweepIntervalMs: parseInteger('SWEEP_INTERVAL_SECONDS', get('SWEEP_INTERVAL_SECONDS'), 1, 86_400) * 1000,
-      maxAttempts: parseInteger('WORKER_MAX_ATTEMPTS', get('WORKER_MAX_ATTEMPTS'), 1, 100),
-    },
-    http: loadHttpConfig(env, tls),
-    logLevel: level,
-    shutdownTimeoutMs: parseInteger('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 1, 3600) * 1000,
-    alerts: loadAlertConfig(env),
-    mtaSts: loadMtaStsConfig(env),
-  });
-}
-
-/** The config as it may be printed or logged: passwords in URLs masked, key material left out. */
-export function describeConfig(config: Config): Record<string, unknown> {
-  return {
-    DATABASE_URL: maskUrl(config.databaseUrl),
-    REDIS_URL: maskUrl(config.redisUrl),
-    QUEUE_PREFIX: config.queuePrefix,
-    SMTP_HOST: config.smtp.host,
-    SMTP_PORT: config.smtp.port,
-    SMTP_SERVER_NAME: config.smtp.serverName,
-    ACCEPTED_RECIPIENTS: config.smtp.acceptedRecipients.length ? config.smtp.acceptedRecipients.join(',') : '(any)',
-    MAX_MESSAGE_SIZE: config.smtp.maxMessageBytes,
-    SMTP_MAX_CONNECTIONS: config.smtp.maxConnections,
-    TLS_CERT: config.smtp.tls?.certPath ?? '(none: STARTTLS not offered)',
-    TLS_KEY: config.smtp.tls ? '(set)' : '(none)',
-    WORKER_CONCURRENCY: config.worker.concurrency,
-    WORKER_MAX_ATTEMPTS: config.worker.maxAttempts,
-    REPORT_MAX_BYTES: config.worker.reportMaxBytes,
-    SWEEP_INTERVAL_SECONDS: config.worker.sweepIntervalMs / 1000,
-    ...describeHttpConfig(config.http),
-    LOG_LEVEL: config.logLevel,
-    SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
-    ...describeAlertConfig(config.alerts),
-    MTA_STS_POLICY_DIR: config.mtaSts.policyDir ?? '(none)',
-    MTA_STS_POLICY_FILE: config.mtaSts.policyFile ?? '(none)',
-    MTA_STS_DOMAINS: config.mtaSts.sharedDomains.join(',') || '(none)',
-    TLSRPT_RUA: config.mtaSts.rua.join(',') || '(none: "tlsrpt check" cannot tell whether reports reach this deployment)',
-    DNS_SERVERS: config.mtaSts.dnsServers.join(',') || '(system resolver)',
-    MTA_STS_CA_FILE: config.mtaSts.extraCa?.path ?? '(none: public roots only)',
-  };
 }
 
 /**
@@ -192,215 +97,108 @@ export interface HttpConfig {
   };
 }
 
-export const HTTP_DEFAULTS = {
-  HTTP_HOST: '0.0.0.0',
-  HTTP_PORT: '8080',
-  HTTP_REPORT_PATH: '/tlsrpt',
-  HTTP_MAX_BODY_SIZE: '2MiB',
-  HTTP_RATE_LIMIT_PER_MINUTE: '60',
-  HTTP_BODY_TIMEOUT_SECONDS: '30',
-  HTTP_MAX_CONNECTIONS: '256',
-  HTTP_TLS: 'auto',
-  HTTP_TRUST_PROXY: 'off',
-  METRICS_MAX_DOMAINS: '100',
-  METRICS_ALLOW: 'private',
-} as const;
+type Env = Record<string, string | undefined>;
 
-/** METRICS_ALLOW=private: loopback, RFC 1918, link-local and IPv6 unique-local addresses. */
-const PRIVATE_RANGES = [
-  '127.0.0.0/8',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  '169.254.0.0/16',
-  '::1/128',
-  'fc00::/7',
-  'fe80::/10',
-];
+/**
+ * The configuration from `env` (process.env by default) and, when env.TLSRPT_CONFIG names one, the YAML file:
+ * a variable set (non-empty) in the environment wins over the file, the file over the default.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const configFile = env.TLSRPT_CONFIG?.trim() || null;
+  const file = configFile ? readConfigFile(configFile) : null;
+  const values = readValues(env, file);
 
-function loadHttpConfig(env: Env, tls: Config['smtp']['tls']): HttpConfig {
-  const get = (name: keyof typeof HTTP_DEFAULTS): string => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? HTTP_DEFAULTS[name] : v.trim();
-  };
-  const reportPath = get('HTTP_REPORT_PATH');
-  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(reportPath)) {
-    throw new ConfigError(
-      'HTTP_REPORT_PATH',
-      `"${reportPath}" must be a URL path starting with "/", without query or spaces (e.g. /tlsrpt)`,
-    );
+  let tls: Config['smtp']['tls'] = null;
+  const certPath = values.TLS_CERT;
+  const keyPath = values.TLS_KEY;
+  if (certPath || keyPath) {
+    if (!certPath) throw new ConfigError('TLS_CERT', 'TLS_KEY is set but TLS_CERT is not: set both (PEM files) or neither');
+    if (!keyPath) throw new ConfigError('TLS_KEY', 'TLS_CERT is set but TLS_KEY is not: set both (PEM files) or neither');
+    tls = { cert: readPem('TLS_CERT', certPath), key: readPem('TLS_KEY', keyPath), certPath, keyPath };
   }
-  const tlsMode = get('HTTP_TLS').toLowerCase();
-  if (!['auto', 'on', 'off'].includes(tlsMode)) {
-    throw new ConfigError('HTTP_TLS', `"${tlsMode}" is not one of auto (HTTPS when TLS_CERT/TLS_KEY are set), on, off`);
+
+  return deepFreeze({
+    databaseUrl: values.DATABASE_URL,
+    redisUrl: values.REDIS_URL,
+    queuePrefix: values.QUEUE_PREFIX,
+    smtp: {
+      host: values.SMTP_HOST,
+      port: values.SMTP_PORT,
+      serverName: values.SMTP_SERVER_NAME ?? hostname(),
+      acceptedRecipients: values.ACCEPTED_RECIPIENTS,
+      maxMessageBytes: values.MAX_MESSAGE_SIZE,
+      maxConnections: values.SMTP_MAX_CONNECTIONS,
+      tls,
+    },
+    worker: {
+      concurrency: values.WORKER_CONCURRENCY,
+      reportMaxBytes: values.REPORT_MAX_BYTES,
+      sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
+      maxAttempts: values.WORKER_MAX_ATTEMPTS,
+    },
+    http: loadHttpConfig(values, tls),
+    logLevel: values.LOG_LEVEL,
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    alerts: loadAlertConfig(values),
+    mtaSts: loadMtaStsConfig(values),
+    configFile,
+    values,
+  });
+}
+
+/** Each variable from the environment, else the file, else its default; a file value's error names its line. */
+function readValues(env: Env, file: ConfigFile | null): Values {
+  const out: Record<string, unknown> = {};
+  for (const name of VARIABLE_NAMES) {
+    const fromEnv = env[name];
+    const fromFile = file?.settings.get(name);
+    if (file && fromFile && (fromEnv === undefined || fromEnv.trim() === '')) {
+      try {
+        out[name] = VARIABLES[name].read(fromFile.value, name);
+      } catch (err) {
+        throw inFile(err, name, file.path, fromFile.line);
+      }
+    } else {
+      out[name] = VARIABLES[name].read(fromEnv, name);
+    }
   }
-  if (tlsMode === 'on' && !tls) {
+  return out as Values;
+}
+
+function inFile(err: unknown, name: VariableName, path: string, line: number): unknown {
+  if (!(err instanceof ConfigError)) return err;
+  return new ConfigError(name, `${err.message.slice(name.length + 2)} (set in ${path}:${line})`);
+}
+
+function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig {
+  if (values.HTTP_TLS === 'on' && !tls) {
     throw new ConfigError(
       'HTTP_TLS',
       'is "on" but TLS_CERT and TLS_KEY are not set: set them (PEM files), or use HTTP_TLS=off behind a TLS proxy',
     );
   }
   return {
-    host: get('HTTP_HOST'),
-    port: parseInteger('HTTP_PORT', get('HTTP_PORT'), 0, 65535),
-    reportPath,
-    maxBodyBytes: parseSize('HTTP_MAX_BODY_SIZE', get('HTTP_MAX_BODY_SIZE')),
-    rateLimitPerMinute: parseInteger('HTTP_RATE_LIMIT_PER_MINUTE', get('HTTP_RATE_LIMIT_PER_MINUTE'), 0, 1_000_000),
-    bodyTimeoutMs: parseInteger('HTTP_BODY_TIMEOUT_SECONDS', get('HTTP_BODY_TIMEOUT_SECONDS'), 1, 3600) * 1000,
-    maxConnections: parseInteger('HTTP_MAX_CONNECTIONS', get('HTTP_MAX_CONNECTIONS'), 1, 100_000),
-    tls: tlsMode !== 'off' && tls !== null,
-    trustProxy: parseTrustProxy(get('HTTP_TRUST_PROXY')),
+    host: values.HTTP_HOST,
+    port: values.HTTP_PORT,
+    reportPath: values.HTTP_REPORT_PATH,
+    maxBodyBytes: values.HTTP_MAX_BODY_SIZE,
+    rateLimitPerMinute: values.HTTP_RATE_LIMIT_PER_MINUTE,
+    bodyTimeoutMs: values.HTTP_BODY_TIMEOUT_SECONDS * 1000,
+    maxConnections: values.HTTP_MAX_CONNECTIONS,
+    tls: values.HTTP_TLS !== 'off' && tls !== null,
+    trustProxy: values.HTTP_TRUST_PROXY,
     metrics: {
-      domains: parseDomainList('METRICS_DOMAINS', env.METRICS_DOMAINS ?? ''),
-      maxDomains: parseInteger('METRICS_MAX_DOMAINS', get('METRICS_MAX_DOMAINS'), 0, 10_000),
-      allow: parseMetricsAllow(get('METRICS_ALLOW')),
+      domains: values.METRICS_DOMAINS,
+      maxDomains: values.METRICS_MAX_DOMAINS,
+      allow: values.METRICS_ALLOW,
     },
   };
 }
 
-function describeHttpConfig(http: HttpConfig): Record<string, unknown> {
-  return {
-    HTTP_HOST: http.host,
-    HTTP_PORT: http.port,
-    HTTP_TLS: http.tls ? 'on (HTTPS with TLS_CERT/TLS_KEY)' : 'off (plain HTTP)',
-    HTTP_REPORT_PATH: http.reportPath,
-    HTTP_MAX_BODY_SIZE: http.maxBodyBytes,
-    HTTP_RATE_LIMIT_PER_MINUTE: http.rateLimitPerMinute || '(off)',
-    HTTP_BODY_TIMEOUT_SECONDS: http.bodyTimeoutMs / 1000,
-    HTTP_MAX_CONNECTIONS: http.maxConnections,
-    HTTP_TRUST_PROXY: Array.isArray(http.trustProxy)
-      ? http.trustProxy.join(',')
-      : http.trustProxy === true
-        ? 'on'
-        : http.trustProxy || 'off',
-    METRICS_DOMAINS: http.metrics.domains.length ? http.metrics.domains.join(',') : '(none)',
-    METRICS_MAX_DOMAINS: http.metrics.maxDomains,
-    METRICS_ALLOW: http.metrics.allow ? http.metrics.allow.join(',') : 'any',
-  };
-}
-
-/** "off" | "on" (every hop) | a hop count | addresses and CIDR ranges of the proxies (or loopback, linklocal, uniquelocal). */
-function parseTrustProxy(value: string): HttpConfig['trustProxy'] {
-  const v = value.toLowerCase();
-  if (v === 'off' || v === 'false' || v === 'no') return false;
-  if (v === 'on' || v === 'true' || v === 'yes') return true;
-  if (/^\d+$/.test(v)) return parseInteger('HTTP_TRUST_PROXY', v, 1, 100);
-  return parseAddressList('HTTP_TRUST_PROXY', v, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
-}
-
-/** "any" | "private" | addresses and CIDR ranges, which may include "private". */
-function parseMetricsAllow(value: string): string[] | null {
-  const v = value.toLowerCase();
-  if (v === 'any') return null;
-  const entries = parseAddressList('METRICS_ALLOW', v, ['private'], 'use e.g. private, 10.0.0.0/8, 192.0.2.7, or "any"');
-  return [...new Set(entries.flatMap((e) => (e === 'private' ? PRIVATE_RANGES : [e])))];
-}
-
-function parseAddressList(name: string, value: string, keywords: string[], hint: string): string[] {
-  const entries = value.split(/[\s,]+/).filter(Boolean);
-  for (const e of entries) {
-    if (keywords.includes(e)) continue;
-    const [addr, bits, extra] = e.split('/');
-    const family = isIP(addr ?? '');
-    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
-    if (family === 0 || !bitsOk || extra !== undefined) {
-      throw new ConfigError(name, `"${e}" is not an address, a CIDR range or one of ${keywords.join(', ')}; ${hint}`);
-    }
-  }
-  return entries;
-}
-
-function parseDomainList(name: string, value: string): string[] {
-  const out: string[] = [];
-  for (const raw of value.split(/[\s,;]+/)) {
-    const d = raw.trim().toLowerCase().replace(/\.$/, '');
-    if (!d) continue;
-    if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/.test(d)) throw new ConfigError(name, `"${raw}" is not a domain name (e.g. example.com)`);
-    if (!out.includes(d)) out.push(d);
-  }
-  return out;
-}
-
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable)';
-  }
-}
-
-function parseUrl(name: string, value: string, protocols: string[]): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new ConfigError(name, `"${value}" is not a URL; expected e.g. ${DEFAULTS[name as keyof typeof DEFAULTS]}`);
-  }
-  if (!protocols.includes(u.protocol)) {
-    throw new ConfigError(name, `scheme "${u.protocol}" is not one of ${protocols.join(', ')}`);
-  }
-  return value;
-}
-
-function parseInteger(name: string, value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value)) throw new ConfigError(name, `"${value}" is not a whole number`);
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
-  return n;
-}
-
-const SIZE_UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** "10MiB", "500kB", "1048576" -> bytes. */
-export function parseSize(name: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw new ConfigError(name, `"${value}" is not a size; use bytes or a unit such as 512KiB, 10MiB, 1GiB`);
-  }
-  const bytes = Math.floor(Number(m[1]) * unit);
-  if (bytes < 1024) throw new ConfigError(name, `${bytes} bytes is too small; use at least 1KiB`);
-  return bytes;
-}
-
-/**
- * "tlsrpt@example.com, reports.example.org" -> addresses and whole domains, lower-cased.
- * A leading "@" on a domain is accepted ("@example.org").
- */
-function parseRecipients(value: string): string[] {
-  const out: string[] = [];
-  for (const raw of value.split(/[\s,;]+/)) {
-    const item = raw.trim().toLowerCase().replace(/^@/, '');
-    if (!item) continue;
-    const at = item.indexOf('@');
-    const domain = at >= 0 ? item.slice(at + 1) : item;
-    if ((at >= 0 && at === 0) || item.indexOf('@', at + 1) !== -1 || !/^[a-z0-9.-]+\.?[a-z0-9-]*$/.test(domain) || !domain.includes('.')) {
-      throw new ConfigError('ACCEPTED_RECIPIENTS', `"${raw}" is neither an address (tlsrpt@example.com) nor a domain (example.com)`);
-    }
-    out.push(item);
-  }
-  return out;
-}
-
-function loadMtaStsConfig(env: Env): MtaStsConfig {
-  const opt = (name: string): string | null => env[name]?.trim() || null;
-  const policyDir = opt('MTA_STS_POLICY_DIR');
+function loadMtaStsConfig(values: Values): MtaStsConfig {
+  const policyDir = values.MTA_STS_POLICY_DIR;
   if (policyDir) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(policyDir).isDirectory();
     } catch (err) {
@@ -409,15 +207,8 @@ function loadMtaStsConfig(env: Env): MtaStsConfig {
     if (!isDir)
       throw new ConfigError('MTA_STS_POLICY_DIR', `"${policyDir}" is not a directory; it should hold one <domain>.txt policy per domain`);
   }
-  const policyFile = opt('MTA_STS_POLICY_FILE');
-  const sharedDomains = (env.MTA_STS_DOMAINS ?? '')
-    .split(/[\s,;]+/)
-    .filter(Boolean)
-    .map((d) => {
-      const domain = d.toLowerCase().replace(/\.$/, '');
-      if (!isHostName(domain)) throw new ConfigError('MTA_STS_DOMAINS', `"${d}" is not a domain name (expected e.g. example.com)`);
-      return domain;
-    });
+  const policyFile = values.MTA_STS_POLICY_FILE;
+  const sharedDomains = values.MTA_STS_DOMAINS;
   if (policyFile && !sharedDomains.length) {
     throw new ConfigError(
       'MTA_STS_DOMAINS',
@@ -430,51 +221,15 @@ function loadMtaStsConfig(env: Env): MtaStsConfig {
       'MTA_STS_DOMAINS is set but MTA_STS_POLICY_FILE is not: name the policy file the domains share',
     );
   }
-  const caPath = opt('MTA_STS_CA_FILE');
+  const caPath = values.MTA_STS_CA_FILE;
   return {
     policyDir,
     policyFile,
     sharedDomains,
-    rua: parseRua(env.TLSRPT_RUA ?? ''),
-    dnsServers: parseDnsServers(env.DNS_SERVERS ?? ''),
+    rua: values.TLSRPT_RUA,
+    dnsServers: values.DNS_SERVERS,
     extraCa: caPath ? { path: caPath, pem: readPem('MTA_STS_CA_FILE', caPath) } : null,
   };
-}
-
-function isHostName(name: string): boolean {
-  return name.length <= 253 && name.split('.').every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(l));
-}
-
-/**
- * "mailto:tlsrpt@example.com, https://example.com/tlsrpt" -> rua URIs (RFC 8460 3). A bare address is refused
- * rather than silently prefixed: the record it would generate is the mistake that crashed a sender (sys4 #54).
- */
-function parseRua(value: string): string[] {
-  return value
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((uri) => {
-      if (/^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$/i.test(uri)) return `mailto:${uri.slice('mailto:'.length)}`;
-      if (/^https:\/\/[^\s]+$/i.test(uri)) return uri;
-      const hint = uri.includes('@') && !uri.includes(':') ? ` (did you mean "mailto:${uri}"?)` : '';
-      throw new ConfigError('TLSRPT_RUA', `"${uri}" is not a mailto: or https: URI${hint}`);
-    });
-}
-
-/** "127.0.0.1:5353, [::1]:53, 192.0.2.1" -> the forms node:dns Resolver.setServers accepts. */
-function parseDnsServers(value: string): string[] {
-  return value
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((server) => {
-      const m = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(server) ?? /^([0-9.]+)(?::(\d+))?$/.exec(server) ?? /^([0-9a-f:]+)()$/i.exec(server);
-      const ip = m?.[1] ?? '';
-      const port = m?.[2] ? Number(m[2]) : 53;
-      if (!m || !isIP(ip) || port < 1 || port > 65535) {
-        throw new ConfigError('DNS_SERVERS', `"${server}" is not an IP address with optional port (e.g. 127.0.0.1:53 or [::1]:5353)`);
-      }
-      return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
-    });
 }
 
 function readPem(name: string, path: string): Buffer {

@@ -7,6 +7,7 @@
  *   421  while shutting down, to new connections
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { errorMessage } from '../errors.js';
@@ -18,6 +19,11 @@ export interface SmtpReceiver {
   listen(): Promise<number>;
   /** Stops accepting connections and waits for in-flight messages (up to SHUTDOWN_TIMEOUT_SECONDS). */
   close(): Promise<void>;
+  /**
+   * Offers `pair` to new STARTTLS connections (SIGHUP after a certificate renewal); connections in progress
+   * keep theirs. Throws, leaving the pair in service, when the key does not match the certificate.
+   */
+  updateTls(pair: { cert: Buffer; key: Buffer }): void;
 }
 
 type SmtpError = Error & { responseCode?: number };
@@ -124,6 +130,10 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
     close: () => {
       closing = true;
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+    updateTls(pair) {
+      createSecureContext({ cert: pair.cert, key: pair.key }); // throws for a mismatched pair, before anything changes
+      server.updateSecureContext({ cert: pair.cert, key: pair.key });
     },
   };
 }

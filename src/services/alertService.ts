@@ -26,6 +26,8 @@ export interface AlertService {
   /** One pass of the periodic check; resolves with what it re-enqueued or created. */
   checkOnce(now?: Date): Promise<{ attached: number; windows: number; deliveries: number }>;
   stop(): Promise<void>;
+  /** SIGHUP: the alert settings of `next` (destinations, thresholds, rules) for what is evaluated and sent from now on. */
+  reload(next: Config): Promise<void>;
 }
 
 /** Left to the hook and the delayed job before the periodic check steps in. */
@@ -34,19 +36,19 @@ const CHECK_GRACE_MS = 60_000;
 const UNATTACHED_MAX_AGE_MS = 2 * 86_400_000;
 
 export async function startAlertService(config: Config, log: Logger): Promise<AlertService> {
-  const alerts = config.alerts;
   const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'tlsrpt-alerts' });
   const workerConnection = createWorkerConnection(config.redisUrl);
   const producerConnection = createProducerConnection(config.redisUrl);
   const queue = createAlertQueue(producerConnection, config.queuePrefix);
-  const retry = { attempts: alerts.deliveryAttempts, delayMs: alerts.retryDelayMs };
-  const deps = { pool, config: alerts, log };
+  // Every use reads deps.config when it runs, so a reload takes effect for the next window and delivery.
+  const deps = { pool, config: config.alerts, log };
+  const retry = () => ({ attempts: deps.config.deliveryAttempts, delayMs: deps.config.retryDelayMs });
 
   const worker = new Worker<AlertJob>(
     ALERT_QUEUE,
     async (job) => {
       if (job.data.type === 'evaluate-window') {
-        await enqueueDeliveries(queue, await settleWindow(deps, job.data.windowId), retry);
+        await enqueueDeliveries(queue, await settleWindow(deps, job.data.windowId), retry());
         return 'evaluated';
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -57,7 +59,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
   worker.on('error', (err) => log.error({ err: errorMessage(err) }, 'alert worker error'));
 
   const attach = async (reportIds: number[]): Promise<void> => {
-    await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, alerts.groupWaitMs));
+    await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, deps.config.groupWaitMs));
   };
   // The worker's hook: reports stored while an attach transaction runs are attached together by the next.
   const attachGroup = createGroupRun(attach, 256);
@@ -71,7 +73,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
     const created = await checkQuietReporters(deps, now);
     const pending = await listPendingDeliveries(pool, CHECK_GRACE_MS);
     // Adding a job whose id exists is a no-op, so deliveries waiting for their next retry are not disturbed.
-    await enqueueDeliveries(queue, [...new Set([...created, ...pending])], retry);
+    await enqueueDeliveries(queue, [...new Set([...created, ...pending])], retry());
     if (attached || overdue.length) log.info({ attached, overdueWindows: overdue.length }, 'alert check: picked up stalled work');
     return { attached, windows: overdue.length, deliveries: created.length };
   };
@@ -83,7 +85,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
       .finally(() => {
         running = null;
       });
-  }, alerts.checkIntervalMs);
+  }, config.alerts.checkIntervalMs); // fixed at start: ALERT_CHECK_INTERVAL_SECONDS needs a restart
   timer.unref();
 
   let stopping: Promise<void> | null = null;
@@ -102,6 +104,16 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
       }
     },
     checkOnce,
+    async reload(next) {
+      const before = deps.config.destinations;
+      deps.config = { ...next.alerts, checkIntervalMs: deps.config.checkIntervalMs };
+      const after = deps.config.destinations;
+      // Compared by key (a hash of the whole address, secret included), shown by masked target. Deliveries
+      // still queued for a removed destination end as destination-removed.
+      const added = after.filter((d) => !before.some((b) => b.key === d.key)).map((d) => d.target);
+      const removed = before.filter((d) => !after.some((a) => a.key === d.key)).map((d) => d.target);
+      log.info({ destinations: after.length, added, removed }, 'alert settings reloaded');
+    },
     stop() {
       stopping ??= (async () => {
         clearInterval(timer);

@@ -16,8 +16,9 @@ import {
 import { healthRoutes } from '../http/healthRoutes.js';
 import { metricsRoutes } from '../http/metricsRoutes.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { loadHostedPolicies } from '../policy/host/loadHostedPolicies.js';
+import { loadHostedPolicies, compareHostedPolicies, type HostedPolicy } from '../policy/host/loadHostedPolicies.js';
 import { policyHostPlugin } from '../policy/host/policyHostPlugin.js';
+import { summariseList } from '../config/summariseList.js';
 import { errorMessage } from '../errors.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
@@ -27,8 +28,10 @@ export interface HttpService {
   pool: Pool;
   port: number;
   server: HttpServer;
-  /** Re-reads TLS_CERT/TLS_KEY (what SIGHUP does); reloads run one after another. */
+  /** Re-reads TLS_CERT/TLS_KEY (SIGHUP does, through reload); reloads run one after another. */
   reloadTls(): Promise<TlsReloadResult>;
+  /** SIGHUP: serves the hosted MTA-STS policies of `next` (files re-read) and re-reads the certificate. */
+  reload(next: Config): Promise<void>;
   /** Stops accepting, finishes requests in progress, closes connections. */
   stop(): Promise<void>;
 }
@@ -36,13 +39,13 @@ export interface HttpService {
 export async function startHttpService(config: Config, log: Logger, options: HttpServerOptions = {}): Promise<HttpService> {
   // MTA-STS policies hosted at https://mta-sts.<domain>/.well-known/mta-sts.txt (README "MTA-STS"). Loaded and
   // validated before anything listens: an invalid policy stops start-up with its file and line.
-  const hosted = loadHostedPolicies(config.mtaSts);
-  for (const p of hosted.values()) {
-    for (const w of p.warnings)
-      log.warn({ domain: p.domain, source: p.source, line: w.line, code: w.code }, `MTA-STS policy: ${w.message}`);
-  }
-  if (hosted.size > 0) log.info({ domains: [...hosted.keys()] }, 'hosting MTA-STS policies');
-
+  // The map is the plugin's: reload replaces its contents in one synchronous step, so a request sees the old
+  // set or the new one. Registered whenever hosting is configured, even with no policy yet, so that a SIGHUP
+  // can add the first one to an empty MTA_STS_POLICY_DIR.
+  const hosting = config.mtaSts.policyDir !== null || config.mtaSts.policyFile !== null;
+  const hosted = new Map(loadHostedPolicies(config.mtaSts));
+  logPolicyWarnings(log, hosted.values());
+  if (hosting) log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
   const redis = createProducerConnection(config.redisUrl);
@@ -64,7 +67,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     },
     { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
     { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
-    ...(hosted.size > 0 ? [{ plugin: policyHostPlugin, options: { policies: hosted } }] : []),
+    ...(hosting ? [{ plugin: policyHostPlugin, options: { policies: hosted } }] : []),
     ...(options.plugins ?? []),
   ];
   const server = createHttpServer(config, { log, metrics }, routes, options);
@@ -88,9 +91,48 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     port,
     server,
     reloadTls: () => server.reloadTls(),
+    async reload(next) {
+      if (hosting) reloadHostedPolicies(log, hosted, next);
+      else if (next.mtaSts.policyDir !== null || next.mtaSts.policyFile !== null) {
+        log.warn('MTA-STS policy hosting was not configured at start: restart the process to serve policies');
+      }
+      await server.reloadTls();
+    },
     async stop() {
       await server.close();
       await release();
     },
   };
+}
+
+function logPolicyWarnings(log: Logger, policies: Iterable<HostedPolicy>): void {
+  const seen = new Set<string>(); // a policy file shared by many domains is warned about once
+  for (const p of policies) {
+    if (seen.has(p.source)) continue;
+    seen.add(p.source);
+    for (const w of p.warnings) log.warn({ source: p.source, line: w.line, code: w.code }, `MTA-STS policy: ${w.message}`);
+  }
+}
+
+/** Replaces `hosted` with the policies of `next`; an invalid set is refused whole and the old one kept. */
+function reloadHostedPolicies(log: Logger, hosted: Map<string, HostedPolicy>, next: Config): void {
+  let fresh: Map<string, HostedPolicy>;
+  try {
+    fresh = new Map(loadHostedPolicies(next.mtaSts));
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'MTA-STS policies not reloaded; still serving the previous ones');
+    return;
+  }
+  const { added, removed, changed } = compareHostedPolicies(hosted, fresh);
+  if (!added.length && !removed.length && !changed.length) {
+    log.info({ hosted: hosted.size }, 'MTA-STS policies unchanged');
+    return;
+  }
+  logPolicyWarnings(log, fresh.values());
+  hosted.clear();
+  for (const [domain, p] of fresh) hosted.set(domain, p);
+  log.info(
+    { hosted: hosted.size, added: summariseList(added), removed: summariseList(removed), changed: summariseList(changed) },
+    'MTA-STS policies reloaded',
+  );
 }

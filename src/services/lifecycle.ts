@@ -1,13 +1,15 @@
-/** Start-up and shutdown steps shared by the process entry points in workers/. */
+/** Start-up, reload and shutdown steps shared by the process entry points in workers/. */
 import type { Logger } from 'pino';
-import { describeConfig, type Config } from '../config/loadConfig.js';
+import { compareConfig, type ConfigChange } from '../config/compareConfig.js';
+import { variablesReadBy, type DocumentedCommand } from '../config/environmentHelp.js';
+import { describeConfig, maskUrl, type Config } from '../config/loadConfig.js';
 import { migrate } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
-import { maskUrl } from '../config/loadConfig.js';
 
 /** Applies pending migrations; explains what to do when Postgres cannot be reached. */
 export async function migrateAtStart(config: Config, log: Logger): Promise<void> {
-  log.info({ config: describeConfig(config) }, 'starting');
+  // describeConfig summarises long lists: a 10,000-domain MTA_STS_DOMAINS is one short line, not 230 KB.
+  log.info({ configFile: config.configFile, config: describeConfig(config) }, 'starting');
   try {
     const result = await migrate(config.databaseUrl, (msg) => log.info(msg));
     if (result.applied.length === 0) log.info('database schema is current');
@@ -18,6 +20,64 @@ export async function migrateAtStart(config: Config, log: Logger): Promise<void>
       { cause: err },
     );
   }
+}
+
+/** A running part of the process that takes what can change without a restart from a new configuration. */
+export interface Reloadable {
+  reload(next: Config): Promise<void>;
+}
+
+export interface Reloader {
+  /** Adds a service to those told on the next SIGHUP. */
+  add(service: Reloadable): void;
+}
+
+/**
+ * SIGHUP -> read the configuration again (the file and the environment, through `load`), hand it to every
+ * service added, and log what changed among the variables `command` reads: those applied and those that need
+ * a restart (compared with the configuration the process started with, so they stay listed until it restarts). An invalid new
+ * configuration is refused whole and logged; the process keeps running on the one it has. Installed first
+ * thing, so a SIGHUP during start-up cannot end the process (Node's default for SIGHUP is to exit).
+ */
+export function reloadOnHangup(log: Logger, command: DocumentedCommand, started: Config, load: () => Config): Reloader {
+  const services: Reloadable[] = [];
+  const read = new Set<string>(variablesReadBy(command));
+  const changes = (before: Config, after: Config) => compareConfig(before, after).filter((c) => read.has(c.name));
+  let current = started;
+  const reloadOnce = async (): Promise<void> => {
+    log.info('SIGHUP: re-reading the configuration');
+    let next: Config;
+    try {
+      next = load();
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'configuration not reloaded: the new one is invalid; still running with the previous one');
+      return;
+    }
+    const applied = changes(current, next).filter((c) => c.reload !== 'restart');
+    const needsRestart = changes(started, next).filter((c) => c.reload === 'restart');
+    for (const service of services) {
+      try {
+        await service.reload(next);
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'part of the reload failed; that part keeps its previous settings');
+      }
+    }
+    current = next;
+    log.info({ applied: byName(applied), needsRestart: byName(needsRestart) }, 'configuration reloaded');
+    if (needsRestart.length) {
+      log.warn({ variables: needsRestart.map((c) => c.name) }, 'some changed variables take effect only after a restart');
+    }
+  };
+  // One reload at a time, each after the one before, so two quick SIGHUPs apply in order.
+  let last: Promise<void> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    last = last.then(reloadOnce, reloadOnce);
+  });
+  return { add: (service) => services.push(service) };
+}
+
+function byName(changes: readonly ConfigChange[]): Record<string, { from: unknown; to: unknown }> {
+  return Object.fromEntries(changes.map((c) => [c.name, { from: c.from, to: c.to }]));
 }
 
 /**

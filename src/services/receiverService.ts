@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
+import { errorMessage } from '../errors.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
@@ -12,6 +13,8 @@ export interface ReceiverService {
   port: number;
   /** Stops accepting, finishes in-flight messages, closes connections. */
   stop(): Promise<void>;
+  /** SIGHUP: offers the certificate files' new contents to new STARTTLS connections. */
+  reload(next: Config): Promise<void>;
 }
 
 export async function startReceiverService(config: Config, log: Logger): Promise<ReceiverService> {
@@ -25,12 +28,35 @@ export async function startReceiverService(config: Config, log: Logger): Promise
   if (config.smtp.acceptedRecipients.length === 0) {
     log.warn('ACCEPTED_RECIPIENTS is not set: mail for any recipient is accepted. Set it before exposing this port to the internet.');
   }
+  // The pair in service. Its paths are fixed at start (a new path needs a restart); its contents are
+  // re-read by every loadConfig, so a reload compares bytes.
+  let served = config.smtp.tls;
+  const reload = async (next: Config): Promise<void> => {
+    const tls = next.smtp.tls;
+    if (!served || !tls || tls.certPath !== served.certPath || tls.keyPath !== served.keyPath) return;
+    if (tls.cert.equals(served.cert) && tls.key.equals(served.key)) {
+      log.info({ cert: tls.certPath }, 'STARTTLS certificate unchanged');
+      return;
+    }
+    try {
+      receiver.updateTls(tls);
+    } catch (err) {
+      log.warn(
+        { err: errorMessage(err), cert: tls.certPath, key: tls.keyPath },
+        'STARTTLS certificate not reloaded; still offering the previous one',
+      );
+      return;
+    }
+    served = tls;
+    log.info({ cert: tls.certPath }, 'STARTTLS certificate reloaded');
+  };
   return {
     pool,
     port,
+    reload,
     stop: once(async () => {
       await receiver.close();
-      await queue.close().catch(() => {});
+      await queue.close().catch((err) => log.warn({ err: errorMessage(err) }, 'queue connection did not close cleanly'));
       redis.disconnect();
       await pool.end();
     }),

@@ -77,11 +77,11 @@ describe('HTTP configuration', () => {
   });
 
   const bad: Array<[Record<string, string>, string, RegExp]> = [
-    [{ HTTP_PORT: '99999' }, 'HTTP_PORT', /outside 0\.\.65535/],
+    [{ HTTP_PORT: '99999' }, 'HTTP_PORT', /out of range: use 0 to 65535/],
     [{ HTTP_REPORT_PATH: 'tlsrpt' }, 'HTTP_REPORT_PATH', /starting with "\/"/],
     [{ HTTP_REPORT_PATH: '/tlsrpt?x=1' }, 'HTTP_REPORT_PATH', /without query/],
     [{ HTTP_MAX_BODY_SIZE: 'huge' }, 'HTTP_MAX_BODY_SIZE', /not a size/],
-    [{ HTTP_BODY_TIMEOUT_SECONDS: '0' }, 'HTTP_BODY_TIMEOUT_SECONDS', /outside 1\.\.3600/],
+    [{ HTTP_BODY_TIMEOUT_SECONDS: '0' }, 'HTTP_BODY_TIMEOUT_SECONDS', /out of range: use 1 to 3600/],
     [{ HTTP_TLS: 'maybe' }, 'HTTP_TLS', /not one of auto/],
     [{ HTTP_TLS: 'on' }, 'HTTP_TLS', /TLS_CERT and TLS_KEY are not set/],
     [{ HTTP_TRUST_PROXY: '10.0.0.0/40' }, 'HTTP_TRUST_PROXY', /not an address, a CIDR range/],

@@ -88,7 +88,7 @@ describe('tlsrpt http', () => {
       child.kill('SIGHUP');
       await waitFor('the renewed certificate after SIGHUP', async () => (await servedCommonName(port)) === 'renewed.tlsrpt.test');
       // The log lines arrive through the child's stdout pipe, possibly after the new certificate is served.
-      await waitFor('the SIGHUP log line', async () => lines.some((l) => l.msg === 'SIGHUP: re-reading TLS_CERT and TLS_KEY'));
+      await waitFor('the SIGHUP log line', async () => lines.some((l) => l.msg === 'SIGHUP: re-reading the configuration'));
       await waitFor('the reload log line', async () => lines.some((l) => l.msg === 'TLS certificate reloaded'));
 
       child.kill('SIGTERM');

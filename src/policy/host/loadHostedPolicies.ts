@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MtaStsConfig } from '../../config/loadConfig.js';
+import { summariseList } from '../../config/summariseList.js';
 import { ConfigError } from '../../errors.js';
 import { hostNameProblem } from '../syntax/hostName.js';
 import { parseStsPolicy, type StsPolicy } from '../syntax/parseStsPolicy.js';
@@ -48,7 +49,9 @@ export function loadHostedPolicies(config: MtaStsConfig): HostedPolicies {
       policies.set(domain, readPolicy('MTA_STS_POLICY_DIR', join(dir, file), domain));
     }
   }
-  if (config.policyFile) {
+  if (config.policyFile && config.sharedDomains.length) {
+    // Read and checked once, whatever the number of domains sharing it (10,000 is a supported case).
+    const shared = readPolicy('MTA_STS_POLICY_FILE', config.policyFile, summariseList(config.sharedDomains));
     for (const domain of config.sharedDomains) {
       const existing = policies.get(domain);
       if (existing) {
@@ -57,12 +60,33 @@ export function loadHostedPolicies(config: MtaStsConfig): HostedPolicies {
           `${domain} has a policy in ${existing.source} and is also listed for MTA_STS_POLICY_FILE; keep one`,
         );
       }
-      policies.set(domain, readPolicy('MTA_STS_POLICY_FILE', config.policyFile, domain));
+      policies.set(domain, { ...shared, domain });
     }
   }
   return policies;
 }
 
+export interface HostedPolicyChanges {
+  added: string[];
+  removed: string[];
+  /** Domains still hosted whose served text changed. */
+  changed: string[];
+}
+
+/** What a reload changes in the set of hosted policies, by domain. */
+export function compareHostedPolicies(before: HostedPolicies, after: HostedPolicies): HostedPolicyChanges {
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const [domain, p] of after) {
+    const old = before.get(domain);
+    if (!old) added.push(domain);
+    else if (old.text !== p.text) changed.push(domain);
+  }
+  const removed = [...before.keys()].filter((d) => !after.has(d));
+  return { added, removed, changed };
+}
+
+/** `domain`: the domain (or the summarised list of domains) the policy is for, as messages name it. */
 function readPolicy(variable: string, path: string, domain: string): HostedPolicy {
   let bytes: Buffer;
   try {
