@@ -163,7 +163,7 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       reporters: 2,
       successful_sessions: 14000,
       failed_sessions: 1400,
-      failure_rate: 0.090909,
+      failure_rate: 0.09091, // rounded to 5 decimals: the 9.091% the reason prints
       top_result_type: 'certificate-host-mismatch',
       ready: false,
       reason: 'Failure rate 9.091% (1400 of 15400 sessions) is above the 0.1% maximum; most failed sessions: certificate-host-mismatch.',
@@ -190,7 +190,7 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       reporters: 2,
       successful_sessions: 18999,
       failed_sessions: 1,
-      failure_rate: 0.000053,
+      failure_rate: 0.00005, // the 0.005% the reason prints
       top_result_type: 'certificate-expired',
       ready: true,
       reason: 'Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum.',
