@@ -3,6 +3,8 @@
 -- (policy_type_precedence) and the mode of an sts policy (sts_mode). The totals hold what it computed, so
 -- this file ends by rebuilding them: it is applied again whenever it or an earlier file changes (README.md
 -- in this directory), which is exactly when what it computes may have changed.
+-- daily_domain_totals.sts_mode is now the mode of the latest report whose sts policy has one (sts_mode() is
+-- not NULL), so it is NULL only with sts_mode_end_at; 0004's comment on the table predates sts_mode().
 
 -- Adds to the totals what the policies of the given reports change, for each (report, policy domain) group
 -- that holds a policy inserted by the command command_xmin/command_cmin (the system columns xmin and cmin of

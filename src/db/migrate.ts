@@ -42,7 +42,7 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
       logger: { debug: ignoreMessage, info: ignoreMessage, warn: (m: string) => log(m), error: (m: string) => log(m) },
     });
     for (const m of ran) log(`applied migration ${m.name}`);
-    const defined = await applyDefinitions(client);
+    const defined = await applyDefinitions(client, log);
     for (const name of defined) log(`applied definitions ${name}`);
     return { createdDatabase, applied: [...ran.map((m) => m.name), ...defined.map((n) => `definitions/${n}`)] };
   } finally {
@@ -55,6 +55,13 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
  * (as "definitions/<file>") whose content differs from what the database holds.
  */
 export async function pendingMigrations(client: pg.ClientBase): Promise<string[]> {
+  const numbered = await numberedMigrations(client);
+  const definitions = numbered.unknown.length > 0 ? [] : await changedDefinitions(client);
+  return [...numbered.pending, ...definitions.map((f) => `definitions/${f.name}`)];
+}
+
+/** pending: on disk, not applied. unknown: applied, not on disk (the database was migrated by a newer version). */
+async function numberedMigrations(client: pg.ClientBase): Promise<{ pending: string[]; unknown: string[] }> {
   const onDisk = readdirSync(projectPath('migrations'))
     .filter((f) => f.endsWith('.sql'))
     .map((f) => f.replace(/\.sql$/, ''))
@@ -63,8 +70,7 @@ export async function pendingMigrations(client: pg.ClientBase): Promise<string[]
   const done = exists.rows[0].t
     ? new Set((await client.query(`SELECT name FROM ${MIGRATIONS_TABLE}`)).rows.map((r) => r.name as string))
     : new Set<string>();
-  const definitions = changedDefinitions(definitionFiles(), await appliedDefinitions(client)).map((f) => `definitions/${f.name}`);
-  return [...onDisk.filter((n) => !done.has(n)), ...definitions];
+  return { pending: onDisk.filter((n) => !done.has(n)), unknown: [...done].filter((n) => !onDisk.includes(n)).sort() };
 }
 
 interface DefinitionFile {
@@ -100,7 +106,9 @@ async function appliedDefinitions(client: pg.ClientBase): Promise<Map<string, st
  * earlier ones define (a view calls a rule function; the daily totals are rebuilt by their file when a rule
  * they apply changed).
  */
-function changedDefinitions(files: readonly DefinitionFile[], applied: ReadonlyMap<string, string>): DefinitionFile[] {
+async function changedDefinitions(client: pg.ClientBase): Promise<DefinitionFile[]> {
+  const files = definitionFiles();
+  const applied = await appliedDefinitions(client);
   const first = files.findIndex((f) => applied.get(f.name) !== f.sha256);
   return first === -1 ? [] : files.slice(first);
 }
@@ -111,13 +119,20 @@ function changedDefinitions(files: readonly DefinitionFile[], applied: ReadonlyM
  * previous definitions in place; an advisory lock, so processes starting together apply them once (the
  * others find them recorded when they get the lock).
  */
-async function applyDefinitions(client: pg.Client): Promise<string[]> {
-  const files = definitionFiles();
-  if (changedDefinitions(files, await appliedDefinitions(client)).length === 0) return [];
+async function applyDefinitions(client: pg.Client, log: (msg: string) => void): Promise<string[]> {
+  if ((await changedDefinitions(client)).length === 0) return [];
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [DEFINITIONS_LOCK_KEY]);
-    const todo = changedDefinitions(files, await appliedDefinitions(client));
+    // A version older than the database (one still running during an upgrade, say) would put its own, older
+    // definitions back: it leaves them to the version that migrated the database.
+    const { unknown } = await numberedMigrations(client);
+    if (unknown.length > 0) {
+      log(`the database has migrations this version does not know (${unknown.join(', ')}): its SQL definitions are left as they are`);
+      await client.query('ROLLBACK');
+      return [];
+    }
+    const todo = await changedDefinitions(client);
     for (const f of todo) {
       try {
         await client.query(f.sql);

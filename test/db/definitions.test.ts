@@ -75,6 +75,26 @@ describe('SQL definitions, one home per function and view', () => {
     assert.deepEqual(totals.rows, [{ sts_mode: 'enforce' }]);
   });
 
+  it('a version older than the database leaves its definitions alone', async () => {
+    // A migration this version does not know: the database was migrated by a newer one.
+    await db.pool.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('9999_from_a_newer_version', now())`);
+    try {
+      await forget('40_readiness.sql');
+      assert.deepEqual(await pending(), []);
+      const said: string[] = [];
+      const result = await migrate(db.url, (m) => said.push(m));
+      assert.deepEqual(result.applied, []);
+      assert.match(
+        said.join('\n'),
+        /migrations this version does not know \(9999_from_a_newer_version\): its SQL definitions are left as they are/,
+      );
+      const row = await db.pool.query(`SELECT sha256 FROM schema_definitions WHERE name = '40_readiness.sql'`);
+      assert.equal(row.rows[0].sha256, 'an older version');
+    } finally {
+      await db.pool.query(`DELETE FROM pgmigrations WHERE name = '9999_from_a_newer_version'`);
+    }
+  });
+
   it('processes migrating at the same time apply a changed file once', async () => {
     await forget('40_readiness.sql');
     const results = await Promise.all([migrate(db.url), migrate(db.url), migrate(db.url)]);
