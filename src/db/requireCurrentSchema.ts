@@ -1,7 +1,10 @@
 import type { Pool } from './pool.js';
 import { pendingMigrations } from './migrate.js';
 
-/** The database lacks migrations this version needs: say which and how to apply them. */
+/**
+ * The database lacks migrations or SQL definitions (migrations/definitions/) this version needs: say which
+ * and how to apply them.
+ */
 export class SchemaNotCurrentError extends Error {
   override readonly name = 'SchemaNotCurrentError';
   readonly reason = 'schema-not-current';

@@ -1,5 +1,5 @@
 /**
- * `tlsrpt stats` options -> one parameterised query over the public views (migrations/0002), so the command
+ * `tlsrpt stats` options -> one parameterised query over the public views (migrations/definitions/30_stats_views.sql), so the command
  * prints exactly the numbers a person gets from psql. Pure: no I/O, tested by running its output.
  *
  * Totals across policy types come from daily_domain_stats and failure_stats, which count sessions reported

@@ -1,7 +1,8 @@
 /**
- * `tlsrpt readiness`: the enforce_readiness_for() SQL function (migrations/0002) with the thresholds the
- * command was given, plus a row for every domain asked for by name that has no reports in the window, so a
- * domain that went silent is reported as not ready instead of being left out.
+ * `tlsrpt readiness`: the enforce_readiness_for() SQL function (migrations/definitions/40_readiness.sql, the
+ * one definition of its rule and of the wording of its reasons) with the thresholds the command was given,
+ * plus a row for every domain asked for by name that has no reports in the window, so a domain that went
+ * silent is reported as not ready instead of being left out.
  */
 import type { Pool } from '../db/pool.js';
 import type { Column } from './formatRows.js';
@@ -67,7 +68,7 @@ export async function queryReadiness(pool: Pool, o: ReadinessOptions): Promise<R
       failure_rate: null,
       top_result_type: null,
       ready: false,
-      reason: `No reports in the last ${o.windowDays} days: check the domain's TLS-RPT record (_smtp._tls.${d}) and that reports reach this service.`,
+      reason: `No reports in the last ${o.windowDays} day${o.windowDays === 1 ? '' : 's'}: check the domain's TLS-RPT record (_smtp._tls.${d}) and that reports reach this service.`,
     }));
   return [...res.rows, ...silent].sort((a, b) => (a.policy_domain < b.policy_domain ? -1 : a.policy_domain > b.policy_domain ? 1 : 0));
 }

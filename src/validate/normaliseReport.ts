@@ -9,6 +9,7 @@
  * Pure: no I/O; input is not mutated (the caller gets a deep copy) unless the caller asks for `inPlace`.
  */
 import { RESULT_TYPES } from '../resultTypes.js';
+import { isDomainName, normaliseDomainName } from '../rules/domainName.js';
 
 export interface NormaliseContext {
   /** TLS-Report-Domain header of the mail (RFC 8460 5.3), when there is one. */
@@ -247,8 +248,8 @@ export function domainFromFilename(filename: string | null | undefined): string 
   if (!filename) return null;
   const parts = filename.split('!');
   if (parts.length < 4) return null;
-  const domain = parts[1]!.trim().toLowerCase();
-  return /^[a-z0-9.-]+\.[a-z0-9-]+$/.test(domain) ? domain : null;
+  const domain = normaliseDomainName(parts[1]!);
+  return isDomainName(domain) ? domain : null;
 }
 
 function isObject(v: unknown): v is Json {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateQuietReporters, type ReporterHistory } from '../../src/alert/decide/evaluateQuietReporters.js';
+import { reportDay } from '../../src/rules/reportDay.js';
 
 // Google reported 2026-05-04 .. 2026-05-10, every day; the last report ends 2026-05-10T23:59:59Z.
 const GOOGLE: ReporterHistory = {
@@ -55,6 +56,23 @@ describe('evaluateQuietReporters (ALERT_QUIET_REPORTER_DAYS=3)', () => {
     assert.deepEqual(evaluateQuietReporters([sparse], three, new Date('2026-05-16T00:00:00Z')), []);
     const five = { ...GOOGLE, reportDays: ['2026-05-01', '2026-05-04', '2026-05-06', '2026-05-07', '2026-05-09', '2026-05-10'] };
     assert.equal(evaluateQuietReporters([five], three, new Date('2026-05-16T00:00:00Z')).length, 1); // 05-04,06,07,09,10
+  });
+
+  it("counts a report on the day the stats count it: a sender's local midnight across the leap day is 1 March", () => {
+    // Daily ranges from 23:00 to 23:00 UTC, the last one 2024-02-29T23:00Z .. 2024-03-01T23:00Z: by the start
+    // day these were 23..29 February, and the week up to 1 March held only 6 of them.
+    const ranges = Array.from({ length: 7 }, (_, i) => {
+      const start = new Date(Date.parse('2024-02-23T23:00:00Z') + i * 86_400_000);
+      return { start, end: new Date(start.getTime() + 86_400_000) };
+    });
+    const local: ReporterHistory = {
+      ...GOOGLE,
+      reportDays: ranges.map((r) => reportDay(r.start, r.end)),
+      lastReportEnd: ranges[6]!.end,
+    };
+    assert.deepEqual(local.reportDays.slice(-2), ['2024-02-29', '2024-03-01']);
+    const [found] = evaluateQuietReporters([local], three, new Date('2024-03-06T00:00:00Z'));
+    assert.equal(found?.alert.daysReportedInLastWeek, 7);
   });
 
   it('is off for a domain whose setting is 0', () => {

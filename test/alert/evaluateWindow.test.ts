@@ -217,12 +217,20 @@ describe('evaluateWindow', () => {
     assert.match(a.criticalReasons.join(' '), /DANE has no testing mode/);
   });
 
-  it('takes the larger of the summary and the failure details when they disagree (quirk 4)', () => {
-    // Mail.ru: total-failure-session-count 1, but two details of 1 session each.
-    const e = evaluateWindow(
+  it('counts the failed total the report states, as the stats do, and lists every failure detail (quirk 4)', () => {
+    // Mail.ru: total-failure-session-count 1, but two details of 1 session each. daily_domain_stats and the
+    // readiness verdict count 1 failed session (the totals as sent); failure_stats lists both details.
+    const a = alertOf(
       input([report('Mail.Ru', [sts('testing', 0, 1, [detail('sts-policy-fetch-error', 1), detail('sts-webpki-invalid', 1)])])]),
     );
-    assert.equal(e.totals.failed, 2);
+    assert.deepEqual(a.sessions, { successful: 0, failed: 1, failurePercent: 100 });
+    assert.deepEqual(
+      a.resultTypes.map((t) => [t.resultType, t.failedSessions]),
+      [
+        ['sts-policy-fetch-error', 1],
+        ['sts-webpki-invalid', 1],
+      ],
+    );
   });
 
   it('alerts on failures counted without any failure detail, under a name of its own', () => {
@@ -239,6 +247,9 @@ describe('evaluateWindow', () => {
     assert.equal(policyMode('sts', ['Mode:testing']), 'testing');
     assert.equal(policyMode('sts', [' mode : none ']), 'none');
     assert.equal(policyMode('sts', []), 'unknown');
+    // The whole policy in one element (issue 12: this read "unknown" in the alert, "enforce" in tlsrpt check).
+    assert.equal(policyMode('sts', ['version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 604800']), 'enforce');
+    assert.equal(policyMode('sts', ['mode: bogus']), 'unknown');
     assert.equal(policyMode('tlsa', []), 'dane');
     assert.equal(policyMode('no-policy-found', []), 'no-policy');
   });

@@ -1,10 +1,11 @@
 /**
  * A fresh database per test file, cloned from a migrated template (fast: CREATE DATABASE ... TEMPLATE),
- * so test files run in parallel and leave nothing behind. The template name carries a hash of the
- * migrations, so a changed migration gets a new template.
+ * so test files run in parallel and leave nothing behind. The template name carries a hash of every file
+ * under migrations/ (the numbered migrations and the SQL definitions), so a change to any gets a new template.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -21,7 +22,11 @@ export interface TestDatabase {
 function templateName(): string {
   const dir = projectPath('migrations');
   const hash = createHash('sha256');
-  for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(`${dir}/${f}`));
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+  for (const f of files) hash.update(f).update(readFileSync(join(dir, f)));
   return `tlsrpt_test_tpl_${hash.digest('hex').slice(0, 12)}`;
 }
 
@@ -77,7 +82,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     pool,
     async drop() {
-      await pool.end().catch(() => {});
+      // A pool that fails to end still holds connections: DROP ... WITH (FORCE) below closes them.
+      await pool.end().catch((err: unknown) => console.error('test database pool did not end cleanly:', err));
       await adminQuery((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
     },
   };

@@ -9,6 +9,8 @@ import { processMessage } from '../../src/pipeline/processMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { craftedStatsSet, dayOf, GOOGLE, MICROSOFT, WEEKLY } from '../helpers/craftedStatsSet.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+import { storeReport } from '../rules/storeReport.js';
+import { formatPercent } from '../../src/stats/formatRows.js';
 
 const AS_OF = new Date().toISOString().slice(0, 10);
 const d = (k: number) => dayOf(AS_OF, k);
@@ -163,7 +165,7 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       reporters: 2,
       successful_sessions: 14000,
       failed_sessions: 1400,
-      failure_rate: 0.090909,
+      failure_rate: 0.09091, // rounded to 5 decimals: the 9.091% the reason prints
       top_result_type: 'certificate-host-mismatch',
       ready: false,
       reason: 'Failure rate 9.091% (1400 of 15400 sessions) is above the 0.1% maximum; most failed sessions: certificate-host-mismatch.',
@@ -190,7 +192,7 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       reporters: 2,
       successful_sessions: 18999,
       failed_sessions: 1,
-      failure_rate: 0.000053,
+      failure_rate: 0.00005, // the 0.005% the reason prints
       top_result_type: 'certificate-expired',
       ready: true,
       reason: 'Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum.',
@@ -245,5 +247,67 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       return true;
     });
     await assert.rejects(db.pool.query(`SELECT * FROM enforce_readiness_for(14, 2)`), /max_failure_rate must be a fraction/);
+  });
+});
+
+describe('enforce_readiness words what it decides: one rounding, "1 reporter", no sts policy is not ready', () => {
+  let db: TestDatabase;
+  const day = (k: number) => dayOf('2026-01-15', k);
+  before(async () => {
+    db = await createTestDatabase();
+    // rounding.example: 1535 failed of 1,000,000 sessions = 0.1535 %, the half-way case a rounding of a
+    // rounding (or of a binary fraction) gets wrong in one of two places.
+    await storeReport(db.pool, {
+      start: `${day(1)}T00:00:00Z`,
+      end: `${day(1)}T23:59:59Z`,
+      policies: [{ type: 'sts', domain: 'rounding.example', policyString: ['mode: testing'], ok: 998_465, failed: 1535 }],
+    });
+    // dane.example: DANE only, no MTA-STS policy in any report.
+    for (const org of [GOOGLE, MICROSOFT]) {
+      await storeReport(db.pool, {
+        organization: org,
+        start: `${day(1)}T00:00:00Z`,
+        end: `${day(1)}T23:59:59Z`,
+        policies: [{ type: 'tlsa', domain: 'dane.example', policyString: ['3 1 1 0123456789ABCDEF'], ok: 100, failed: 0 }],
+      });
+    }
+  });
+  after(() => db?.drop());
+
+  const verdict = async (domain: string, minReporters = 2, windowDays = 14) =>
+    (
+      await db.pool.query(
+        `SELECT ready, failure_rate::float8 AS failure_rate, reason
+         FROM enforce_readiness_for($2, 0.001, 1, $3, '2026-01-15') WHERE policy_domain = $1`,
+        [domain, windowDays, minReporters],
+      )
+    ).rows[0];
+
+  it('prints in the reason the failure rate of the table, rounded once', async () => {
+    const v = await verdict('rounding.example');
+    assert.equal(v.failure_rate, 0.00154);
+    assert.equal(formatPercent(v.failure_rate), '0.154%');
+    assert.match(v.reason, /failure rate 0\.154% \(1535 of 1000000 sessions\) is above the 0\.1% maximum/i);
+  });
+
+  it('says "1 reporter" and "the last day"', async () => {
+    const v = await verdict('rounding.example', 3, 1);
+    assert.match(v.reason, /^Reports from only 1 reporter \(Example Reporter\), fewer than the 3 required; /);
+    const wide = await db.pool.query(
+      `SELECT reason FROM enforce_readiness_for(1, 0.01, 1, 1, '2026-01-15') WHERE policy_domain = 'rounding.example'`,
+    );
+    assert.equal(
+      wide.rows[0].reason,
+      'Reports on 1 of the last 1 day from 1 reporter; failure rate 0.154% (1535 of 1000000 sessions) is within the 1% maximum.',
+    );
+  });
+
+  it('does not call a domain without an sts policy ready, and says why', async () => {
+    const v = await verdict('dane.example');
+    assert.deepEqual(v, {
+      ready: false,
+      failure_rate: 0,
+      reason: 'No MTA-STS policy reported: no report quotes an sts policy with a mode, so there is no MTA-STS policy to enforce.',
+    });
   });
 });

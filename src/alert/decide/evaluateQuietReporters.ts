@@ -13,7 +13,10 @@ export interface ReporterHistory {
   policyDomain: string;
   organizationName: string;
   contactInfo: string | null;
-  /** Distinct UTC days (YYYY-MM-DD) the reporter's reports started on, any order. */
+  /**
+   * The days (YYYY-MM-DD) of the reporter's reports, any order: each report's day by the one day rule
+   * (src/rules/reportDay.ts, SQL report_day()), the day the stats count it on.
+   */
   reportDays: string[];
   lastReportEnd: Date;
 }
@@ -41,8 +44,10 @@ export function evaluateQuietReporters(
   for (const r of reporters) {
     const days = daysFor(r.policyDomain);
     if (days <= 0) continue;
-    const lastDay = r.lastReportEnd.getTime() - 1; // an end at 23:59:59 or the next 00:00:00 (quirk 13) is the same day
-    const lastDayStart = Math.floor(lastDay / DAY_MS) * DAY_MS;
+    // The week up to the latest report's day: the days the stats show, whatever range convention the
+    // reporter uses (an end at 23:59:59, at the next midnight, or at its own local midnight: quirk 13).
+    if (r.reportDays.length === 0) continue;
+    const lastDayStart = Math.max(...r.reportDays.map((d) => Date.parse(`${d}T00:00:00Z`)));
     const weekStart = lastDayStart - 6 * DAY_MS;
     const reportedInWeek = new Set(
       r.reportDays.filter((d) => {

@@ -14,6 +14,8 @@
  */
 import type { DomainAlertRule } from '../../config/alertConfig.js';
 import { explainResultType } from '../../resultTypes.js';
+import { countedSessions } from '../../rules/countedSessions.js';
+import { isKnownStsMode, stsMode } from '../../rules/stsMode.js';
 import type {
   FailedSessionsAlert,
   HostCount,
@@ -122,11 +124,14 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
     }
 
     // Quirk 5: a domain with both DANE and MTA-STS gets one policy of each type in the same report, and
-    // both describe the same sessions (Microsoft). Summing them would double the traffic and the failures,
-    // so within one report each count is the largest any of the domain's policies gives.
-    // Quirk 4: the summary may count fewer failures than the details list; take the larger, never less.
-    const reportOk = max(policies.map((p) => p.successfulSessions));
-    const reportFailed = max(policies.map((p) => Math.max(p.failedSessions, sum(p.details.map((d) => d.failedSessions)))));
+    // both describe the same sessions (Microsoft). The sessions of one policy type count, chosen by the
+    // rule every total of this project follows (src/rules/countedSessions.ts), so the alert's failure rate
+    // is the one `tlsrpt stats`, the views and the readiness verdict give for the same reports. Its
+    // totals are the report's own; the result types below come from the failure details (quirk 4: the two
+    // may disagree, and both are shown as sent).
+    const counted = countedSessions(policies);
+    const reportOk = counted?.successfulSessions ?? 0;
+    const reportFailed = counted?.failedSessions ?? 0;
     successful += reportOk;
     failed += reportFailed;
 
@@ -278,18 +283,15 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
 
 /**
  * The mode a failing session was judged under. RFC 8460 4.3 reports the policy as fetched: for sts the
- * policy-string holds the RFC 8461 3.2 policy lines, "mode: enforce" among them.
+ * policy-string holds the RFC 8461 3.2 policy lines, "mode: enforce" among them, read by the one sts-mode
+ * rule (src/rules/stsMode.ts) that `tlsrpt check` and the SQL use too.
  */
 export function policyMode(policyType: string, policyString: readonly string[]): PolicyMode {
   if (policyType === 'tlsa') return 'dane';
   if (policyType === 'no-policy-found') return 'no-policy';
   if (policyType !== 'sts') return 'unknown';
-  for (const line of policyString) {
-    const m = /^\s*mode\s*:\s*([a-z]+)\s*$/i.exec(line);
-    const mode = m?.[1]?.toLowerCase();
-    if (mode === 'enforce' || mode === 'testing' || mode === 'none') return mode;
-  }
-  return 'unknown';
+  const mode = stsMode(policyString);
+  return isKnownStsMode(mode) ? mode : 'unknown';
 }
 
 function due(acc: TypeAcc, last: CooldownState | undefined, input: WindowInput): TriggerReason | null {
@@ -330,8 +332,4 @@ function top(map: Map<string, number>): HostCount[] {
 
 function sum(ns: number[]): number {
   return ns.reduce((a, b) => a + b, 0);
-}
-
-function max(ns: number[]): number {
-  return ns.length ? Math.max(...ns) : 0;
 }

@@ -25,7 +25,7 @@ const MODE_LABELS: Record<PolicyMode, string> = {
   none: 'none (MTA-STS policy being withdrawn)',
   dane: 'DANE (always enforced)',
   'no-policy': 'no policy found (TLS optional)',
-  unknown: 'unknown (MTA-STS policy without a mode line)',
+  unknown: 'unknown (MTA-STS policy without a mode line, or with a mode RFC 8461 does not define)',
 };
 
 /** Result types written out in full; the rest are named in one line. */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ruleFor, type AlertConfig } from '../../config/alertConfig.js';
 import { withTransaction, type Pool } from '../../db/pool.js';
 import { insertAlert } from '../store/alertStore.js';
-import { STALE_AFTER_DAYS, evaluateQuietReporters } from '../decide/evaluateQuietReporters.js';
+import { STALE_AFTER_DAYS, evaluateQuietReporters, type ReporterHistory } from '../decide/evaluateQuietReporters.js';
 
 const DAY_MS = 86_400_000;
 
@@ -17,24 +17,8 @@ export async function checkQuietReporters(deps: { pool: Pool; config: AlertConfi
   if (longest === 0) return [];
   // Enough history for the longest silence that is still news, plus the week before it.
   const since = new Date(now.getTime() - (longest + 1 + STALE_AFTER_DAYS + 7) * DAY_MS);
-  const rows = (
-    await deps.pool.query<{ domain: string; organization_name: string; contact_info: string | null; days: string[]; last_end: Date }>(
-      `SELECT lower(p.policy_domain) AS domain, r.organization_name, max(r.contact_info) AS contact_info,
-              array_agg(DISTINCT to_char(r.start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')) AS days, max(r.end_at) AS last_end
-       FROM reports r JOIN policies p ON p.report_id = r.id
-       WHERE r.start_at >= $1 AND coalesce(p.policy_domain, '') <> ''
-       GROUP BY 1, 2`,
-      [since],
-    )
-  ).rows;
   const findings = evaluateQuietReporters(
-    rows.map((r) => ({
-      policyDomain: r.domain,
-      organizationName: r.organization_name,
-      contactInfo: r.contact_info,
-      reportDays: r.days,
-      lastReportEnd: r.last_end,
-    })),
+    await loadReporterHistories(deps.pool, since),
     (domain) => {
       const rule = ruleFor(config, domain);
       return rule.enabled ? rule.quietReporterDays : 0;
@@ -54,4 +38,28 @@ export async function checkQuietReporters(deps: { pool: Pool; config: AlertConfi
     deliveryIds.push(...inserted.deliveryIds);
   }
   return deliveryIds;
+}
+
+/**
+ * Per policy domain and reporter, the reports that started since `since`: their days by SQL report_day(), the
+ * rule the stats count days by (src/rules/reportDay.ts is its TypeScript side), and the end of the last one.
+ */
+export async function loadReporterHistories(pool: Pool, since: Date): Promise<ReporterHistory[]> {
+  const rows = (
+    await pool.query<{ domain: string; organization_name: string; contact_info: string | null; days: string[]; last_end: Date }>(
+      `SELECT lower(p.policy_domain) AS domain, r.organization_name, max(r.contact_info) AS contact_info,
+              array_agg(DISTINCT report_day(r.start_at, r.end_at)::text) AS days, max(r.end_at) AS last_end
+       FROM reports r JOIN policies p ON p.report_id = r.id
+       WHERE r.start_at >= $1 AND coalesce(p.policy_domain, '') <> ''
+       GROUP BY 1, 2`,
+      [since],
+    )
+  ).rows;
+  return rows.map((r) => ({
+    policyDomain: r.domain,
+    organizationName: r.organization_name,
+    contactInfo: r.contact_info,
+    reportDays: r.days,
+    lastReportEnd: r.last_end,
+  }));
 }

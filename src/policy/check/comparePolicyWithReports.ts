@@ -8,6 +8,8 @@
  * - reports-mx: did senders fail against an MX host that no published mx pattern covers?
  */
 import type { CheckFinding } from './checkFinding.js';
+import { parseWholeNumber } from '../../rules/wholeNumber.js';
+import { stsMode } from '../../rules/stsMode.js';
 import { normaliseHostName } from '../syntax/hostName.js';
 import { mxCovered } from '../syntax/matchMxPattern.js';
 import type { StsPolicy } from '../syntax/parseStsPolicy.js';
@@ -135,9 +137,13 @@ interface SeenPolicy {
   mx: string[];
 }
 
-/** Reads a report's policy-string leniently: reporters differ in whitespace, "\r" and empty elements. */
+/**
+ * Reads a report's policy-string leniently: reporters differ in whitespace, "\r", empty elements, and one
+ * line per element or the whole policy in one. The mode is read by the one sts-mode rule
+ * (src/rules/stsMode.ts) that the alert and the SQL use too.
+ */
 export function readPolicyString(lines: readonly string[]): SeenPolicy {
-  const seen: SeenPolicy = { version: null, mode: null, maxAge: null, mx: [] };
+  const seen: SeenPolicy = { version: null, mode: stsMode(lines), maxAge: null, mx: [] };
   for (const raw of lines.flatMap((l) => l.split(/\r?\n/))) {
     const m = /^\s*([A-Za-z0-9_.-]+)\s*:\s*(.*?)\s*$/.exec(raw);
     if (!m) continue;
@@ -145,10 +151,18 @@ export function readPolicyString(lines: readonly string[]): SeenPolicy {
     const value = m[2]!;
     if (key === 'mx') seen.mx.push(value);
     else if (key === 'version') seen.version ??= value;
-    else if (key === 'mode') seen.mode ??= value;
-    else if (key === 'max_age' && /^\d+$/.test(value)) seen.maxAge ??= Number(value);
+    else if (key === 'max_age') seen.maxAge ??= maxAgeOf(value);
   }
   return seen;
+}
+
+/**
+ * A reported max_age in seconds (RFC 8461 3.2: digits only), or null when it is not a whole number. Any size
+ * is read: one above the RFC's year is still a value to compare with the published one.
+ */
+function maxAgeOf(value: string): number | null {
+  const n = parseWholeNumber(value, 0, Number.MAX_SAFE_INTEGER);
+  return n.ok ? n.value : null;
 }
 
 function differencesFrom(published: StsPolicy, seen: SeenPolicy): string[] {

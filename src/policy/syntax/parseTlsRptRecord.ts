@@ -8,6 +8,7 @@
  */
 import type { Problem } from './problem.js';
 import type { RecordValidation } from './parseStsRecord.js';
+import { isDomainName } from '../../rules/domainName.js';
 
 export interface TlsRptRecord {
   /** rua URIs in published order: Microsoft reports only to the first (real-world quirk 22). */
@@ -164,7 +165,7 @@ export function ruaProblem(uri: string): Problem | null {
   const lower = scheme.toLowerCase();
   if (lower === 'mailto') {
     const address = safeDecode(uri.slice(scheme.length + 1).split('?')[0]!);
-    if (!/^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(address)) {
+    if (!isMailAddress(address)) {
       return {
         severity: 'error',
         code: 'rua-invalid',
@@ -219,4 +220,11 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** One address: a local part without "@" or white space, and a domain by the project's one domain-name rule. */
+function isMailAddress(address: string): boolean {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  return at > 0 && !/[@\s]/.test(local) && isDomainName(address.slice(at + 1));
 }
