@@ -232,7 +232,7 @@ function createRetryQueue(config: Config, log: Logger): { enqueue: (id: number) 
     async close() {
       if (!opened) return;
       const { queue, disconnect } = await opened;
-      await queue.close().catch(() => {});
+      await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'ingest: closing the queue failed'));
       disconnect();
     },
   };

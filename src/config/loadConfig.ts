@@ -400,7 +400,7 @@ function loadMtaStsConfig(env: Env): MtaStsConfig {
   const opt = (name: string): string | null => env[name]?.trim() || null;
   const policyDir = opt('MTA_STS_POLICY_DIR');
   if (policyDir) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(policyDir).isDirectory();
     } catch (err) {

@@ -115,7 +115,9 @@ function inflateWithCeiling(
     if (size > maxBytes) throw new CeilingExceeded();
     chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
   };
-  inflator.onEnd = () => {};
+  inflator.onEnd = () => {
+    // Nothing to do: onData above keeps the chunks, and pako's default would join its own, empty, list.
+  };
   try {
     inflator.push(input, true);
   } catch (err) {

@@ -27,7 +27,7 @@ export interface ReprocessSummary {
 export async function reprocessMessages(
   deps: ProcessDeps & { pool: Pool },
   selection: ReprocessSelection,
-  onProgress: (done: number, total: number, id: number, result: ProcessResult) => void = () => {},
+  onProgress?: (done: number, total: number, id: number, result: ProcessResult) => void,
 ): Promise<ReprocessSummary> {
   const statuses = selection.includePending || selection.ids ? ['quarantined', 'pending'] : ['quarantined'];
   const res = await deps.pool.query<{ id: number; status: string }>(
@@ -53,7 +53,7 @@ export async function reprocessMessages(
     const key = result.outcome === 'skipped' ? `skipped (${result.status})` : result.outcome;
     summary.outcomes[key] = (summary.outcomes[key] ?? 0) + 1;
     if (result.outcome === 'quarantined') summary.stillQuarantined[result.reason] = (summary.stillQuarantined[result.reason] ?? 0) + 1;
-    onProgress(++done, chosen.length, id, result);
+    onProgress?.(++done, chosen.length, id, result);
   }
   return summary;
 }

@@ -54,6 +54,7 @@ export interface HttpReceiverDeps extends AcceptDeps {
  * { plugin, options } for a callback-style one or one that takes options. Options are the plugin's own
  * business, hence `any`.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: fastify's plugin option types vary per plugin
 type PluginOptions = any;
 export type HttpPlugin =
   | FastifyPluginAsync

@@ -4,6 +4,7 @@ import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { checkDependencies } from '../health/checkDependencies.js';
 import { createMetrics } from '../metrics/createMetrics.js';
+import { errorMessage } from '../errors.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
 import { loadHostedPolicies } from '../policy/host/loadHostedPolicies.js';
@@ -33,9 +34,9 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     options = { ...options, plugins: [...(options.plugins ?? []), { plugin: policyHostPlugin, options: { policies: hosted } }] };
   }
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
-  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
-  const redis = createProducerConnection(config.redisUrl);
-  const queue = createReportQueue(redis, config.queuePrefix);
+  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http', log });
+  const redis = createProducerConnection(config.redisUrl, log);
+  const queue = createReportQueue(redis, config.queuePrefix, log);
   const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
   const receiver = createHttpReceiver(
     config,
@@ -43,7 +44,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     options,
   );
   const release = async () => {
-    await queue.close().catch(() => {});
+    await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
     redis.disconnect();
     await pool.end();
   };
@@ -51,7 +52,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   try {
     port = await receiver.listen();
   } catch (err) {
-    await receiver.close().catch(() => {});
+    await receiver.close().catch((closeErr: unknown) => log.warn({ err: errorMessage(closeErr) }, 'closing the HTTP server failed'));
     await release();
     throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST, HTTP_PORT): ${(err as Error).message}`, {
       cause: err,

@@ -94,7 +94,7 @@ describe('tlsrpt alerts', () => {
       lines[3]!,
       new RegExp(`^ {5}slack {4}http://127\\.0\\.0\\.1:${web.port}/services/\\*\\*\\*  failed, 1 attempt  http-status: .*HTTP 404`),
     );
-    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net  delivered, 1 attempt$/);
+    assert.match(lines[4]!, /^ {5}email {4}smtp:\/\/127\.0\.0\.1:\d+ -> ops@example\.net {2}delivered, 1 attempt$/);
 
     const json = JSON.parse((await tlsrpt(['alerts', 'list', '--json', '--kind', 'test'], env)).stdout);
     assert.equal(json.length, 1);

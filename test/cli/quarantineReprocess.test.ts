@@ -14,7 +14,7 @@ describe('quarantine list and reprocess', () => {
   let db: TestDatabase;
   let microsoftId: number;
   let junkId: number;
-  const deps = () => ({ pool: db.pool, enqueue: async () => {}, log: createLogger('silent') });
+  const deps = () => ({ pool: db.pool, enqueue: () => Promise.resolve(), log: createLogger('silent') });
 
   before(async () => {
     db = await createTestDatabase();

@@ -66,7 +66,9 @@ function rawExchange(
       if (m && Buffer.byteLength(m[2]!) >= Number(m[1])) socket.end();
     });
     socket.on('close', () => resolve({ reply, ms: Date.now() - t0 }));
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      // The server may reset the connection after answering: 'close' follows and resolves with what arrived.
+    });
   });
 }
 

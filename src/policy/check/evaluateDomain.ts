@@ -4,7 +4,7 @@
  * as well as end to end.
  */
 import type { CheckFinding, CheckStatus } from './checkFinding.js';
-import type { CertificateSummary, PolicyFetch } from './fetchPolicy.js';
+import type { PolicyFetch } from './fetchPolicy.js';
 import { normaliseHostName } from '../syntax/hostName.js';
 import type { DomainRecords, Lookup } from './lookupDomainRecords.js';
 import { mxCovered } from '../syntax/matchMxPattern.js';

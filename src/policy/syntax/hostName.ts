@@ -9,7 +9,7 @@ export function normaliseHostName(name: string): string {
 /** Why `name` is not an RFC 5321 Domain of LDH labels, or null when it is one. */
 export function hostNameProblem(name: string): string | null {
   if (name === '') return 'it is empty';
-  if (/[^\x00-\x7f]/.test(name)) return 'it contains non-ASCII characters (write internationalised names as A-labels, xn--...)';
+  if (/[^\p{ASCII}]/u.test(name)) return 'it contains non-ASCII characters (write internationalised names as A-labels, xn--...)';
   if (name.endsWith('.')) return 'it ends with a dot';
   if (name.length > 253) return 'it is longer than 253 characters';
   if (/^\d+(\.\d+){3}$/.test(name) || name.includes(':')) return 'it is an IP address or has a port, not a host name';

@@ -270,7 +270,7 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
         return;
       }
       default:
-        if (value === '' || /[\x00-\x1f\x7f]/.test(value)) {
+        if (value === '' || /\p{Cc}/u.test(value)) {
           add(
             'error',
             'extension-invalid',
@@ -356,7 +356,7 @@ function safeToAscii(host: string): string {
 
 /** A value as it may be quoted in a message: control characters made visible, long values cut. */
 function show(s: string): string {
-  const visible = s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const visible = s.replace(/[\p{Cc}]/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return visible.length > 80 ? `${visible.slice(0, 77)}...` : visible;
 }
 
