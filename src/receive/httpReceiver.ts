@@ -155,10 +155,7 @@ export function createHttpReceiver(config: Config, deps: HttpReceiverDeps, optio
   const mayScrape = allowedAddresses(http.metrics.allow);
   app.get('/metrics', async (request, reply) => {
     if (!mayScrape(request.ip)) {
-      reply
-        .code(403)
-        .send({ error: 'metrics-forbidden', message: `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.` });
-      return;
+      throw new HttpRefusal('metrics-forbidden', `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.`);
     }
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });

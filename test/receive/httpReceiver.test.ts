@@ -151,6 +151,12 @@ describe('refused requests', () => {
     assert.equal(await countRaw(h), before);
   });
 
+  it('431 and a closed connection for request headers larger than Node accepts', async () => {
+    const { reply } = await rawExchange(h.http.port, `POST /tlsrpt HTTP/1.1\r\nHost: test\r\nX-Padding: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    assert.match(reply, /^HTTP\/1\.1 431 /);
+    assert.match(reply, /"error":"header-too-large"/);
+  });
+
   it('survives a burst of oversized bodies, and keeps answering', async () => {
     const big = Buffer.alloc(1024 * 1024, 0x20);
     const replies = await Promise.all(
@@ -383,7 +389,9 @@ describe('METRICS_ALLOW', () => {
     try {
       const direct = await fetch(h.url('/metrics'));
       assert.equal(direct.status, 403);
-      assert.match(((await direct.json()) as { message: string }).message, /not allowed from 127\.0\.0\.1: add it to METRICS_ALLOW/);
+      const refused = (await direct.json()) as { error: string; message: string };
+      assert.equal(refused.error, 'metrics-forbidden');
+      assert.match(refused.message, /not allowed from 127\.0\.0\.1: add it to METRICS_ALLOW/);
       assert.equal((await fetch(h.url('/metrics'), { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 403);
       assert.equal((await fetch(h.url('/metrics'), { headers: { 'x-forwarded-for': '10.1.2.3' } })).status, 200);
       assert.equal((await fetch(h.url('/healthz'), { headers: { 'x-forwarded-for': '198.51.100.7' } })).status, 200);

@@ -43,7 +43,7 @@ const FIELD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 
 export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
   const problems: Problem[] = [];
-  const add = (severity: Problem['severity'], code: string, line: number | undefined, message: string, fix: string): void => {
+  const add = (severity: Problem['severity'], code: Problem['code'], line: number | undefined, message: string, fix: string): void => {
     problems.push(line === undefined ? { severity, code, message, fix } : { severity, code, line, message, fix });
   };
 
@@ -325,7 +325,7 @@ export function parseStsPolicy(input: string | Uint8Array): PolicyValidation {
 }
 
 /** RFC 8461 3.2 sts-policy-mx-value = ["*."] Domain, with 4.1 limiting the wildcard to the left-most label. */
-export function mxPatternProblem(value: string): { code: string; message: string; fix: string } | null {
+export function mxPatternProblem(value: string): { code: Problem['code']; message: string; fix: string } | null {
   if (value === '') return { code: 'mx-invalid', message: 'the pattern is empty', fix: 'Write the MX host name after "mx: ".' };
   const wildcard = value.startsWith('*.');
   const host = wildcard ? value.slice(2) : value;
