@@ -59,7 +59,10 @@ export class UsageError extends TlsrptError {
   }
 }
 
-/** commander's own error codes, as the usage codes above, so that its errors and ours read the same. */
+/**
+ * commander's own error codes, as the usage codes above, so that its errors and ours read the same. commander
+ * gives one code to a bad option value and a bad argument value alike; its message says which.
+ */
 export const COMMANDER_USAGE_CODES: Readonly<Record<string, UsageErrorCode>> = {
   'commander.unknownCommand': 'command-unknown',
   'commander.unknownOption': 'option-unknown',
