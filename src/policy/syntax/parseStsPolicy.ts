@@ -338,10 +338,12 @@ export function mxPatternProblem(value: string): { code: Problem['code']; messag
   }
   const problem = hostNameProblem(host);
   if (problem) {
+    // Decided from the name itself, not from the wording of hostNameProblem's message.
+    const unicode = /[^\p{ASCII}]/u.test(host);
     let fix = 'Write the MX host name exactly as in the MX record, without a trailing dot.';
-    if (problem.startsWith('it contains non-ASCII')) fix = `Write the A-label form, e.g. "${safeToAscii(host)}" (RFC 8461 3.2).`;
+    if (unicode) fix = `Write the A-label form, e.g. "${safeToAscii(host)}" (RFC 8461 3.2).`;
     else if (host.endsWith('.')) fix = `Write "${value.replace(/\.+$/, '')}".`;
-    return { code: problem.startsWith('it contains non-ASCII') ? 'mx-u-label' : 'mx-invalid', message: `${problem}`, fix };
+    return { code: unicode ? 'mx-u-label' : 'mx-invalid', message: `${problem}`, fix };
   }
   return null;
 }
