@@ -50,7 +50,7 @@ export async function runBench(): Promise<Figure[]> {
   };
   const figures: Figure[] = [];
   const cleanup = async () => {
-    await clearQueuePrefix(queuePrefix, settings.redisUrl).catch(() => {});
+    await clearQueuePrefix(queuePrefix, settings.redisUrl).catch((err) => log(`could not clear ${queuePrefix}: ${(err as Error).message}`));
     await db.drop().catch((err) => log(`could not drop ${db.name}: ${(err as Error).message}`));
     tls.remove();
   };

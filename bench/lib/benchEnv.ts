@@ -57,7 +57,7 @@ export async function createBenchDatabase(settings: BenchSettings, suffix = ''):
       }
     },
     drop: async () => {
-      await pool.end().catch(() => {});
+      if (!pool.ending) await pool.end(); // end() rejects only when called twice
       await admin(settings.pgUrlBase, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
     },
   };

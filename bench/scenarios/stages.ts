@@ -87,7 +87,9 @@ export const stagesScenario: Scenario = {
           (totals[s] ??= []).push((t[s]! * 1000) / ((BATCHED_STAGES as readonly string[]).includes(s) ? batchMix.length : mix.length));
       }
     } finally {
-      await queue.obliterate({ force: true }).catch(() => {});
+      await queue
+        .obliterate({ force: true })
+        .catch((err: unknown) => ctx.log(`could not empty the stages queue: ${(err as Error).message}`));
       await queue.close();
       redis.disconnect();
     }

@@ -21,7 +21,7 @@ export function addFormatOption(command: Command, help = 'table for people, json
 export function outputFormat(opts: FormatOptions): OutputFormat {
   if (!opts.json) return opts.format;
   if (opts.format === 'csv')
-    throw new UsageError('format-conflict', '--json and --format csv ask for two different outputs: give --format alone');
+    throw new UsageError('options-conflict', '--json and --format csv ask for two different outputs: give --format alone');
   return 'json';
 }
 

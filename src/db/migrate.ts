@@ -25,7 +25,7 @@ export interface MigrateResult {
  */
 export async function migrate(databaseUrl: string, log: (msg: string) => void = ignoreMessage): Promise<MigrateResult> {
   const createdDatabase = await ensureDatabase(databaseUrl);
-  if (createdDatabase) log(`created database ${new URL(databaseUrl).pathname.slice(1)}`);
+  if (createdDatabase) log?.(`created database ${new URL(databaseUrl).pathname.slice(1)}`);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -166,8 +166,7 @@ async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   } catch (err) {
     if ((err as { code?: string }).code !== '3D000') throw err; // 3D000: invalid_catalog_name (no such database)
   } finally {
-    // The probe's only job was to connect; a failure to close it says nothing about the database.
-    await probe.end().catch(ignoreMessage);
+    await probe.end(); // resolves once the socket is closed; never rejects, even after a failed connect
   }
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });

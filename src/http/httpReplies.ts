@@ -1,12 +1,15 @@
 /**
- * Every reply the HTTPS report endpoint gives other than success, decided here in one place. Each refusal has
- * a stable kebab-case reason code (in the JSON body, the logs, the metric tlsrpt_http_reports_refused_total
- * and README "HTTP replies") and a message that tells the sender what to change.
+ * Every reply the HTTP server gives other than success, decided here in one place. Each refusal has a stable
+ * kebab-case reason code (in the JSON body, the logs, the metric tlsrpt_http_reports_refused_total for the
+ * report endpoint, and README "What a sender gets back") and a message that tells the client what to change.
+ * REFUSALS is the one registry of the family.
  *
  * RFC 8460 5.4: the sender expects a "successful" response, "typically a 200 or 201"; anything else may be
  * retried "as per local policy". So every refusal that a later attempt can overcome (429, 503, 408) invites a
  * retry, and the ones it cannot (413, 415) say so.
  */
+
+import { TlsrptError } from '../errors.js';
 
 export const REFUSALS = {
   'empty-body': { status: 400, message: 'The POST body is empty: send the report itself as the body (RFC 8460 5.4).' },
@@ -33,6 +36,7 @@ export const REFUSALS = {
     status: 503,
     message: 'The report could not be stored right now (database unavailable); nothing was kept, try again after Retry-After seconds.',
   },
+  'metrics-forbidden': { status: 403, message: 'GET /metrics is not allowed from this address: add it to METRICS_ALLOW.' },
 } as const;
 
 export type RefusalReason = keyof typeof REFUSALS;
@@ -44,8 +48,9 @@ export type RefusalReason = keyof typeof REFUSALS;
 export const RETRY_AFTER_SECONDS = 120;
 
 /** A refused request: the reason code, its HTTP status, and a message for the sender. */
-export class HttpRefusal extends Error {
+export class HttpRefusal extends TlsrptError {
   override readonly name = 'HttpRefusal';
+  declare readonly code: RefusalReason;
   readonly statusCode: number;
 
   constructor(
@@ -54,7 +59,7 @@ export class HttpRefusal extends Error {
     readonly headers: Record<string, string> = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(reason, message, options);
     this.statusCode = REFUSALS[reason].status;
   }
 

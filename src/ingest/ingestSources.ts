@@ -99,6 +99,9 @@ export async function ingestSources(
   return summary;
 }
 
+/** The enqueue of acceptRawMessage for ingest, which processes the message itself and queues it only if that fails. */
+const processedHere = (): Promise<void> => Promise.resolve();
+
 async function ingestMessage(deps: IngestDeps, source: string, raw: Buffer): Promise<MessageResult> {
   const base = { source, rawMessageId: null, reportId: null, reason: null, detail: null };
   if (raw.length > deps.maxMessageBytes) {
@@ -114,7 +117,7 @@ async function ingestMessage(deps: IngestDeps, source: string, raw: Buffer): Pro
   }
 
   // Enqueueing is deferred to a failure below: processing happens right here.
-  const id = await acceptRawMessage({ pool: deps.pool, enqueue: async () => {}, log: deps.log }, raw, { channel: 'ingest' });
+  const id = await acceptRawMessage({ pool: deps.pool, enqueue: processedHere, log: deps.log }, raw, { channel: 'ingest' });
   try {
     const result = await processMessage({ pool: deps.pool, reportMaxBytes: deps.reportMaxBytes, maxAttempts: deps.maxAttempts }, id);
     switch (result.outcome) {

@@ -291,7 +291,9 @@ export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): 
       };
     } catch (err) {
       broken = true;
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(() => {
+        // The client is destroyed below (release(true)), which ends the transaction with its connection anyway.
+      });
       throw err;
     } finally {
       client.release(broken);

@@ -72,7 +72,7 @@ export async function extractReportPart(raw: Buffer): Promise<ReportPart> {
       skipImageLinks: true,
       maxHtmlLengthToParse: 0,
       // No MD5 of every part: nothing reads it (the report's own SHA-256 is taken after decompression),
-      // and it was a fifth of the parser's CPU per report mail.
+      // and it costs CPU for every part of every mail.
       checksumAlgo: false,
     });
   } catch (err) {

@@ -1,7 +1,9 @@
 /**
  * The job handler, and the one place that decides retry versus quarantine:
  * - the input is bad (ReportInputError)         -> quarantined with its reason; the job succeeds
- * - a service is down (Postgres/Redis outage)   -> thrown: BullMQ retries with backoff, the message stays pending
+ * - a service is down (Postgres/Redis outage), or the transaction lost a race (deadlock, serialization failure)
+ *                                               -> thrown: BullMQ retries with backoff, the message stays pending
+ *   (isServiceOutage decides by the error's kind: SQLSTATE class, errno, error class)
  * - anything else (a bug, or an input that trips one) -> retried up to WORKER_MAX_ATTEMPTS, then quarantined
  *   as internal-error with the error message, so `tlsrpt reprocess` can replay it after a fix.
  * A message that is no longer pending (processed by an earlier job) is left alone: processing is idempotent.

@@ -1,14 +1,14 @@
 /**
- * Errors of the MTA-STS commands. Each carries a stable kebab-case code (README "MTA-STS") and a message that
- * says what to change; the CLI prints the message as one line and exits non-zero.
+ * Errors of the MTA-STS commands. Each carries a stable kebab-case code from POLICY_PROBLEMS (README "MTA-STS")
+ * and a message that says what to change; the CLI prints the message as one line and exits non-zero.
  */
-export class PolicyInputError extends Error {
+import { TlsrptError } from '../errors.js';
+import type { PolicyProblemCode } from './syntax/problem.js';
+
+export class PolicyInputError extends TlsrptError {
   override readonly name = 'PolicyInputError';
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: PolicyProblemCode;
+  constructor(code: PolicyProblemCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }

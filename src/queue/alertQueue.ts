@@ -7,6 +7,8 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { logQueueErrors } from './reportQueue.js';
 
 export const ALERT_QUEUE = 'alerts';
 
@@ -20,9 +22,9 @@ const EVALUATE_OPTIONS: JobsOptions = {
   removeOnFail: true,
 };
 
-export function createAlertQueue(connection: Redis, prefix: string): Queue<AlertJob> {
+export function createAlertQueue(connection: Redis, prefix: string, log?: Logger): Queue<AlertJob> {
   const queue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix });
-  queue.on('error', () => {});
+  logQueueErrors(queue, connection, log);
   return queue;
 }
 

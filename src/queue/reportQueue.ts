@@ -5,6 +5,9 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { errorMessage, isServiceOutage } from '../errors.js';
+import { createRateLimitedLog, fallbackLogger, type RateLimitedLog } from '../log/rateLimitedLog.js';
 
 export const REPORT_QUEUE = 'raw-messages';
 
@@ -30,32 +33,63 @@ export const JOB_OPTIONS: JobsOptions = {
 
 /**
  * A connection for producers: fails fast instead of queueing commands while Redis is down, so a Redis outage
- * costs a log line, not a hung SMTP transaction.
+ * costs a log line, not a hung SMTP transaction. Without a logger, connection errors go to stderr.
  */
-export function createProducerConnection(redisUrl: string): Redis {
+export function createProducerConnection(redisUrl: string, log: Logger = fallbackLogger()): Redis {
   const conn = new Redis(redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 200, 5000),
   });
-  conn.on('error', () => {}); // reconnects by itself; callers see failed commands
+  watchConnection(conn, log);
   return conn;
 }
 
 /** A connection for workers: BullMQ requires maxRetriesPerRequest null for its blocking commands. */
-export function createWorkerConnection(redisUrl: string): Redis {
+export function createWorkerConnection(redisUrl: string, log: Logger = fallbackLogger()): Redis {
   const conn = new Redis(redisUrl, {
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(times * 200, 5000),
   });
-  conn.on('error', () => {});
+  watchConnection(conn, log);
   return conn;
 }
 
-export function createReportQueue(connection: Redis, prefix: string): Queue<ReportJob> {
+const connectionLogs = new WeakMap<Redis, RateLimitedLog>();
+
+/**
+ * ioredis reconnects by itself and emits an error for every failed attempt (every few seconds while Redis is
+ * down); callers see their own commands fail. So the attempts are logged rate-limited, and the reconnection too.
+ */
+function watchConnection(conn: Redis, log: Logger): RateLimitedLog {
+  const limited = createRateLimitedLog(log, 'Redis connection error; reconnecting');
+  connectionLogs.set(conn, limited);
+  conn.on('error', (err) => limited.report(err, { redis: conn.options.host }));
+  conn.on('ready', () => limited.settled('Redis connection restored'));
+  return limited;
+}
+
+/**
+ * A BullMQ queue or worker re-emits its connection's errors (a worker also those of the blocking connection it
+ * makes from it): those are logged with the connection's own rate limit, which counts an error object once
+ * however many emitters pass it on. Any other error (a lost job lock, a script error) is logged as it comes.
+ */
+export function logQueueErrors(
+  emitter: { name: string; on(event: 'error', listener: (err: Error) => void): unknown },
+  connection: Redis,
+  log: Logger = fallbackLogger(),
+): void {
+  const limited = connectionLogs.get(connection) ?? watchConnection(connection, log);
+  emitter.on('error', (err: Error) => {
+    if (isServiceOutage(err)) limited.report(err, { queue: emitter.name });
+    else log.error({ queue: emitter.name, err: errorMessage(err) }, 'queue error');
+  });
+}
+
+export function createReportQueue(connection: Redis, prefix: string, log?: Logger): Queue<ReportJob> {
   const queue = new Queue<ReportJob>(REPORT_QUEUE, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
-  queue.on('error', () => {});
+  logQueueErrors(queue, connection, log);
   return queue;
 }
 

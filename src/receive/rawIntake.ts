@@ -2,8 +2,8 @@
  * How receivers commit raw messages and queue them, shared by SMTP and HTTPS: messages that arrive while a
  * commit runs are committed together by the next one (one INSERT, one WAL flush), and their jobs go to
  * Redis in one addBulk. Each sender still gets its reply only after the COMMIT that holds its message.
- * On this project's 2-core reference machine a commit plus a round trip costs Postgres about 0.3 ms of
- * CPU, which one-message-one-commit would pay per report.
+ * Each commit and round trip costs PostgreSQL CPU, which one-message-one-commit would pay per report
+ * (README "Benchmarks" has the figures).
  */
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';

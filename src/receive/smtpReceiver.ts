@@ -1,7 +1,8 @@
 /**
  * The SMTP receiver: the MX for the `rua=mailto:` address. Replies are decided here, in one place:
  *   550  recipient not accepted            (RCPT TO)
- *   552  message over MAX_MESSAGE_SIZE     (MAIL FROM SIZE=, or counted while DATA streams)
+ *   552  message over MAX_MESSAGE_SIZE     (counted while DATA streams; a MAIL FROM with a larger SIZE= is
+ *        answered 552 by smtp-server itself, from the `size` option, before any handler here runs)
  *   451  the raw message could not be committed to Postgres: the sender keeps it and retries
  *   250  "queued as <id>" only after the INSERT of the raw bytes has committed
  *   421  while shutting down, to new connections
@@ -53,14 +54,6 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
 
     onConnect(_session, callback) {
       if (closing) return callback(smtpError(421, 'Service shutting down, try again later'));
-      callback();
-    },
-
-    onMailFrom(address, _session, callback) {
-      const declared = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
-      if (declared > smtp.maxMessageBytes) {
-        return callback(smtpError(552, `5.3.4 Message size ${declared} exceeds the limit of ${smtp.maxMessageBytes} bytes`));
-      }
       callback();
     },
 

@@ -17,7 +17,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import type { ProcessResult } from '../pipeline/processMessage.js';
 import { ALERT_QUEUE, createAlertQueue, enqueueDeliveries, enqueueWindowEvaluations, type AlertJob } from '../queue/alertQueue.js';
-import { createProducerConnection, createWorkerConnection } from '../queue/reportQueue.js';
+import { createProducerConnection, createWorkerConnection, logQueueErrors } from '../queue/reportQueue.js';
 
 export interface AlertService {
   pool: Pool;
@@ -36,10 +36,10 @@ const CHECK_GRACE_MS = 60_000;
 const UNATTACHED_MAX_AGE_MS = 2 * 86_400_000;
 
 export async function startAlertService(config: Config, log: Logger): Promise<AlertService> {
-  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'tlsrpt-alerts' });
-  const workerConnection = createWorkerConnection(config.redisUrl);
-  const producerConnection = createProducerConnection(config.redisUrl);
-  const queue = createAlertQueue(producerConnection, config.queuePrefix);
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'tlsrpt-alerts', log });
+  const workerConnection = createWorkerConnection(config.redisUrl, log);
+  const producerConnection = createProducerConnection(config.redisUrl, log);
+  const queue = createAlertQueue(producerConnection, config.queuePrefix, log);
   // Every use reads deps.config when it runs, so a reload takes effect for the next window and delivery.
   const deps = { pool, config: config.alerts, log };
   const retry = () => ({ attempts: deps.config.deliveryAttempts, delayMs: deps.config.retryDelayMs });
@@ -56,7 +56,7 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
     },
     { connection: workerConnection, prefix: config.queuePrefix, concurrency: 4 },
   );
-  worker.on('error', (err) => log.error({ err: errorMessage(err) }, 'alert worker error'));
+  logQueueErrors(worker, workerConnection, log);
 
   const attach = async (reportIds: number[]): Promise<void> => {
     await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, deps.config.groupWaitMs));

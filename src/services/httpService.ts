@@ -47,9 +47,9 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   logPolicyWarnings(log, hosted.values());
   if (hosting) log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
-  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http' });
-  const redis = createProducerConnection(config.redisUrl);
-  const queue = createReportQueue(redis, config.queuePrefix);
+  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http', log });
+  const redis = createProducerConnection(config.redisUrl, log);
+  const queue = createReportQueue(redis, config.queuePrefix, log);
   const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
 
   const { http } = config;

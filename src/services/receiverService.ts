@@ -19,9 +19,9 @@ export interface ReceiverService {
 
 export async function startReceiverService(config: Config, log: Logger): Promise<ReceiverService> {
   // A short connect timeout: while Postgres is unreachable the sender gets 451 within seconds.
-  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver' });
-  const redis = createProducerConnection(config.redisUrl);
-  const queue = createReportQueue(redis, config.queuePrefix);
+  const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver', log });
+  const redis = createProducerConnection(config.redisUrl, log);
+  const queue = createReportQueue(redis, config.queuePrefix, log);
   const receiver = createSmtpReceiver(config, { pool, log, ...createRawIntake(pool, queue) });
   const port = await receiver.listen();
   log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
@@ -56,7 +56,7 @@ export async function startReceiverService(config: Config, log: Logger): Promise
     reload,
     stop: once(async () => {
       await receiver.close();
-      await queue.close().catch((err) => log.warn({ err: errorMessage(err) }, 'queue connection did not close cleanly'));
+      await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
       redis.disconnect();
       await pool.end();
     }),

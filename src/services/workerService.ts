@@ -10,7 +10,14 @@ import { createPool, type Pool, type PoolOptions } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
 import { loadRawMessages } from '../store/rawMessages.js';
-import { REPORT_QUEUE, createProducerConnection, createReportQueue, createWorkerConnection, type ReportJob } from '../queue/reportQueue.js';
+import {
+  REPORT_QUEUE,
+  createProducerConnection,
+  createReportQueue,
+  createWorkerConnection,
+  logQueueErrors,
+  type ReportJob,
+} from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
@@ -35,10 +42,10 @@ export interface WorkerHooks {
 export const WORKER_POOL: PoolOptions = { max: 6, applicationName: 'tlsrpt-worker', keyedLookups: true };
 
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
-  const pool = createPool(config.databaseUrl, WORKER_POOL);
-  const workerConnection = createWorkerConnection(config.redisUrl);
-  const producerConnection = createProducerConnection(config.redisUrl);
-  const queue = createReportQueue(producerConnection, config.queuePrefix);
+  const pool = createPool(config.databaseUrl, { ...WORKER_POOL, log });
+  const workerConnection = createWorkerConnection(config.redisUrl, log);
+  const producerConnection = createProducerConnection(config.redisUrl, log);
+  const queue = createReportQueue(producerConnection, config.queuePrefix, log);
   // The jobs in hand are loaded together (one query) and their reports stored together (one statement,
   // one commit): what arrives while a query runs goes in the next one. A report that fails is retried
   // alone, so errors stay per job.
@@ -74,7 +81,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   worker.on('failed', (job, err) => {
     log.warn({ rawMessageId: job?.data.rawMessageId, attempt: job?.attemptsMade, err: errorMessage(err) }, 'job failed; will retry');
   });
-  worker.on('error', (err) => log.error({ err: errorMessage(err) }, 'worker error'));
+  logQueueErrors(worker, workerConnection, log);
 
   const sweeper = startSweeper({ pool, queue, redis: producerConnection, log }, config.worker.sweepIntervalMs);
 

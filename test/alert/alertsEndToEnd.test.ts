@@ -3,6 +3,7 @@
  * -> alert queue -> a real HTTP server (webhook and Slack-compatible) and a real SMTP server (e-mail).
  * Expected numbers are read off the reports by hand (see the comments).
  */
+import type { FailedSessionsAlert, ReporterSummary, ResultTypeSummary } from '../../src/alert/decide/alertContent.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { enqueueRawMessages, jobIdFor, createProducerConnection, createReportQueue } from '../../src/queue/reportQueue.js';
@@ -110,7 +111,14 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
 
     const [hook] = hooks('/hook', 'example.com');
     assert.equal(hooks('/hook', 'example.com').length, 1);
-    const body = hook!.body as Record<string, any>;
+    const body = hook!.body as {
+      id: number;
+      kind: string;
+      severity: string;
+      policyDomain: string;
+      subject: string;
+      content: FailedSessionsAlert;
+    };
     assert.equal(hook!.headers['content-type'], 'application/json');
     assert.equal(hook!.headers['x-tlsrpt-alert-id'], String(alert.id));
     assert.equal(body.id, alert.id);
@@ -130,7 +138,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
         failedSessions: 2,
       },
     ]);
-    const t = body.content.resultTypes[0];
+    const t = body.content.resultTypes[0]!;
     assert.equal(t.resultType, 'certificate-expired');
     assert.equal(t.failedSessions, 2);
     assert.deepEqual(t.receivingMxHostnames, [{ value: 'mail.example.com', sessions: 2 }]);
@@ -241,7 +249,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.equal(grouped.subject, '[tlsrpt] Warning grouped.example: 15 failed TLS sessions (certificate-expired, starttls-not-supported)');
     assert.deepEqual(grouped.content.sessions, { successful: 1485, failed: 15, failurePercent: 1 });
     assert.deepEqual(
-      grouped.content.reporters.map((r: any) => [r.organizationName, r.failedSessions]),
+      grouped.content.reporters.map((r: ReporterSummary) => [r.organizationName, r.failedSessions]),
       [
         ['Google Inc.', 10],
         ['Yahoo', 5],
@@ -249,7 +257,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
       ],
     );
     assert.deepEqual(
-      grouped.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions, t.trigger]),
+      grouped.content.resultTypes.map((t: ResultTypeSummary) => [t.resultType, t.failedSessions, t.trigger]),
       [
         ['certificate-expired', 11, 'new'],
         ['starttls-not-supported', 4, 'new'],
@@ -300,7 +308,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
       return rows.length && rows[0].status === 'delivered' ? rows : null;
     });
     assert.deepEqual(
-      late.content.resultTypes.map((t: any) => [t.resultType, t.failedSessions]),
+      late.content.resultTypes.map((t: ResultTypeSummary) => [t.resultType, t.failedSessions]),
       [['validation-failure', 1]],
     );
     assert.equal((await h.alerts.checkOnce()).attached, 0);

@@ -50,7 +50,7 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
     if (type === 'AAAA') for (const address of node.AAAA ?? []) add({ address });
     if (type === 'MX') for (const mx of node.MX ?? []) add({ exchange: mx.exchange, priority: mx.priority });
     if (type === 'TXT') for (const data of node.TXT ?? []) add({ data });
-    send(response);
+    void send(response);
   });
   await server.listen(0, '127.0.0.1');
   const { port } = server.address();

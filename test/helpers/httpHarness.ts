@@ -65,7 +65,7 @@ export interface PostResult {
 export async function postReport(url: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<PostResult> {
   const res = await fetch(url, { method: 'POST', body, headers });
   const text = await res.text();
-  let parsed: PostResult['body'] = {};
+  let parsed: PostResult['body'];
   try {
     parsed = JSON.parse(text) as PostResult['body'];
   } catch {

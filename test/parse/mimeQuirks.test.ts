@@ -8,7 +8,6 @@ import { describe, it } from 'node:test';
 import { ReportInputError } from '../../src/errors.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { realFixture } from '../helpers/fixtures.js';
-import { buildReportMail } from '../helpers/reportMail.js';
 import { buildZip } from '../helpers/zip.js';
 
 const REPORT = realFixture('parsedmarc--smtp_tls.json'); // Example Inc., 1 sts policy, 0 ok / 3 failed, 2 details

@@ -10,6 +10,7 @@ import { validateReport } from '../../src/validate/validateReport.js';
 import { ReportInputError } from '../../src/errors.js';
 import { realJson } from '../helpers/fixtures.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests reach into nested report JSON to break it
 type Json = Record<string, any>;
 
 /** An RFC-conformant report with one sts policy and one failure detail: normalises with no fix-up. */

@@ -1,7 +1,9 @@
 /**
  * Why a delivery attempt failed, as a stable kebab-case code (the same word in alert_deliveries, the logs,
- * `tlsrpt alerts list` and README "Delivery errors"), and whether retrying can help.
+ * `tlsrpt alerts list` and README "Delivery"), and whether retrying can help. DELIVERY_ERRORS is the one
+ * registry of the family.
  */
+import { TlsrptError } from '../../errors.js';
 
 export const DELIVERY_ERRORS = {
   'connection-failed': 'The destination could not be reached: connection refused or reset, DNS failure, TLS handshake failure. Retried.',
@@ -16,15 +18,16 @@ export const DELIVERY_ERRORS = {
 
 export type DeliveryErrorCode = keyof typeof DELIVERY_ERRORS;
 
-export class DeliveryError extends Error {
+export class DeliveryError extends TlsrptError {
   override readonly name = 'DeliveryError';
+  declare readonly code: DeliveryErrorCode;
   constructor(
-    readonly code: DeliveryErrorCode,
+    code: DeliveryErrorCode,
     message: string,
     /** true: the same request will fail again; stop retrying. */
     readonly permanent: boolean,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }

@@ -28,7 +28,7 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
   } catch (err) {
     throw fetchError(err, options);
   }
-  let text = '';
+  let text: string;
   try {
     text = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, 200);
   } catch (err) {

@@ -37,7 +37,7 @@ export async function checkDomain(domainInput: string, options: CheckDomainOptio
   const domain = normaliseHostName(domainInput);
   const problem = hostNameProblem(domain);
   // The domain is the command's argument: a bad one is a usage error (exit status 2).
-  if (problem) throw new UsageError('domain-invalid', `"${domainInput}" is not a domain name: ${problem}`);
+  if (problem) throw new UsageError('argument-invalid', `"${domainInput}" is not a domain name: ${problem}`);
   const now = options.now ?? new Date();
   const [records, policyFetch] = await Promise.all([
     lookupDomainRecords(options.resolver, domain),

@@ -3,7 +3,7 @@
  * RFC 8460 requirement becomes one finding with a fix. No I/O here, so every case is tested from crafted facts
  * as well as end to end.
  */
-import type { CheckFinding, CheckStatus } from './checkFinding.js';
+import type { CheckFinding, CheckName, CheckStatus } from './checkFinding.js';
 import type { PolicyFetch } from './fetchPolicy.js';
 import { normaliseHostName } from '../syntax/hostName.js';
 import type { DomainRecords, Lookup } from './lookupDomainRecords.js';
@@ -281,7 +281,7 @@ function fetchFix(fetch: Extract<PolicyFetch, { ok: false }>, domain: string): s
   }
 }
 
-function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, { status: 'error' }>): CheckFinding {
+function dnsError(check: CheckName, what: string, lookup: Extract<Lookup<unknown>, { status: 'error' }>): CheckFinding {
   if (lookup.source === 'resolver') {
     return {
       check,
@@ -299,7 +299,7 @@ function dnsError(check: string, what: string, lookup: Extract<Lookup<unknown>, 
 }
 
 function fromProblems(
-  check: string,
+  check: CheckName,
   problems: readonly Problem[],
   okSummary: string,
   detail: (p: Problem) => string = (p) => `${p.code}: ${p.message}. Fix: ${p.fix}`,

@@ -239,7 +239,8 @@ function createLookup(resolver: Resolver | null, connectHost: string | undefined
       systemLookup(target, { all: true }, (err, list) => (err ? callback(err, '') : deliver(list)));
       return;
     }
-    Promise.allSettled([resolver.resolve4(target), resolver.resolve6(target)]).then(([v4, v6]) => {
+    // allSettled never rejects; void says the lookup callback, not a promise, carries the answer.
+    void Promise.allSettled([resolver.resolve4(target), resolver.resolve6(target)]).then(([v4, v6]) => {
       const list: LookupAddress[] = [
         ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
         ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),

@@ -62,7 +62,7 @@ const FIELD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 export function parseStsPolicy(input: string | Uint8Array, options: ParseStsPolicyOptions = {}): PolicyValidation {
   const guide = options.rules === 'google';
   const problems: Problem[] = [];
-  const add = (severity: Problem['severity'], code: string, line: number | undefined, message: string, fix: string): void => {
+  const add = (severity: Problem['severity'], code: Problem['code'], line: number | undefined, message: string, fix: string): void => {
     problems.push(line === undefined ? { severity, code, message, fix } : { severity, code, line, message, fix });
   };
 
@@ -292,8 +292,7 @@ export function parseStsPolicy(input: string | Uint8Array, options: ParseStsPoli
         return;
       }
       default:
-        // eslint-disable-next-line no-control-regex -- control characters are what this looks for
-        if (value === '' || /[\x00-\x1f\x7f]/.test(value)) {
+        if (value === '' || /\p{Cc}/u.test(value)) {
           add(
             'error',
             'extension-invalid',
@@ -350,7 +349,7 @@ export function parseStsPolicy(input: string | Uint8Array, options: ParseStsPoli
 }
 
 /** RFC 8461 3.2 sts-policy-mx-value = ["*."] Domain, with 4.1 limiting the wildcard to the left-most label. */
-export function mxPatternProblem(value: string): { code: string; message: string; fix: string } | null {
+export function mxPatternProblem(value: string): { code: Problem['code']; message: string; fix: string } | null {
   if (value === '') return { code: 'mx-invalid', message: 'the pattern is empty', fix: 'Write the MX host name after "mx: ".' };
   const wildcard = value.startsWith('*.');
   const host = wildcard ? value.slice(2) : value;
@@ -363,10 +362,12 @@ export function mxPatternProblem(value: string): { code: string; message: string
   }
   const problem = hostNameProblem(host);
   if (problem) {
+    // Decided from the name itself, not from the wording of hostNameProblem's message.
+    const unicode = /[^\p{ASCII}]/u.test(host);
     let fix = 'Write the MX host name exactly as in the MX record, without a trailing dot.';
-    if (problem.startsWith('it contains non-ASCII')) fix = `Write the A-label form, e.g. "${safeToAscii(host)}" (RFC 8461 3.2).`;
+    if (unicode) fix = `Write the A-label form, e.g. "${safeToAscii(host)}" (RFC 8461 3.2).`;
     else if (host.endsWith('.')) fix = `Write "${value.replace(/\.+$/, '')}".`;
-    return { code: problem.startsWith('it contains non-ASCII') ? 'mx-u-label' : 'mx-invalid', message: `${problem}`, fix };
+    return { code: unicode ? 'mx-u-label' : 'mx-invalid', message: `${problem}`, fix };
   }
   return null;
 }
@@ -381,8 +382,7 @@ function safeToAscii(host: string): string {
 
 /** A value as it may be quoted in a message: control characters made visible, long values cut. */
 function show(s: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this makes visible
-  const visible = s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const visible = s.replace(/[\p{Cc}]/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return visible.length > 80 ? `${visible.slice(0, 77)}...` : visible;
 }
 

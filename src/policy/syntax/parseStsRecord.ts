@@ -19,7 +19,6 @@ export interface RecordValidation<T> {
   problems: Problem[];
 }
 
-export const STS_ID = /^[A-Za-z0-9]{1,32}$/;
 const EXT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const EXT_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]+$/;
 
