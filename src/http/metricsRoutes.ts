@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Metrics } from '../metrics/createMetrics.js';
+import { HttpRefusal } from './httpReplies.js';
 import { allowedAddresses } from './allowedAddresses.js';
 
 export interface MetricsRoutesOptions {
@@ -18,10 +19,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
   const mayScrape = allowedAddresses(options.allow);
   app.get('/metrics', async (request, reply) => {
     if (!mayScrape(request.ip)) {
-      reply
-        .code(403)
-        .send({ error: 'metrics-forbidden', message: `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.` });
-      return;
+      throw new HttpRefusal('metrics-forbidden', `GET /metrics is not allowed from ${request.ip}: add it to METRICS_ALLOW.`);
     }
     reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
