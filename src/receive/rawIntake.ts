@@ -12,7 +12,7 @@ import { enqueueRawMessages, type ReportJob } from '../queue/reportQueue.js';
 import { insertRawMessages, type Envelope, type RawInsert } from '../store/rawMessages.js';
 import type { AcceptDeps } from './acceptRawMessage.js';
 
-/** Raw messages committed together at most: bounds the statement size (8 parameters a message). */
+/** Raw messages committed together at most: bounds the statement size (13 parameters a message). */
 const RAW_GROUP_MAX = 64;
 /** Jobs added in one addBulk at most. */
 const ENQUEUE_GROUP_MAX = 256;
