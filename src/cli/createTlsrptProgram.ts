@@ -8,6 +8,7 @@ import { registerAlertCommands } from './alertCommands.js';
 import type { CliContext } from './cliContext.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
+import { registerImapCommands } from './imapCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
@@ -43,6 +44,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
 
   registerCoreCommands(program, ctx);
   registerHttpCommands(program, ctx);
+  registerImapCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
   registerPolicyCommands(program, ctx);
