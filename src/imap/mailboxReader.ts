@@ -8,10 +8,9 @@
  */
 import { rootCertificates } from 'node:tls';
 import { ImapFlow } from 'imapflow';
-import type { Logger } from 'pino';
 import type { ImapConfig } from '../config/loadConfig.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import type { MailboxUrl } from './mailboxUrl.js';
+import { isLoopbackHost, type MailboxUrl } from './mailboxUrl.js';
 import type { OAuth2TokenSource } from './oauth2Token.js';
 import { newPosition, pullMailbox, type MailboxPosition, type PullDeps, type PullSummary } from './pullMailbox.js';
 
@@ -62,7 +61,12 @@ export async function connectMailbox(deps: Pick<ReaderDeps, 'imap' | 'tokens' | 
     doSTARTTLS: mailbox.secure ? undefined : mailbox.requireStartTls ? true : undefined,
     auth,
     logger: false,
-    tls: deps.imap.extraCa ? { ca: [...rootCertificates, deps.imap.extraCa.pem.toString()] } : undefined,
+    tls: {
+      ...(deps.imap.extraCa ? { ca: [...rootCertificates, deps.imap.extraCa.pem.toString()] } : {}),
+      // On loopback the connection never leaves the machine, so STARTTLS there is opportunistic and its
+      // certificate (often a distribution's snakeoil one) is not checked; everywhere else it is.
+      rejectUnauthorized: !isLoopbackHost(mailbox.host),
+    },
     maxIdleTime: deps.imap.pollMs,
     // IDLE within a second of the last command, so new mail is announced at once rather than after 15 s.
     autoIdleDelay: 1000,
@@ -122,14 +126,14 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
   const session = async (): Promise<void> => {
     const c = await connectMailbox(deps, mailbox);
     client = c;
-    let closed = false;
-    let news = false;
+    // Set by the connection's events while a pass runs or the reader waits.
+    const heard = { closed: false, news: false };
     c.on('close', () => {
-      closed = true;
+      heard.closed = true;
       wake?.();
     });
     c.on('exists', () => {
-      news = true;
+      heard.news = true;
       wake?.();
     });
     await c.mailboxOpen(mailbox.folder);
@@ -137,14 +141,14 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
       { idle: c.capabilities.has('IDLE') },
       c.capabilities.has('IDLE') ? 'reading the mailbox; waiting with IDLE' : 'reading the mailbox; polling',
     );
-    while (!stopped && !closed) {
-      news = false;
+    while (!stopped && !heard.closed) {
+      heard.news = false;
       const summary = await pullMailbox(deps, c, mailbox, position);
       if (summary.examined) log.info(summary, 'mailbox pass');
       deps.onPass?.(summary);
-      if (!news && !stopped && !closed) await sleep(deps.imap.pollMs);
+      if (!heard.news && !stopped && !heard.closed) await sleep(deps.imap.pollMs);
     }
-    if (!closed) await c.logout();
+    if (!heard.closed) await c.logout();
   };
 
   const loop = async (): Promise<void> => {

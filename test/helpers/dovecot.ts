@@ -22,6 +22,8 @@ import { waitFor } from './waitFor.js';
 export interface DovecotOptions {
   /** When set, XOAUTH2 and OAUTHBEARER logins are checked against this RFC 7662 introspection URL. */
   oauth2IntrospectionUrl?: string;
+  /** false: the server does not announce IDLE (clients must poll). */
+  idle?: boolean;
 }
 
 export interface Dovecot {
@@ -35,6 +37,11 @@ export interface Dovecot {
   addUser(user: string, password: string): void;
   /** An imapflow client logged in as `user` (the caller logs out). */
   connect(user: string, password: string): Promise<ImapFlow>;
+  /**
+   * Puts messages straight into the user's maildir (`new/`), as a local delivery agent would: thousands in
+   * a second where APPEND takes a round trip each. `folder` is INBOX or a top-level folder.
+   */
+  deliver(user: string, folder: string, messages: Buffer[]): void;
   /** APPENDs messages to `folder` (created when missing); returns their UIDs. */
   append(user: string, password: string, folder: string, messages: Buffer[]): Promise<number[]>;
   /** Stops the server and starts it again on the same ports with the same mail. */
@@ -90,7 +97,6 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const [port, tlsPort] = [await freePort(), await freePort()];
   const me = userInfo();
   const asRoot = me.uid === 0;
-  const mailUser = asRoot ? 'dovecot' : me.username;
   const mailUid = asRoot ? Number(execFileSync('id', ['-u', 'dovecot']).toString().trim()) : me.uid;
   const mailGid = asRoot ? Number(execFileSync('id', ['-g', 'dovecot']).toString().trim()) : me.gid;
   // Dovecot's unprivileged processes must reach the directories below this one.
@@ -98,10 +104,13 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const home = join(dir, 'home');
   mkdirSync(home);
   if (asRoot) chownSync(home, mailUid, mailGid);
-  const pair = ca.issue(['localhost', 'imap.tlsrpt.test']);
+  // testCa writes each name as "DNS:<name>"; the last one smuggles in the IP address clients connect to.
+  const pair = ca.issue(['localhost', 'imap.tlsrpt.test,IP:127.0.0.1']);
   writeFileSync(join(dir, 'cert.pem'), pair.cert);
   writeFileSync(join(dir, 'key.pem'), pair.key, { mode: 0o600 });
-  writeFileSync(join(dir, 'passwd'), '');
+  // One passwd-file per user: Dovecot notices a changed passwd-file by its mtime in whole seconds, so a
+  // user added to a shared file within the second of the last change could not log in yet.
+  mkdirSync(join(dir, 'users'));
   const oauth2 = options.oauth2IntrospectionUrl;
   if (oauth2) {
     writeFileSync(
@@ -143,7 +152,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     '}',
     'passdb {',
     '  driver = passwd-file',
-    `  args = scheme=PLAIN username_format=%u ${join(dir, 'passwd')}`,
+    `  args = scheme=PLAIN username_format=%u ${join(dir, 'users')}/%u`,
     ...(oauth2 ? ['  mechanisms = plain login'] : []),
     '}',
     ...(oauth2
@@ -161,11 +170,13 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     'service anvil {\n  chroot =\n}',
     'service stats {\n  unix_listener stats-writer {\n    mode = 0666\n  }\n}',
     'protocol imap {\n  mail_max_userip_connections = 100\n}',
+    ...(options.idle === false
+      ? ['imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT UIDPLUS MOVE LITERAL+ NAMESPACE CHILDREN UNSELECT']
+      : []),
     '',
   ].join('\n');
   const confPath = join(dir, 'dovecot.conf');
   writeFileSync(confPath, conf);
-  void mailUser;
 
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -226,13 +237,20 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     tlsPort,
     ca,
     addUser(user, password) {
-      writeFileSync(join(dir, 'passwd'), `${logTextSafe(user)}:{PLAIN}${password}::::::\n`, { flag: 'a' });
+      writeFileSync(join(dir, 'users', safeUserName(user)), `${user}:{PLAIN}${password}::::::\n`);
     },
     connect,
+    deliver(user, folder, messages) {
+      const maildir = join(home, user, 'Maildir', folder.toUpperCase() === 'INBOX' ? '' : `.${folder}`);
+      for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+      const stamp = Date.now();
+      messages.forEach((m, i) => writeFileSync(join(maildir, 'new', `${stamp}.M${i}P${process.pid}.tlsrpt-test`), m));
+      if (asRoot) execFileSync('chown', ['-R', `${mailUid}:${mailGid}`, join(home, user)]);
+    },
     async append(user, password, folder, messages) {
       const client = await connect(user, password);
       try {
-        if (folder.toUpperCase() !== 'INBOX') await client.mailboxCreate(folder).catch(() => undefined); // exists already: fine
+        if (folder.toUpperCase() !== 'INBOX') await client.mailboxCreate(folder);
         const uids: number[] = [];
         for (const m of messages) {
           const res = await client.append(folder, m);
@@ -258,8 +276,8 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   };
 }
 
-/** passwd-file users are one line each: a name with a colon or a newline would corrupt the file. */
-function logTextSafe(user: string): string {
-  if (/[:\n]/.test(user)) throw new Error(`test user name ${JSON.stringify(user)} cannot go in a passwd-file`);
+/** A test user's name is a file name and a passwd-file line: keep it to letters, digits, "." and "-". */
+function safeUserName(user: string): string {
+  if (!/^[A-Za-z0-9.-]+$/.test(user)) throw new Error(`test user name ${JSON.stringify(user)}: use letters, digits, "." and "-"`);
   return user;
 }
