@@ -76,6 +76,7 @@ export type OAuth2Config =
       readonly clientId: string;
       readonly clientSecret: string | null;
       readonly refreshToken: string;
+      readonly scope: string | null;
     };
 
 export interface MtaStsConfig {
@@ -285,7 +286,7 @@ function loadOAuth2Config(values: Values): OAuth2Config | null {
   const tokenUrl = values.IMAP_OAUTH2_TOKEN_URL;
   const clientId = values.IMAP_OAUTH2_CLIENT_ID;
   const refreshToken = values.IMAP_OAUTH2_REFRESH_TOKEN;
-  const flow = tokenUrl || clientId || refreshToken || values.IMAP_OAUTH2_CLIENT_SECRET;
+  const flow = tokenUrl || clientId || refreshToken || values.IMAP_OAUTH2_CLIENT_SECRET || values.IMAP_OAUTH2_SCOPE;
   if (command && flow) {
     throw new ConfigError(
       'IMAP_OAUTH2_TOKEN_COMMAND',
@@ -302,7 +303,14 @@ function loadOAuth2Config(values: Values): OAuth2Config | null {
   if (!clientId) throw new ConfigError('IMAP_OAUTH2_CLIENT_ID', 'the refresh-token flow needs the OAuth client ID');
   if (!refreshToken)
     throw new ConfigError('IMAP_OAUTH2_REFRESH_TOKEN', 'the refresh-token flow needs the refresh token granted for the mailbox');
-  return { kind: 'refresh', tokenUrl, clientId, clientSecret: values.IMAP_OAUTH2_CLIENT_SECRET, refreshToken };
+  return {
+    kind: 'refresh',
+    tokenUrl,
+    clientId,
+    clientSecret: values.IMAP_OAUTH2_CLIENT_SECRET,
+    refreshToken,
+    scope: values.IMAP_OAUTH2_SCOPE,
+  };
 }
 
 function readPem(name: string, path: string): Buffer {

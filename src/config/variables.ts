@@ -625,6 +625,14 @@ export const VARIABLES = {
     readBy: ['imap'],
     parse: text,
   }),
+  IMAP_OAUTH2_SCOPE: optional({
+    section: 'imap',
+    reload: 'imap',
+    unset: 'the scopes granted',
+    doc: 'XOAUTH2 refresh-token flow: scopes to ask for (Microsoft 365: https://outlook.office.com/IMAP.AccessAsUser.All offline_access)',
+    readBy: ['imap'],
+    parse: text,
+  }),
   IMAP_OAUTH2_CLIENT_SECRET: optional({
     reload: 'imap',
     section: 'imap',

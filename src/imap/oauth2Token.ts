@@ -46,6 +46,7 @@ export function createOAuth2TokenSource(config: OAuth2Config, fetchImpl: typeof 
     }
     const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: config.refreshToken, client_id: config.clientId });
     if (config.clientSecret) body.set('client_secret', config.clientSecret);
+    if (config.scope) body.set('scope', config.scope);
     let res: Response;
     try {
       res = await fetchImpl(config.tokenUrl, { method: 'POST', body, signal: AbortSignal.timeout(30_000) });

@@ -127,8 +127,8 @@ describe('IMAP reader service', () => {
     const inbox = await c.status('INBOX', { messages: true });
     const processed = await c.status('Processed', { messages: true });
     await c.logout();
-    assert.equal(inbox.messages, 0);
-    assert.equal(processed.messages, 10_000);
+    assert.equal(inbox && inbox.messages, 0);
+    assert.equal(processed && processed.messages, 10_000);
     assert.equal(
       passes.reduce((a, p) => a + p.stored, 0),
       10_000,
