@@ -172,6 +172,21 @@ describe('tlsrpt imap --once', () => {
     assert.doesNotMatch(r.stderr, /wrong-password/);
   });
 
+  it('tlsrpt quarantine show prints where a message came from', async () => {
+    const name = newUser();
+    await dovecot.append(name, 'secret pass', 'INBOX', [report(50)]);
+    assert.equal((await runCli(['imap', '--once'], env(name))).code, 0);
+    const [row] = await db.pool
+      .query<{ id: number }>(`SELECT id FROM raw_messages WHERE source_mailbox LIKE $1`, [`%//${name}@%`])
+      .then((r) => r.rows);
+    const show = await runCli(['quarantine', 'show', String(row!.id), '--format', 'json'], { DATABASE_URL: db.url });
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(
+      (JSON.parse(show.stdout) as { source: string }).source,
+      new RegExp(`^imap://${name}@127\\.0\\.0\\.1:\\d+/INBOX uidvalidity=\\d+ uid=1$`),
+    );
+  });
+
   it('reads over imaps:// (TLS from the first byte)', async () => {
     const name = newUser();
     await dovecot.append(name, 'secret pass', 'INBOX', [report(40)]);
