@@ -2,12 +2,14 @@
  * XOAUTH2 access tokens for mailboxes whose IMAP_URL has no password (Gmail, Microsoft 365): either printed
  * by a command the administrator provides (IMAP_OAUTH2_TOKEN_COMMAND: gcloud, oauth2l, az, a script), or got
  * from the provider's token endpoint with a refresh token (RFC 6749 section 6, IMAP_OAUTH2_TOKEN_URL ...).
- * A token is kept until shortly before it expires, or until the server refuses it (invalidate()).
+ * A token is kept until shortly before it expires, or until the server refuses it (invalidate()). A refresh
+ * token the endpoint refuses is a ConfigError (exit status 2 for `--once`; the slow login backoff for the
+ * service); an endpoint that cannot be reached or fails is an OAuth2TokenError, retried like an outage.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { OAuth2Config } from '../config/loadConfig.js';
-import { TlsrptError, errorMessage } from '../errors.js';
+import { ConfigError, TlsrptError, errorMessage } from '../errors.js';
 
 const run = promisify(execFile);
 
@@ -65,10 +67,13 @@ export function createOAuth2TokenSource(config: OAuth2Config, fetchImpl: typeof 
         typeof json.error === 'string'
           ? `${json.error}${typeof json.error_description === 'string' ? `: ${json.error_description}` : ''}`
           : text.slice(0, 200);
-      throw new OAuth2TokenError(
+      const message =
         `the token endpoint ${config.tokenUrl} refused the refresh token (HTTP ${res.status}: ${why}). ` +
-          'Check IMAP_OAUTH2_CLIENT_ID, IMAP_OAUTH2_CLIENT_SECRET and IMAP_OAUTH2_REFRESH_TOKEN, or grant a new refresh token.',
-      );
+        'Check IMAP_OAUTH2_CLIENT_ID, IMAP_OAUTH2_CLIENT_SECRET and IMAP_OAUTH2_REFRESH_TOKEN, or grant a new refresh token.';
+      // 400/401 (RFC 6749 section 5.2: invalid_grant, invalid_client): the settings are wrong or revoked, and
+      // retrying will not help; anything else (5xx, 429) may pass.
+      if (res.status === 400 || res.status === 401) throw new ConfigError('IMAP_OAUTH2_REFRESH_TOKEN', message);
+      throw new OAuth2TokenError(message);
     }
     const seconds = typeof json.expires_in === 'number' ? json.expires_in : 3600;
     return { token: json.access_token, until: Date.now() + Math.max(seconds * 1000 - EXPIRY_MARGIN_MS, 10_000) };

@@ -121,7 +121,6 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
         'username_attribute = username',
         'active_attribute = active',
         'active_value = true',
-        'tokeninfo_url =',
         '',
       ].join('\n'),
     );
