@@ -4,6 +4,7 @@
  * there, prints what it did and exits (cron, tests). A refused login is a configuration error: exit status 2.
  */
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { environmentHelp } from '../config/environmentHelp.js';
 import { createPool } from '../db/pool.js';
 import { requireCurrentSchema } from '../db/requireCurrentSchema.js';
@@ -11,7 +12,6 @@ import { errorMessage } from '../errors.js';
 import { pullOnce } from '../imap/mailboxReader.js';
 import { createOAuth2TokenSource } from '../imap/oauth2Token.js';
 import type { PullSummary } from '../imap/pullMailbox.js';
-import { createLogger } from '../log/createLogger.js';
 import { createProducerConnection, createReportQueue, enqueueRawMessages } from '../queue/reportQueue.js';
 import { formatRows, type Column } from '../stats/formatRows.js';
 import type { CliContext } from './cliContext.js';
@@ -48,7 +48,11 @@ export function registerImapCommands(program: Command, ctx: CliContext): void {
     const format = outputFormat(opts);
     const config = ctx.loadConfig();
     if (config.imap.mailboxes.length === 0) throw noMailbox();
-    const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 'tlsrpt-imap');
+    // The log goes to standard error, so that standard output holds only the table (or JSON, CSV) of the pass.
+    const log = pino(
+      { name: 'tlsrpt-imap', level: config.logLevel, base: { pid: process.pid } },
+      { write: (line: string) => ctx.err(line) },
+    );
     const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'tlsrpt-imap' });
     const redis = createProducerConnection(config.redisUrl, log);
     const queue = createReportQueue(redis, config.queuePrefix, log);

@@ -18,11 +18,23 @@ export interface ReaderTiming {
   /** First delay after a lost connection; doubles up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
-  /** First delay after a refused login. */
+  /** First delay after a refused login; doubles up to maxAuthBackoffMs. */
   authBackoffMs: number;
+  maxAuthBackoffMs: number;
 }
 
-export const DEFAULT_TIMING: ReaderTiming = { backoffMs: 1000, maxBackoffMs: 5 * 60_000, authBackoffMs: 5 * 60_000 };
+export const DEFAULT_TIMING: ReaderTiming = {
+  backoffMs: 1000,
+  maxBackoffMs: 5 * 60_000,
+  authBackoffMs: 5 * 60_000,
+  maxAuthBackoffMs: 60 * 60_000,
+};
+
+/** The wait before the next attempt, after `previous` ms: doubled, from the first delay, up to the ceiling. */
+export function nextDelay(timing: ReaderTiming, previous: number, refused: boolean): number {
+  const [first, max] = refused ? [timing.authBackoffMs, timing.maxAuthBackoffMs] : [timing.backoffMs, timing.maxBackoffMs];
+  return Math.min(Math.max(previous * 2, first), max);
+}
 
 export interface ReaderDeps extends PullDeps {
   imap: Pick<ImapConfig, 'pollMs' | 'extraCa'>;
@@ -123,7 +135,9 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
       wake = done;
     });
 
-  const session = async (): Promise<void> => {
+  /** One connection, from connect to close or stop; returns how many passes it completed. */
+  const session = async (): Promise<number> => {
+    let passes = 0;
     const c = await connectMailbox(deps, mailbox);
     client = c;
     // Set by the connection's events while a pass runs or the reader waits.
@@ -144,25 +158,28 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
     while (!stopped && !heard.closed) {
       heard.news = false;
       const summary = await pullMailbox(deps, c, mailbox, position);
+      passes++;
       if (summary.examined) log.info(summary, 'mailbox pass');
       deps.onPass?.(summary);
       if (!heard.news && !stopped && !heard.closed) await sleep(deps.imap.pollMs);
     }
     if (!heard.closed) await c.logout();
+    return passes;
   };
 
   const loop = async (): Promise<void> => {
     let delay = 0;
     while (!stopped) {
       try {
-        await session();
-        delay = 0;
-        if (!stopped) log.warn('the IMAP server closed the connection; reconnecting');
+        const passes = await session();
+        // A connection that did some work is retried at once; one closed before its first pass (a server
+        // that accepts and hangs up) backs off like a failure, so it cannot become a tight loop.
+        delay = passes > 0 ? 0 : nextDelay(timing, delay, false);
+        if (!stopped) log.warn({ retryInMs: delay }, 'the IMAP server closed the connection; reconnecting');
       } catch (err) {
         if (stopped) break;
         const refused = err instanceof ConfigError;
-        delay = refused ? Math.max(delay * 2, timing.authBackoffMs) : Math.min(Math.max(delay * 2, timing.backoffMs), timing.maxBackoffMs);
-        delay = Math.min(delay, Math.max(timing.maxBackoffMs, timing.authBackoffMs));
+        delay = nextDelay(timing, delay, refused);
         log.error(
           { err: errorMessage(err), retryInMs: delay },
           refused ? 'IMAP login refused; trying again later' : 'mailbox reading failed; reconnecting',

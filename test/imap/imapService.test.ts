@@ -32,7 +32,7 @@ const report = (id: string) =>
     reportId: `${id}@sender.example`,
   });
 
-const FAST = { backoffMs: 100, maxBackoffMs: 500, authBackoffMs: 3000 };
+const FAST = { backoffMs: 100, maxBackoffMs: 500, authBackoffMs: 3000, maxAuthBackoffMs: 6000 };
 
 describe('IMAP reader service', () => {
   let dovecot: Dovecot;
