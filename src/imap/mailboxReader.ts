@@ -9,7 +9,7 @@
 import { rootCertificates } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import type { ImapConfig } from '../config/loadConfig.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, TlsrptError, errorMessage } from '../errors.js';
 import { isLoopbackHost, type MailboxUrl } from './mailboxUrl.js';
 import type { OAuth2TokenSource } from './oauth2Token.js';
 import { newPosition, pullMailbox, type MailboxPosition, type PullDeps, type PullSummary } from './pullMailbox.js';
@@ -181,7 +181,7 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
         const refused = err instanceof ConfigError;
         delay = nextDelay(timing, delay, refused);
         log.error(
-          { err: errorMessage(err), retryInMs: delay },
+          { err: errorMessage(err), code: err instanceof TlsrptError ? err.code : undefined, retryInMs: delay },
           refused ? 'IMAP login refused; trying again later' : 'mailbox reading failed; reconnecting',
         );
       } finally {

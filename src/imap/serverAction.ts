@@ -9,7 +9,7 @@ export type ProcessedAction = { kind: 'seen' } | { kind: 'move'; folder: string 
 export type NonReportAction = { kind: 'leave' } | { kind: 'move'; folder: string };
 
 function moveFolder(value: string, name: string): string | null {
-  const m = /^move:(.+)$/i.exec(value);
+  const m = /^move:(.*)$/i.exec(value);
   if (!m) return null;
   const folder = m[1]!.trim();
   if (!folder) throw new ConfigError(name, '"move:" names no folder; write e.g. move:TLS-RPT/Processed');
