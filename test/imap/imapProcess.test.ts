@@ -1,6 +1,7 @@
 /**
  * `tlsrpt imap` as a real process: two mailboxes listed in the configuration file, both read; SIGHUP with a
- * changed IMAP_PROCESSED restarts the readers with it; SIGTERM stops cleanly (exit 0).
+ * changed IMAP_PROCESSED restarts the readers with it; SIGTERM stops cleanly (exit 0). And `tlsrpt serve`
+ * with IMAP_URL: a report mail in the mailbox ends as a report in SQL, with no DNS or MX involved.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +84,54 @@ describe('tlsrpt imap (process)', () => {
       proc.child.kill('SIGTERM');
       assert.equal(await proc.exited, 0, proc.stderr());
       assert.ok(proc.lines.some((l) => l.msg === 'stopped'));
+    } finally {
+      await proc.kill();
+    }
+  });
+
+  it('serve with IMAP_URL: the report in the mailbox becomes a report in SQL', async () => {
+    dovecot.addUser('gamma', 'pg');
+    const report = {
+      'organization-name': 'Google Inc.',
+      'date-range': { 'start-datetime': '2023-11-12T00:00:00Z', 'end-datetime': '2023-11-12T23:59:59Z' },
+      'contact-info': 'smtp-tls-reporting@google.com',
+      'report-id': '2023-11-12T00:00:00Z_example.com',
+      policies: [
+        {
+          policy: { 'policy-type': 'sts', 'policy-domain': 'example.com' },
+          summary: { 'total-successful-session-count': 42, 'total-failure-session-count': 0 },
+        },
+      ],
+    };
+    dovecot.deliver('gamma', 'INBOX', [buildReportMail({ report, reportId: 'serve-imap@google.com' })]);
+    const proc = startTlsrpt(['serve'], {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      IMAP_URL: `imap://gamma:pg@127.0.0.1:${dovecot.port}/INBOX`,
+      IMAP_PROCESSED: 'move:TLS-RPT/Processed',
+      SHUTDOWN_TIMEOUT_SECONDS: '5',
+    });
+    try {
+      const row = await waitFor(
+        'the report in SQL',
+        async () =>
+          (
+            await db.pool.query<{ organization_name: string; successful: number }>(
+              `SELECT r.organization_name, p.total_successful_session_count AS successful
+               FROM reports r JOIN policies p ON p.report_id = r.id WHERE r.report_id = $1`,
+              ['2023-11-12T00:00:00Z_example.com'],
+            )
+          ).rows[0],
+        60_000,
+      );
+      assert.deepEqual({ ...row }, { organization_name: 'Google Inc.', successful: 42 });
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
     } finally {
       await proc.kill();
     }
