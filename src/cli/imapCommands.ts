@@ -17,6 +17,9 @@ import { formatRows, type Column } from '../stats/formatRows.js';
 import type { CliContext } from './cliContext.js';
 import { addFormatOption, outputFormat, type FormatOptions } from './outputFormat.js';
 
+/** How long `--once` waits for Redis before it starts anyway. */
+const REDIS_WAIT_MS = 5000;
+
 const COLUMNS: readonly Column[] = [
   { name: 'mailbox', kind: 'text' },
   { name: 'examined', kind: 'count' },
@@ -58,6 +61,11 @@ export function registerImapCommands(program: Command, ctx: CliContext): void {
     const queue = createReportQueue(redis, config.queuePrefix, log);
     try {
       await requireCurrentSchema(pool);
+      // The producer connection refuses commands until it is connected (it never queues them): wait for it a
+      // little, so the first batch's jobs are not left to the worker's sweep. Redis down: the sweep does it.
+      await Promise.race([queue.waitUntilReady(), new Promise<void>((resolve) => setTimeout(resolve, REDIS_WAIT_MS).unref())]).catch(
+        (err: unknown) => log.warn({ err: errorMessage(err) }, 'Redis not reachable; the worker sweep will queue what is stored'),
+      );
       const tokens = config.imap.oauth2 ? createOAuth2TokenSource(config.imap.oauth2) : null;
       const deps = {
         pool,

@@ -161,7 +161,7 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
       passes++;
       if (summary.examined) log.info(summary, 'mailbox pass');
       deps.onPass?.(summary);
-      if (!heard.news && !stopped && !heard.closed) await sleep(deps.imap.pollMs);
+      if (!heard.news && !summary.incomplete && !stopped && !heard.closed) await sleep(deps.imap.pollMs);
     }
     if (!heard.closed) await c.logout();
     return passes;

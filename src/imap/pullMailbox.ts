@@ -22,6 +22,8 @@ import type { NonReportAction, ProcessedAction } from './serverAction.js';
 
 /** Messages per batch: one INSERT of up to this many rows (13 parameters each, far below PostgreSQL's 65,535). */
 export const BATCH_SIZE = 250;
+/** PostgreSQL's unique_violation SQLSTATE. */
+const UNIQUE_VIOLATION = '23505';
 /** Bytes fetched in one FETCH at most, so a batch of large messages does not sit in memory at once. */
 const FETCH_BYTES_MAX = 32 * 1024 * 1024;
 
@@ -53,6 +55,8 @@ export interface PullSummary {
   alreadyStored: number;
   nonReport: number;
   tooLarge: number;
+  /** The pass stopped early (another reader raced it for a batch): pass again at once. */
+  incomplete?: boolean;
 }
 
 export function newPosition(): MailboxPosition {
@@ -82,7 +86,10 @@ export async function pullMailbox(deps: PullDeps, client: ImapFlow, mailbox: Mai
     const uids = found.filter((u) => u > position.lastUid).sort((a, b) => a - b);
     for (let i = 0; i < uids.length; i += BATCH_SIZE) {
       const batch = uids.slice(i, i + BATCH_SIZE);
-      await pullBatch(deps, client, mailbox, uidValidity, batch, summary);
+      if (!(await pullBatch(deps, client, mailbox, uidValidity, batch, summary))) {
+        summary.incomplete = true;
+        break;
+      }
       position.lastUid = batch[batch.length - 1]!;
     }
     return summary;
@@ -98,8 +105,10 @@ async function pullBatch(
   uidValidity: number,
   uids: number[],
   summary: PullSummary,
-): Promise<void> {
-  summary.examined += uids.length;
+): Promise<boolean> {
+  // Counted here and added to the summary only when the batch is done (a batch read again counts once).
+  let alreadyStored = 0;
+  let tooLarge = 0;
   const source = { mailbox: mailbox.label, uidValidity };
   const known = await deps.pool.query<{ source_uid: string }>(
     `SELECT source_uid FROM raw_messages
@@ -108,18 +117,15 @@ async function pullBatch(
   );
   const storedUids = new Set(known.rows.map((r) => Number(r.source_uid)));
   const settle: number[] = [...storedUids];
-  summary.alreadyStored += storedUids.size;
+  alreadyStored += storedUids.size;
   const nonReport: number[] = [];
 
-  const sizes = await client.fetchAll(
-    uids.filter((u) => !storedUids.has(u)),
-    { uid: true, size: true },
-    { uid: true },
-  );
+  const unknown = uids.filter((u) => !storedUids.has(u));
+  const sizes = unknown.length ? await client.fetchAll(unknown, { uid: true, size: true }, { uid: true }) : [];
   const wanted: Array<{ uid: number; size: number }> = [];
   for (const m of sizes) {
     if ((m.size ?? 0) > deps.maxMessageBytes) {
-      summary.tooLarge++;
+      tooLarge++;
       deps.log.warn(
         { mailbox: mailbox.label, uid: m.uid, bytes: m.size, maxMessageBytes: deps.maxMessageBytes },
         'message larger than MAX_MESSAGE_SIZE left in the mailbox',
@@ -154,7 +160,7 @@ async function pullBatch(
   for (const r of reports) {
     const key = r.sha256.toString('hex');
     if (storedBytes.has(key) || inBatch.has(key)) {
-      summary.alreadyStored++;
+      alreadyStored++;
       settle.push(r.uid);
     } else {
       inBatch.add(key);
@@ -164,7 +170,17 @@ async function pullBatch(
 
   if (fresh.length) {
     const items: RawInsert[] = fresh.map((r) => ({ raw: r.raw, envelope: { channel: 'imap', source: { ...source, uid: r.uid } } }));
-    const ids = await insertRawMessages(deps.pool, items);
+    let ids: number[];
+    try {
+      ids = await insertRawMessages(deps.pool, items);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+      // Another reader of the same mailbox committed some of these first (raw_messages_imap_source_idx).
+      // The whole INSERT was rolled back: this pass ends here, before the batch counts as done, and the next
+      // pass reads the batch again and finds those rows.
+      deps.log.info({ mailbox: mailbox.label }, 'another reader stored some of these messages first; reading the batch again');
+      return false;
+    }
     summary.stored += ids.length;
     settle.push(...fresh.map((r) => r.uid));
     // Awaited (a pass is not in a hurry, and `--once` closes the queue after it); a failure is only logged.
@@ -178,8 +194,12 @@ async function pullBatch(
 
   // Only now, with every report of the batch committed, does the server hear about them.
   await settleOnServer(client, settle, deps.processed);
-  summary.nonReport += nonReport.length;
   if (deps.nonReport.kind === 'move') await settleOnServer(client, nonReport, deps.nonReport);
+  summary.examined += uids.length;
+  summary.alreadyStored += alreadyStored;
+  summary.tooLarge += tooLarge;
+  summary.nonReport += nonReport.length;
+  return true;
 }
 
 /** Splits messages into runs of at most `max` bytes (a single larger message is a run of its own). */

@@ -129,6 +129,23 @@ describe('tlsrpt imap --once', () => {
     assert.equal((await folderUids(name, 'Not reports')).length, 1, 'non-report mail moved, never deleted');
   });
 
+  it('two readers of one mailbox at once store each message once', async () => {
+    const name = newUser();
+    dovecot.deliver(
+      name,
+      'INBOX',
+      Array.from({ length: 600 }, (_, i) => report(1000 + i)),
+    );
+    const [a, b] = await Promise.all([runCli(['imap', '--once'], env(name)), runCli(['imap', '--once'], env(name))]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    // Whatever a race left unread, the next pass reads.
+    assert.equal((await runCli(['imap', '--once'], env(name))).code, 0);
+    const rows = await stored(name);
+    assert.equal(rows.length, 600);
+    assert.equal(new Set(rows.map((r) => r.source_uid)).size, 600);
+  });
+
   it('delete removes stored reports from the server', async () => {
     const name = newUser();
     await dovecot.append(name, 'secret pass', 'INBOX', [report(20), plainMail(3)]);
