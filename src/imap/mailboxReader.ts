@@ -70,7 +70,7 @@ export async function connectMailbox(deps: Pick<ReaderDeps, 'imap' | 'tokens' | 
     port: mailbox.port,
     secure: mailbox.secure,
     // Required off loopback (mailboxUrl.ts); on loopback used when offered.
-    doSTARTTLS: mailbox.secure ? undefined : mailbox.requireStartTls ? true : undefined,
+    doSTARTTLS: mailbox.requireStartTls ? true : undefined,
     auth,
     logger: false,
     tls: {
@@ -113,7 +113,7 @@ export async function pullOnce(deps: ReaderDeps, mailbox: MailboxUrl): Promise<P
 }
 
 export interface MailboxReader {
-  /** Stops waiting, finishes the pass in progress (its batch is committed and settled), logs out. */
+  /** Stops waiting, ends the pass after the batch in progress (committed and settled), logs out. */
   stop(): Promise<void>;
 }
 
@@ -122,6 +122,7 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
   const log = deps.log.child({ mailbox: mailbox.label });
   const position: MailboxPosition = newPosition();
   let stopped = false;
+  const passDeps: ReaderDeps = { ...deps, stopping: () => stopped };
   let client: ImapFlow | null = null;
   let wake: (() => void) | null = null;
   const sleep = (ms: number) =>
@@ -157,7 +158,7 @@ export function startMailboxReader(deps: ReaderDeps, mailbox: MailboxUrl): Mailb
     );
     while (!stopped && !heard.closed) {
       heard.news = false;
-      const summary = await pullMailbox(deps, c, mailbox, position);
+      const summary = await pullMailbox(passDeps, c, mailbox, position);
       passes++;
       if (summary.examined) log.info(summary, 'mailbox pass');
       deps.onPass?.(summary);

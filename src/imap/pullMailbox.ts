@@ -36,6 +36,8 @@ export interface PullDeps {
   maxMessageBytes: number;
   processed: ProcessedAction;
   nonReport: NonReportAction;
+  /** True once the reader is stopping: the pass ends after the batch in progress (a first sync can be long). */
+  stopping?: () => boolean;
 }
 
 /** What a reader remembers of a mailbox between passes (in memory: a new process looks at everything once). */
@@ -55,7 +57,7 @@ export interface PullSummary {
   alreadyStored: number;
   nonReport: number;
   tooLarge: number;
-  /** The pass stopped early (another reader raced it for a batch): pass again at once. */
+  /** The pass stopped early (stopping, or another reader raced it for a batch): pass again at once. */
   incomplete?: boolean;
 }
 
@@ -85,6 +87,10 @@ export async function pullMailbox(deps: PullDeps, client: ImapFlow, mailbox: Mai
     // "n:*" always matches the highest UID, even one below n (RFC 9051 section 6.4.8): drop what was done.
     const uids = found.filter((u) => u > position.lastUid).sort((a, b) => a - b);
     for (let i = 0; i < uids.length; i += BATCH_SIZE) {
+      if (deps.stopping?.()) {
+        summary.incomplete = true;
+        break;
+      }
       const batch = uids.slice(i, i + BATCH_SIZE);
       if (!(await pullBatch(deps, client, mailbox, uidValidity, batch, summary))) {
         summary.incomplete = true;
