@@ -236,8 +236,8 @@ export const VARIABLES = {
   MAX_MESSAGE_SIZE: scalar({
     section: 'smtp',
     default: '10MiB',
-    doc: 'largest mail accepted (552 above it); units B, KiB, MiB, GiB, kB, MB, GB',
-    readBy: ['receiver'],
+    doc: 'largest mail accepted (552 above it; left in the mailbox by tlsrpt imap); units B, KiB, MiB, GiB, kB, MB, GB',
+    readBy: ['receiver', 'imap'],
     parse: size,
   }),
   SMTP_MAX_CONNECTIONS: scalar({
