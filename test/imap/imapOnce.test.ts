@@ -146,6 +146,23 @@ describe('tlsrpt imap --once', () => {
     assert.equal(new Set(rows.map((r) => r.source_uid)).size, 600);
   });
 
+  it('a move that fails after the commit leaves the messages in place; the next run moves them without storing again', async () => {
+    const name = newUser();
+    await dovecot.append(name, 'secret pass', 'INBOX', [report(60), report(61)]);
+    // Dovecot refuses to create a folder whose name is longer than a file name may be: the commit succeeds,
+    // the move fails, as if the process had died between the two.
+    const failed = await runCli(['imap', '--once'], env(name, 'INBOX', { IMAP_PROCESSED: `move:${'x'.repeat(300)}` }));
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.equal((await stored(name)).length, 2, 'committed before the move was tried');
+    assert.deepEqual(await folderUids(name, 'INBOX'), [1, 2], 'nothing left the folder');
+    const r = await runCli(['imap', '--once', '--format', 'json'], env(name, 'INBOX', { IMAP_PROCESSED: 'move:Done' }));
+    assert.equal(r.code, 0, r.stderr);
+    const [row] = JSON.parse(r.stdout) as Array<{ stored: number; alreadyStored: number }>;
+    assert.deepEqual([row!.stored, row!.alreadyStored], [0, 2]);
+    assert.equal((await stored(name)).length, 2);
+    assert.equal((await folderUids(name, 'Done')).length, 2);
+  });
+
   it('delete removes stored reports from the server', async () => {
     const name = newUser();
     await dovecot.append(name, 'secret pass', 'INBOX', [report(20), plainMail(3)]);
