@@ -94,6 +94,15 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const binary = requireDovecot();
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-dovecot-'));
   const ca = createTestCa();
+  let child: ChildProcess | null = null;
+  // Whatever happens to the test file, its server does not outlive it, and its directory goes too.
+  const onExit = () => {
+    // The process is ending and cannot wait: SIGKILL, so the server writes nothing more into the directory.
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    ca.cleanup();
+  };
+  process.once('exit', onExit);
   const [port, tlsPort] = [await freePort(), await freePort()];
   const me = userInfo();
   const asRoot = me.uid === 0;
@@ -177,7 +186,6 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   const confPath = join(dir, 'dovecot.conf');
   writeFileSync(confPath, conf);
 
-  let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   const logText = () => (existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8') : '');
 
@@ -185,6 +193,10 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     let stderr = '';
     const proc = spawn(binary, ['-F', '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A test file that fails before its after() hook must still end: the server does not hold the process
+    // open, and the exit hook below stops it.
+    proc.unref();
+    (proc.stderr as net.Socket).unref();
     child = proc;
     let gone = false;
     exited = new Promise((resolve) =>
@@ -226,6 +238,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   try {
     await start();
   } catch (err) {
+    process.removeListener('exit', onExit);
     rmSync(dir, { recursive: true, force: true });
     ca.cleanup();
     throw err;
@@ -268,6 +281,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     start,
     async stop() {
       await halt();
+      process.removeListener('exit', onExit);
       rmSync(dir, { recursive: true, force: true });
       ca.cleanup();
     },

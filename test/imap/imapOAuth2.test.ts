@@ -59,7 +59,11 @@ describe('tlsrpt imap with XOAUTH2', () => {
   before(async () => {
     const introspectionUrl = `${await listen(introspection)}/introspect`;
     tokenUrl = `${await listen(tokenEndpoint)}/token`;
-    [dovecot, db] = await Promise.all([startDovecot({ oauth2IntrospectionUrl: introspectionUrl }), createTestDatabase()]);
+    // Each assigned as it starts, so that after() stops what did start when the other fails.
+    await Promise.all([
+      startDovecot({ oauth2IntrospectionUrl: introspectionUrl }).then((d) => (dovecot = d)),
+      createTestDatabase().then((d) => (db = d)),
+    ]);
     dovecot.deliver('reports', 'INBOX', [buildReportMail({ report: { 'report-id': 'x' }, reportId: 'oauth2-1@sender.example' })]);
   });
   after(async () => {

@@ -72,7 +72,8 @@ describe('tlsrpt imap --once', () => {
   };
 
   before(async () => {
-    [dovecot, db] = await Promise.all([startDovecot(), createTestDatabase()]);
+    // Each assigned as it starts, so that after() stops what did start when the other fails.
+    await Promise.all([startDovecot().then((d) => (dovecot = d)), createTestDatabase().then((d) => (db = d))]);
   });
   after(async () => {
     await Promise.all([dovecot?.stop(), db?.drop(), clearQueuePrefix(prefix)]);

@@ -25,7 +25,8 @@ describe('tlsrpt imap (process)', () => {
   const prefix = `test-imap-proc-${process.pid}`;
 
   before(async () => {
-    [dovecot, db] = await Promise.all([startDovecot(), createTestDatabase()]);
+    // Each assigned as it starts, so that after() stops what did start when the other fails.
+    await Promise.all([startDovecot().then((d) => (dovecot = d)), createTestDatabase().then((d) => (db = d))]);
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });

@@ -60,7 +60,12 @@ describe('IMAP reader service', () => {
   };
 
   before(async () => {
-    [dovecot, noIdle, db] = await Promise.all([startDovecot(), startDovecot({ idle: false }), createTestDatabase()]);
+    // Each assigned as it starts, so that after() stops what did start when another part fails.
+    await Promise.all([
+      startDovecot().then((d) => (dovecot = d)),
+      startDovecot({ idle: false }).then((d) => (noIdle = d)),
+      createTestDatabase().then((d) => (db = d)),
+    ]);
   });
   after(async () => {
     await Promise.all(services.map((s) => s.stop()));
