@@ -217,6 +217,8 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   };
   const halt = async (): Promise<void> => {
     if (!child) return;
+    // Held again while it stops (it is unreferenced while it runs), so the wait keeps the process alive.
+    child.ref();
     child.kill('SIGTERM');
     await exited;
     child = null;
