@@ -73,6 +73,18 @@ BEGIN
 END
 $fn$;
 
+-- The tables whose rows were deleted with a report (or policy, or failure detail) by a foreign key ON
+-- DELETE CASCADE, which partitioning removed (below): the prune deletes their rows naming the reports of each
+-- month it drops (src/retention/pruneData.ts). A later table that refers to reports.id without a key adds
+-- itself here to be pruned with them.
+CREATE TABLE retention_cascades (
+  referencing_table   text NOT NULL,
+  referencing_column  text NOT NULL,
+  -- reports, policies or failure_details: whose ids the column holds.
+  referenced_table    text NOT NULL,
+  PRIMARY KEY (referencing_table, referencing_column)
+);
+
 -- Rebuilds table tbl partitioned by month of stored_at. add_stored_at: the table has no such column; it is
 -- added at the end, so that SELECT old.*, <its report's stored_at> lines up with the new columns whatever
 -- columns earlier migrations added. A row whose report is missing (possible only for rows written by hand,
@@ -91,9 +103,19 @@ DECLARE
   month date;
 BEGIN
   -- Foreign keys from other tables to this one (alert_window_reports -> reports, failure_details ->
-  -- policies, any later table's): they cannot point at a partitioned table's id.
-  FOR r IN SELECT c.conrelid::regclass AS on_table, c.conname FROM pg_constraint c
+  -- policies, any later table's): they cannot point at a partitioned table's id. Those that deleted their
+  -- rows with the referenced row (ON DELETE CASCADE, single column) are recorded in retention_cascades:
+  -- the prune deletes their rows with each month it drops.
+  FOR r IN SELECT c.conrelid::regclass AS on_table, c.conname, c.confdeltype, c.conkey,
+                  (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = c.conkey[1]) AS column_name
+           FROM pg_constraint c
            WHERE c.contype = 'f' AND c.confrelid = tbl::regclass AND c.conrelid <> tbl::regclass LOOP
+    IF r.confdeltype = 'c' AND cardinality(r.conkey) = 1
+       AND r.on_table::text NOT IN ('reports', 'policies', 'failure_details', 'reports_unpartitioned', 'policies_unpartitioned',
+                                    'failure_details_unpartitioned') THEN
+      INSERT INTO retention_cascades (referencing_table, referencing_column, referenced_table)
+      VALUES (r.on_table::text, r.column_name, tbl) ON CONFLICT DO NOTHING;
+    END IF;
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.on_table, r.conname);
   END LOOP;
 
@@ -222,6 +244,7 @@ CREATE TABLE retention_runs (
 -- back only if no row names one that retention removed, and raw becomes NOT NULL again only if no bytes were
 -- pruned: otherwise this fails and changes nothing (restore the backup taken before the upgrade instead).
 DROP TABLE retention_runs;
+DROP TABLE retention_cascades;
 DROP INDEX raw_messages_raw_kept_idx;
 ALTER TABLE raw_messages ALTER COLUMN raw SET NOT NULL;
 

@@ -98,6 +98,11 @@ export async function pruneData(client: PoolClient, settings: RetentionSettings,
   if (cutoffs.reports) summary.messageRows = await pruneMessageRows(client, cutoffs.reports, { batch, dryRun, signal });
   if (summary.messageRows.messages > 0) progress(`${summary.messageRows.messages} message rows ${dryRun ? 'to remove' : 'removed'}`);
 
+  const cascades = (
+    await client.query<{ referencing_table: string; referencing_column: string; referenced_table: string }>(
+      `SELECT referencing_table, referencing_column, referenced_table FROM retention_cascades ORDER BY 1, 2`,
+    )
+  ).rows;
   for (const [month, partitions] of monthsToDrop(await listPartitions(client), cutoffs.reports)) {
     if (signal?.aborted) break;
     const reports = partitions.find((p) => p.parent === 'reports');
@@ -118,9 +123,15 @@ export async function pruneData(client: PoolClient, settings: RetentionSettings,
       bytes: Number(size.rows[0]!.bytes),
     };
     if (!dryRun) {
-      // alert_window_reports names the reports each alert window covered; its key to reports went with the
-      // partitioning (migrations/0013), so its rows go here, with their month.
-      if (reports) await client.query(`DELETE FROM alert_window_reports WHERE report_id IN (SELECT id FROM ${quoteIdent(reports.name)})`);
+      // The rows that a foreign key used to delete with these (alert_window_reports, the reports each alert
+      // window covered, and any table recorded since): the keys went with the partitioning (migrations/0013).
+      for (const c of cascades) {
+        const part = partitions.find((p) => p.parent === c.referenced_table);
+        if (!part) continue;
+        await client.query(
+          `DELETE FROM ${quoteIdent(c.referencing_table)} WHERE ${quoteIdent(c.referencing_column)} IN (SELECT id FROM ${quoteIdent(part.name)})`,
+        );
+      }
       for (const p of orderForDrop(partitions)) await dropPartition(client, p.parent, p.name, false);
       progress(`month ${month} dropped: ${pruned.reports} reports, ${pruned.partitions.join(', ')}`);
     }

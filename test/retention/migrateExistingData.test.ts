@@ -131,6 +131,10 @@ describe('migration 0013 on a database with data', () => {
       months.rows.map((r) => r.t),
       ['failure_details_2025_01', 'failure_details_2026_03'],
     );
+    const cascades = await pool.query(`SELECT referencing_table, referencing_column, referenced_table FROM retention_cascades`);
+    assert.deepEqual(cascades.rows, [
+      { referencing_table: 'alert_window_reports', referencing_column: 'report_id', referenced_table: 'reports' },
+    ]);
     const identities = await pool.query(`SELECT id, organization_name, report_id, raw_message_id FROM report_identities ORDER BY id`);
     assert.deepEqual(identities.rows, [
       { id: 1, organization_name: 'Google Inc.', report_id: 'g-1', raw_message_id: 1 },

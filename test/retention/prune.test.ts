@@ -143,10 +143,22 @@ describe('pruneData', () => {
     const detailsBefore = await rowsOf(db.pool, `SELECT * FROM failure_stats WHERE day < $1`, [`${year + 1}-01-01`]);
     assert.ok(detailsBefore.length > 0);
 
+    // An alert window covering an old report and the recent one: the old report's row goes with its month.
+    const window = await db.pool.query(`INSERT INTO alert_windows (policy_domain, closes_at) VALUES ('a.example', now()) RETURNING id`);
+    await db.pool.query(
+      `INSERT INTO alert_window_reports (report_id, policy_domain, window_id) VALUES ($1, 'a.example', $3), ($2, 'a.example', $3)`,
+      [oldReports[0]!.reportId, recentReport.reportId, window.rows[0].id],
+    );
+
     const summary = await prune();
     assert.deepEqual(
       summary.months.map((m) => m.month),
       [OLD_KEY],
+    );
+    const covered = await db.pool.query(`SELECT report_id FROM alert_window_reports`);
+    assert.deepEqual(
+      covered.rows.map((r) => r.report_id),
+      [recentReport.reportId],
     );
     for (const t of ['reports', 'policies', 'failure_details']) {
       assert.equal(
