@@ -280,3 +280,52 @@ describe('tlsrpt prune', () => {
     assert.match(kept.stdout, /kept \(RETENTION_QUARANTINE_DAYS=0\)/);
   });
 });
+
+describe('pruning does not stall ingestion', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db?.drop());
+
+  it('while a month waits to be detached behind a long query, reports are still stored', async () => {
+    const month = new Date(Date.UTC(new Date().getUTCFullYear() - 2, 1, 10)).toISOString();
+    const [old] = await storeSpecs(db.pool, [
+      { org: 'Old', reportId: 'old', day: month.slice(0, 10), domain: 'a.example', ok: 1, failures: {} },
+    ]);
+    await moveToPast(db.pool, [old!.reportId], [old!.rawMessageId], month);
+    await foldRollups(db.pool);
+
+    // A reader in the middle of a long transaction over every month (a dashboard, a backup).
+    const reader = await db.pool.connect();
+    const pruner = await db.pool.connect();
+    try {
+      await reader.query(`BEGIN ISOLATION LEVEL REPEATABLE READ`);
+      await reader.query(`SELECT count(*) FROM reports`);
+      const pid = (await pruner.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
+      const pruning = pruneData(pruner, DEFAULTS);
+      // The detach waits for the reader ...
+      for (let i = 0; ; i++) {
+        const waiting = await db.pool.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%DETACH%'`, [pid]);
+        if (waiting.rows[0]?.wait_event_type === 'Lock') break;
+        if (i > 200) throw new Error('the prune never reached its detach');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // ... and meanwhile the worker's statement stores a report in this month's partition, at once.
+      const t0 = Date.now();
+      const [stored] = await storeSpecs(db.pool, [
+        { org: 'New', reportId: 'during-prune', day: ago(1).slice(0, 10), domain: 'a.example', ok: 2, failures: {} },
+      ]);
+      assert.equal(stored!.outcome, 'stored');
+      assert.ok(Date.now() - t0 < 5000, `stored in ${Date.now() - t0} ms while the detach waited`);
+      await reader.query('COMMIT');
+      const summary = await pruning;
+      assert.equal(summary.months.length, 1);
+    } finally {
+      // After the COMMIT above this is a no-op (PostgreSQL warns, no error); after a failure it ends the reader's transaction.
+      await reader.query('ROLLBACK');
+      reader.release();
+      pruner.release();
+    }
+  });
+});
