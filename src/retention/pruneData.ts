@@ -138,6 +138,13 @@ export async function pruneData(client: PoolClient, settings: RetentionSettings,
     summary.months.push(pruned);
   }
 
+  if (!dryRun && !signal?.aborted) {
+    // Autovacuum analyzes each month partition but never the partitioned tables themselves, whose
+    // statistics the planner uses for the joins of the views: gather them once a day, here. It reads a
+    // sample, and its lock (SHARE UPDATE EXCLUSIVE) does not hold off inserts or queries.
+    await client.query(`ANALYZE ${PARTITIONED_TABLES.map(quoteIdent).join(', ')}`);
+  }
+
   // An interrupted prune is not recorded: the next check runs it again.
   if (!dryRun && !signal?.aborted) {
     await client.query(
