@@ -59,7 +59,10 @@ export async function attachReports(
       // deadlock, and a window being evaluated is never joined meanwhile. (DISTINCT keeps the sorted
       // subquery from being flattened: the locks are taken in its order.)
       await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
-      const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs, maxReportAgeMs] });
+      const opened = await c.query<{ id: number; closes_at: Date }>({
+        ...ATTACH_REPORTS,
+        values: [reportIds, groupWaitMs, maxReportAgeMs],
+      });
       return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
     },
     { keyedLookups: true },
