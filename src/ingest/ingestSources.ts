@@ -104,6 +104,11 @@ export interface IngestOptions {
 }
 
 const DEFAULT_BATCH = 256;
+/**
+ * A batch also ends at this many bytes of mail: a mailbox export holds large non-report mail too (a few
+ * megabytes each, up to MAX_MESSAGE_SIZE), and 256 of those in hand would be gigabytes.
+ */
+const BATCH_BYTES = 16 * 2 ** 20;
 /** Batches being processed while the next is read and accepted: Node parses one while PostgreSQL stores the other. */
 const BATCHES_IN_FLIGHT = 2;
 
@@ -186,11 +191,14 @@ export async function ingestSources(
 
   try {
     let batch: SourceMessage[] = [];
+    let batchBytes = 0;
     for await (const m of readSourceMessages(sources, sizes, deps.maxMessageBytes)) {
       batch.push(m);
-      if (batch.length >= batchSize) {
+      batchBytes += m.raw?.length ?? 0;
+      if (batch.length >= batchSize || batchBytes >= BATCH_BYTES) {
         await launch(batch);
         batch = [];
+        batchBytes = 0;
       }
     }
     if (batch.length) await launch(batch);
