@@ -95,7 +95,7 @@ function largeMail(body64: string, i: number, tag: string): Buffer {
 }
 
 /** `count` report mails in one mbox. */
-async function writeReportMbox(path: string, count: number, tag: string): Promise<void> {
+export async function writeReportMbox(path: string, count: number, tag: string): Promise<void> {
   const rand = createRandom(8460);
   const out = createWriteStream(path);
   for (let i = 0; i < count; i++) await write(out, writeMboxrd([reportMail(rand, tag, i)]));
@@ -103,7 +103,11 @@ async function writeReportMbox(path: string, count: number, tag: string): Promis
 }
 
 /** An mbox of about `bytes`: report mails among large mail. Returns how many of each it holds. */
-async function writeLargeMbox(path: string, bytes: number, tag: string): Promise<{ reports: number; large: number; oversized: number }> {
+export async function writeLargeMbox(
+  path: string,
+  bytes: number,
+  tag: string,
+): Promise<{ reports: number; large: number; oversized: number }> {
   const rand = createRandom(14);
   const body64 = (size: number) =>
     randomBytes(Math.floor((size * 3) / 4))
