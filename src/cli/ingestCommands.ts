@@ -134,6 +134,7 @@ function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: {
     start(bytesTotal) {
       startedAt = lastLineAt = Date.now();
       total = bytesTotal;
+      last = { elapsedMs: 0, bytesDone: 0, bytesTotal, messages: 0 };
       bar?.start(Math.max(total, 1), 0, payload(last));
     },
     update(bytesDone, messages) {
