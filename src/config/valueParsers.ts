@@ -33,6 +33,25 @@ export function decimal(min: number, max: number): (text: string, name: string) 
   };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** "3d", "72h", "90m", "2w", or a bare number of days ("3", "1.5") -> milliseconds. */
+export function durationDays(minMs: number, maxMs: number): (text: string, name: string) => number {
+  return (text, name) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([mhdw]?)$/i.exec(text);
+    if (!m) throw new ConfigError(name, `"${text}" is not a duration; write e.g. 3d, 72h or 90m (a bare number is days)`);
+    const ms = Math.round(Number(m[1]) * DURATION_UNITS_MS[(m[2] || 'd').toLowerCase()]!);
+    if (ms < minMs || ms > maxMs) {
+      throw new ConfigError(name, `${text} is out of range: use ${formatDuration(minMs)} to ${formatDuration(maxMs)}`);
+    }
+    return ms;
+  };
+}
+
+function formatDuration(ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`;
+}
+
 /** "0.5" or "0.5%" -> 0.5. */
 export function percent(text: string, name: string): number {
   return decimal(0, 100)(text.replace(/%$/, ''), name);

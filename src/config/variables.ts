@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import {
   decimal,
   dnsServerList,
+  durationDays,
   domainList,
   emailAddress,
   emailAddressList,
@@ -496,6 +497,14 @@ export const VARIABLES = {
     doc: 'days of silence from a daily reporter before a quiet-reporter alert; 0 is off',
     readBy: ['worker'],
     parse: wholeNumber(0, 365),
+  }),
+  ALERT_MAX_REPORT_AGE: scalar({
+    section: 'alerts',
+    default: '3d',
+    reload: 'alerts',
+    doc: 'a report whose date range ended longer than this before it was stored joins no alert window (a backfill); e.g. 3d, 72h',
+    readBy: ['worker'],
+    parse: durationDays(3_600_000, 3650 * 86_400_000),
   }),
   ALERT_DELIVERY_ATTEMPTS: scalar({
     section: 'alerts',

@@ -9,12 +9,26 @@ import type { MessageStatus } from './messageState.js';
 export type { MessageStatus } from './messageState.js';
 export type Channel = 'smtp' | 'http' | 'ingest';
 
+/**
+ * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
+ * (mailbox, UIDVALIDITY, UID) or an ingested file's message (file, position: 1-based in an mbox).
+ */
+export interface MessageSource {
+  /** The mailbox as `imap://USER@HOST:PORT/FOLDER` (never the password). */
+  mailbox?: string;
+  uidValidity?: number;
+  uid?: number;
+  file?: string;
+  position?: number;
+}
+
 export interface Envelope {
   channel: Channel;
   remoteAddress?: string | null;
   helo?: string | null;
   mailFrom?: string | null;
   rcptTo?: string[];
+  source?: MessageSource;
 }
 
 export interface RawMessage {
