@@ -13,8 +13,8 @@ import {
   percentile,
   processCpuMs,
   selfCpuMs,
-  serviceCpu,
-  serviceCpuDelta,
+  serviceCpuFor,
+  serviceCpuSince,
   startTlsrpt,
   type TlsrptProcess,
 } from '../lib/benchEnv.js';
@@ -169,14 +169,14 @@ export const endToEndScenario: Scenario = {
             const cpu0 = processes.map((p) => processCpuMs(p.pid));
             const machine0 = machineCpuMs();
             const self0 = selfCpuMs();
-            const services0 = serviceCpu();
+            const services0 = await serviceCpuFor(ctx.db);
             const load = await sender.send(ctx, ports, bodies);
             const selfMs = selfCpuMs() - self0;
             if (load.failures.length) throw new Error(`${load.failures.length} deliveries failed; first: ${load.failures[0]}`);
             const settled = await waitSettled(ctx, load.deliveries.length, 120_000 + bodies.length * 20);
             const rolledUpAt = await waitRolledUp(ctx, 120_000);
             const machine1 = machineCpuMs();
-            const services = serviceCpuDelta(services0, serviceCpu());
+            const services = await serviceCpuSince(ctx.db, services0);
             const pipelineMs = processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
             const startEpoch = performance.timeOrigin + load.startedAt;
             const lastSettled = Math.max(...settled.values());
