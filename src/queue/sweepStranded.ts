@@ -6,6 +6,7 @@
  * message queued twice anyway is processed once (a settled message is skipped).
  */
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
@@ -20,7 +21,7 @@ export interface Sweeper {
 
 const BATCH = 1000;
 
-export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; log: Logger }, intervalMs: number): Sweeper {
+export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis: Redis; log: Logger }, intervalMs: number): Sweeper {
   // Only messages older than one interval: younger ones are normally still on their way through the queue.
   const minAgeMs = intervalMs;
   let running: Promise<number> | null = null;

@@ -128,7 +128,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   });
   logQueueErrors(worker, workerConnection, log);
 
-  const sweeper = startSweeper({ pool, queue, log }, config.worker.sweepIntervalMs);
+  const sweeper = startSweeper({ pool, queue, redis: producerConnection, log }, config.worker.sweepIntervalMs);
 
   return {
     pool,

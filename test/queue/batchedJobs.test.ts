@@ -165,7 +165,7 @@ describe('the worker settles each message of a job on its own', () => {
     const redis = createProducerConnection(config.redisUrl);
     const queue = createReportQueue(redis, config.queuePrefix);
     await queue.pause(); // nothing is processed: what the sweep adds stays visible
-    const sweeper = startSweeper({ pool: db.pool, queue, log }, 3_600_000);
+    const sweeper = startSweeper({ pool: db.pool, queue, redis, log }, 3_600_000);
     try {
       await enqueueRawMessages(queue, [ids[1]!]);
       assert.equal(await sweeper.sweepOnce(), 4);
