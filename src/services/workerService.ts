@@ -1,9 +1,9 @@
 /**
- * The worker: consumes the queue, runs processMessage for each message of a job, and sweeps stranded
- * messages. Several worker processes may run against one Postgres and Redis (scale out); BullMQ hands each
- * job to one of them.
+ * The worker: consumes the queue, runs processMessage, and sweeps stranded messages. Several worker
+ * processes may run against one Postgres and Redis (scale out); BullMQ hands each job to one of them.
  */
-import { Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
