@@ -3,12 +3,12 @@
  * processes may run against one Postgres and Redis (scale out); BullMQ hands each job to one of them.
  */
 import { Worker } from 'bullmq';
-import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
 import { createPool, type Pool, type PoolOptions } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
+import type { Job } from 'bullmq';
 import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
 import { loadRawMessages } from '../store/rawMessages.js';
 import {
