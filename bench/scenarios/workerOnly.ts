@@ -26,11 +26,14 @@ export interface WorkerOnlyRun {
 }
 
 /** Stores `count` mails, then times `workers` worker processes draining them. Does not truncate. */
+/** onStart: called as the timed part begins (the queue resumes), for work measured alongside (a prune). */
+/** inBenchProcess: one worker in the bench process (default for one worker), else `tlsrpt worker` processes. */
 export async function measureWorkerOnly(
   ctx: BenchContext,
   workers: number,
   count: number,
   tag: string,
+  onStart?: () => void,
   inBenchProcess = workers === 1,
 ): Promise<WorkerOnlyRun> {
   const mix = buildReportMix(count, tag);
@@ -58,6 +61,7 @@ export async function measureWorkerOnly(
     const services0 = await serviceCpuFor(ctx.db);
     const start = Date.now();
     await queue.resume();
+    onStart?.();
     const settled = await waitSettled(ctx, before + count, 120_000 + count * 20);
     const rolledUpAt = await waitRolledUp(ctx, 120_000);
     const cpu = inProcess ? selfCpuMs() - self0 : processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
@@ -98,7 +102,14 @@ export const workerOnlyScenario: Scenario = {
       for (let run = 0; run < ctx.settings.runs; run++) {
         await ctx.db.truncate();
         runs.push(
-          await measureWorkerOnly(ctx, workers, ctx.settings.reports, `worker-${process.pid}-${figures.length}-${run}`, inBenchProcess),
+          await measureWorkerOnly(
+            ctx,
+            workers,
+            ctx.settings.reports,
+            `worker-${process.pid}-${figures.length}-${run}`,
+            undefined,
+            inBenchProcess,
+          ),
         );
         ctx.log(`  worker only, ${workers} process(es), run ${run + 1}: ${runs[runs.length - 1]!.reportsPerS.toFixed(0)} reports/s`);
       }

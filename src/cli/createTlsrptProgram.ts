@@ -9,6 +9,7 @@ import type { CliContext } from './cliContext.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
+import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
@@ -45,6 +46,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerHttpCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
+  registerPruneCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
   return program;

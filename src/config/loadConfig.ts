@@ -39,6 +39,8 @@ export interface Config {
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
     readonly maxAttempts: number;
   };
+  /** What the daily prune removes, in days after receipt or storage; 0 keeps it forever (README "Retention"). */
+  readonly retention: RetentionConfig;
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -50,6 +52,15 @@ export interface Config {
   readonly configFile: string | null;
   /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
   readonly values: Values;
+}
+
+export interface RetentionConfig {
+  /** Raw bytes of settled (stored, duplicate, conflict) messages. */
+  readonly rawDays: number;
+  /** Quarantined messages, row and bytes. */
+  readonly quarantineDays: number;
+  /** Reports, policies and failure details (by month partition), and the rows of settled messages. */
+  readonly reportDays: number;
 }
 
 export interface MtaStsConfig {
@@ -135,6 +146,11 @@ export function loadConfig(env: Env = process.env): Config {
       reportMaxBytes: values.REPORT_MAX_BYTES,
       sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
       maxAttempts: values.WORKER_MAX_ATTEMPTS,
+    },
+    retention: {
+      rawDays: values.RETENTION_RAW_DAYS,
+      quarantineDays: values.RETENTION_QUARANTINE_DAYS,
+      reportDays: values.RETENTION_REPORT_DAYS,
     },
     http: loadHttpConfig(values, tls),
     logLevel: values.LOG_LEVEL,
