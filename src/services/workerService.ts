@@ -8,6 +8,7 @@ import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
 import { createPool, type Pool, type PoolOptions } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
+import type { Job } from 'bullmq';
 import { processMessage, type ProcessDeps, type ProcessResult } from '../pipeline/processMessage.js';
 import { loadRawMessages } from '../store/rawMessages.js';
 import {
@@ -16,6 +17,7 @@ import {
   createReportQueue,
   createWorkerConnection,
   logQueueErrors,
+  messageIdsOf,
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
@@ -66,23 +68,66 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     },
   };
 
-  const worker = new Worker<ReportJob>(
-    REPORT_QUEUE,
-    async (job) => {
-      const id = job.data.rawMessageId;
-      const result = await processMessage(deps, id);
-      if (result.outcome === 'quarantined') {
-        log.info({ rawMessageId: id, reason: result.reason, detail: result.detail }, 'message quarantined');
-      } else if (result.outcome !== 'skipped') {
-        log.debug({ rawMessageId: id, outcome: result.outcome, reportId: result.reportId }, 'report processed');
+  // Messages in hand at most: WORKER_CONCURRENCY. A job carries up to JOB_MAX_MESSAGES, so BullMQ's job
+  // concurrency follows what is in hand: one more job is fetched while fewer messages than that are held.
+  // Under a burst a worker holds a few full jobs (one decoded while another is stored) and leaves the rest
+  // of a backlog to other workers; at a trickle it holds up to WORKER_CONCURRENCY jobs of one message.
+  const inHand = { jobs: 0, messages: 0 };
+  const admit = () => {
+    worker.concurrency = Math.max(1, inHand.jobs + (inHand.messages < config.worker.concurrency ? 1 : 0));
+  };
+
+  /** One message of a job: its own outcome, log line and hook, as when a job carried one message. */
+  const handleMessage = async (id: number): Promise<ProcessResult> => {
+    const result = await processMessage(deps, id);
+    if (result.outcome === 'quarantined') {
+      log.info({ rawMessageId: id, reason: result.reason, detail: result.detail }, 'message quarantined');
+    } else if (result.outcome !== 'skipped') {
+      log.debug({ rawMessageId: id, outcome: result.outcome, reportId: result.reportId }, 'report processed');
+    }
+    await hooks.onProcessed?.(id, result);
+    return result;
+  };
+
+  /**
+   * Every message of the job at once (their loads and stores join the group commits). A message that
+   * throws (an outage, or an unexpected error it has attempts left for) fails the job after the others are
+   * settled: BullMQ retries it with backoff, and the retry finds the settled ones no longer pending.
+   */
+  const handleJob = async (job: Job<ReportJob>): Promise<Record<string, number>> => {
+    const ids = messageIdsOf(job.data);
+    inHand.jobs += 1;
+    inHand.messages += ids.length;
+    admit();
+    try {
+      const results = await Promise.allSettled(ids.map(handleMessage));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ id: ids[i]!, err: r.reason as unknown }] : []));
+      if (failed.length > 0) {
+        if (failed.length > 1) {
+          log.warn({ rawMessageIds: failed.map((f) => f.id), err: errorMessage(failed[0]!.err) }, 'messages of one job failed; will retry');
+        }
+        throw failed[0]!.err;
       }
-      await hooks.onProcessed?.(id, result);
-      return result.outcome;
-    },
-    { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency },
-  );
+      const outcomes: Record<string, number> = {};
+      for (const r of results) if (r.status === 'fulfilled') outcomes[r.value.outcome] = (outcomes[r.value.outcome] ?? 0) + 1;
+      return outcomes;
+    } finally {
+      inHand.jobs -= 1;
+      inHand.messages -= ids.length;
+      admit();
+    }
+  };
+
+  const worker = new Worker<ReportJob>(REPORT_QUEUE, handleJob, {
+    connection: workerConnection,
+    prefix: config.queuePrefix,
+    concurrency: 1,
+  });
   worker.on('failed', (job, err) => {
-    log.warn({ rawMessageId: job?.data.rawMessageId, attempt: job?.attemptsMade, err: errorMessage(err) }, 'job failed; will retry');
+    log.warn(
+      { rawMessageIds: job ? messageIdsOf(job.data) : undefined, attempt: job?.attemptsMade, err: errorMessage(err) },
+      'job failed; will retry',
+    );
   });
   logQueueErrors(worker, workerConnection, log);
 
