@@ -6,6 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { AuthenticationSettings } from '../auth/authenticateMessage.js';
 import { ConfigError } from '../errors.js';
 import { loadAlertConfig, type AlertConfig } from './alertConfig.js';
 import { readConfigFile, type ConfigFile } from './readConfigFile.js';
@@ -38,6 +39,8 @@ export interface Config {
     readonly sweepIntervalMs: number;
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
     readonly maxAttempts: number;
+    /** DKIM verification and HTTPS trust (README "Authentication (DKIM)"): createAuthenticator's settings. */
+    readonly authentication: AuthenticationSettings;
   };
   readonly http: HttpConfig;
   readonly logLevel: string;
@@ -135,6 +138,14 @@ export function loadConfig(env: Env = process.env): Config {
       reportMaxBytes: values.REPORT_MAX_BYTES,
       sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
       maxAttempts: values.WORKER_MAX_ATTEMPTS,
+      authentication: {
+        mode: values.REPORT_AUTHENTICATION,
+        dnsServers: values.DNS_SERVERS,
+        dnsTimeoutMs: values.DKIM_DNS_TIMEOUT_SECONDS * 1000,
+        // A key record is kept five minutes: a published key is seen by a retry soon after.
+        dnsCacheMs: 5 * 60_000,
+        httpTrustedClients: values.HTTP_TRUSTED_CLIENTS,
+      },
     },
     http: loadHttpConfig(values, tls),
     logLevel: values.LOG_LEVEL,

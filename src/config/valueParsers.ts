@@ -159,6 +159,11 @@ export function trustProxy(items: readonly string[], name: string): boolean | nu
   return addressList(items, name, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
 }
 
+/** Addresses and CIDR ranges (HTTP_TRUSTED_CLIENTS); empty = none. */
+export function addressRanges(items: readonly string[], name: string): readonly string[] {
+  return addressList(items, name, [], 'use e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8::/32');
+}
+
 /** "any" | "private" | addresses and CIDR ranges, which may include "private"; null lets anyone. */
 export function metricsAllow(items: readonly string[], name: string): readonly string[] | null {
   if (items.length === 1 && items[0]!.toLowerCase() === 'any') return null;

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import {
+  addressRanges,
   decimal,
   dnsServerList,
   domainList,
@@ -271,6 +272,27 @@ export const VARIABLES = {
     doc: 'how often stored but unqueued messages are re-enqueued',
     readBy: ['worker'],
     parse: wholeNumber(1, 86_400),
+  }),
+  REPORT_AUTHENTICATION: scalar({
+    section: 'worker',
+    default: 'record',
+    doc: 'record: store every report with its DKIM result; require: quarantine mail without an aligned passing signature',
+    readBy: ['worker'],
+    parse: oneOf(['record', 'require'] as const),
+  }),
+  DKIM_DNS_TIMEOUT_SECONDS: scalar({
+    section: 'worker',
+    default: '5',
+    doc: 'time limit of one DKIM key lookup (two tries); a failed lookup retries the message later',
+    readBy: ['worker'],
+    parse: decimal(0.1, 60),
+  }),
+  HTTP_TRUSTED_CLIENTS: list({
+    section: 'worker',
+    unset: 'none',
+    doc: 'client addresses and CIDR ranges whose HTTPS reports count as authenticated',
+    readBy: ['worker'],
+    parse: addressRanges,
   }),
 
   HTTP_HOST: scalar({ section: 'http', default: '0.0.0.0', doc: 'address the HTTP server listens on', readBy: ['http'], parse: text }),
@@ -542,8 +564,8 @@ export const VARIABLES = {
   DNS_SERVERS: list({
     section: 'mta-sts',
     unset: 'system resolver',
-    doc: 'resolvers for tlsrpt check, e.g. 127.0.0.1:53, [::1]:5353',
-    readBy: ['policy'],
+    doc: 'resolvers for tlsrpt check and DKIM key lookups, e.g. 127.0.0.1:53, [::1]:5353',
+    readBy: ['policy', 'worker'],
     parse: dnsServerList,
   }),
   MTA_STS_CA_FILE: optional({

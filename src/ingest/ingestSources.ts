@@ -13,6 +13,7 @@
  * again and counts as a duplicate. A message with new bytes but a report already stored (the .json.gz
  * attachment and the mail that carried it) is stored as raw mail and settled as a duplicate by the pipeline.
  */
+import type { Authenticator } from '../auth/authenticateMessage.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -30,6 +31,8 @@ export interface IngestDeps {
   maxMessageBytes: number;
   reportMaxBytes: number;
   maxAttempts: number;
+  /** DKIM verification, as in the worker (src/auth/authenticateMessage.ts); absent: not verified. */
+  authenticator?: Authenticator;
   /** Hands a message that could not be processed here to the worker's queue. */
   enqueue: (rawMessageId: number) => Promise<void>;
 }
@@ -119,7 +122,10 @@ async function ingestMessage(deps: IngestDeps, source: string, raw: Buffer): Pro
   // Enqueueing is deferred to a failure below: processing happens right here.
   const id = await acceptRawMessage({ pool: deps.pool, enqueue: processedHere, log: deps.log }, raw, { channel: 'ingest' });
   try {
-    const result = await processMessage({ pool: deps.pool, reportMaxBytes: deps.reportMaxBytes, maxAttempts: deps.maxAttempts }, id);
+    const result = await processMessage(
+      { pool: deps.pool, reportMaxBytes: deps.reportMaxBytes, maxAttempts: deps.maxAttempts, authenticator: deps.authenticator },
+      id,
+    );
     switch (result.outcome) {
       case 'stored':
       case 'duplicate':

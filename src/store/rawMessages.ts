@@ -23,6 +23,8 @@ export interface RawMessage {
   status: MessageStatus;
   raw: Buffer;
   attempts: number;
+  /** The client's address (SMTP, HTTPS); what HTTP_TRUSTED_CLIENTS is matched against. */
+  remoteAddress?: string | null;
 }
 
 /** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
@@ -77,8 +79,8 @@ export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage
  */
 export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
   const res = await pool.query<RawMessage>({
-    name: 'tlsrpt-load-raw-v1',
-    text: `SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = ANY($1::bigint[])`,
+    name: 'tlsrpt-load-raw-v2',
+    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress" FROM raw_messages WHERE id = ANY($1::bigint[])`,
     values: [ids],
   });
   const byId = new Map(res.rows.map((m) => [m.id, m]));

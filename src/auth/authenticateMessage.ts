@@ -1,0 +1,86 @@
+/**
+ * The authentication step of the worker (and of `tlsrpt ingest` and `tlsrpt reprocess`): the I/O between
+ * decoding a report and storing it. Mail (SMTP, IMAP, ingest) is DKIM-verified (./verifyDkim.ts); a POST to
+ * the HTTPS endpoint cannot carry DKIM (RFC 8460 5.4) and is trusted when its client address is listed in
+ * HTTP_TRUSTED_CLIENTS. What it finds is stored with the message and its report; whether an unauthenticated
+ * mail is stored or quarantined is REPORT_AUTHENTICATION's choice (README "Authentication (DKIM)").
+ */
+import { allowedAddresses } from '../http/allowedAddresses.js';
+import { ReportInputError, TlsrptError, markServiceOutage } from '../errors.js';
+import type { Channel } from '../store/rawMessages.js';
+import { createDkimResolver } from './dkimResolver.js';
+import { describeAuthentication, httpsAuthentication, verifyDkim, type MessageAuthentication } from './verifyDkim.js';
+
+export type AuthenticationMode = 'record' | 'require';
+
+export interface AuthenticationSettings {
+  /** record: store every report with what was found; require: quarantine mail that is not authenticated. */
+  mode: AuthenticationMode;
+  /** Resolvers for the DKIM key lookups (DNS_SERVERS); empty = the system resolver. */
+  dnsServers: readonly string[];
+  /** Time limit of one DNS query attempt. */
+  dnsTimeoutMs: number;
+  /** How long a key record (or its absence) is cached. */
+  dnsCacheMs: number;
+  /** Client addresses and CIDR ranges whose HTTPS reports are trusted (HTTP_TRUSTED_CLIENTS). */
+  httpTrustedClients: readonly string[];
+}
+
+export interface MessageToAuthenticate {
+  channel: Channel;
+  raw: Buffer;
+  remoteAddress?: string | null;
+}
+
+export interface Authenticator {
+  readonly mode: AuthenticationMode;
+  /** What the message proves about its sender; throws DkimLookupError (a service outage) on a DNS failure. */
+  authenticate(message: MessageToAuthenticate): Promise<MessageAuthentication>;
+}
+
+/**
+ * The key lookups failed (timeout, SERVFAIL, no resolver reachable) and no signature passed without them: the
+ * result would be `temperror`, which says nothing about the sender. Marked as a service outage, so the message
+ * stays pending and is retried later, never quarantined or stored unauthenticated for it.
+ */
+export class DkimLookupError extends TlsrptError {
+  override readonly name = 'DkimLookupError';
+  constructor(readonly authentication: MessageAuthentication) {
+    super(
+      'dkim-temperror',
+      `DKIM keys could not be looked up (${describeAuthentication(authentication)}): check DNS_SERVERS and that the resolver answers; the message is retried`,
+    );
+    markServiceOutage(this);
+  }
+}
+
+export function createAuthenticator(settings: AuthenticationSettings): Authenticator {
+  const resolver = createDkimResolver({
+    servers: settings.dnsServers,
+    timeoutMs: settings.dnsTimeoutMs,
+    cacheTtlMs: settings.dnsCacheMs,
+  });
+  const trusted = settings.httpTrustedClients.length ? allowedAddresses(settings.httpTrustedClients) : () => false;
+  return {
+    mode: settings.mode,
+    async authenticate(message) {
+      if (message.channel === 'http') {
+        const address = message.remoteAddress ?? null;
+        return httpsAuthentication(address !== null && trusted(address) ? `trusted client ${address}` : null);
+      }
+      const found = await verifyDkim(message.raw, resolver);
+      if (!found.authenticated && found.result === 'temperror') throw new DkimLookupError(found);
+      return found;
+    },
+  };
+}
+
+/**
+ * The decision of REPORT_AUTHENTICATION=require: a mail that is not authenticated is quarantined as
+ * not-authenticated, with what was found. HTTPS reports are not mail: they are stored, counted as
+ * authenticated only when trusted.
+ */
+export function requireAuthentication(mode: AuthenticationMode, found: MessageAuthentication): void {
+  if (mode !== 'require' || found.authenticated || found.method !== 'dkim') return;
+  throw new ReportInputError('not-authenticated', describeAuthentication(found));
+}
