@@ -35,10 +35,11 @@ const SHOW_FIELDS = [
   'status',
   'reason',
   'detail',
-  'authentication',
   'attempts',
   'last_error',
   'report_id',
+  // Last, so that scripts reading the earlier fields by position keep working.
+  'authentication',
 ] as const;
 
 const REPROCESS_COLUMNS: Column[] = [
