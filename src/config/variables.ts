@@ -498,6 +498,14 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: wholeNumber(0, 365),
   }),
+  ALERT_AUTHENTICATED_ONLY: scalar({
+    section: 'alerts',
+    default: 'off',
+    reload: 'alerts',
+    doc: 'on: alert windows count only authenticated reports (DKIM pass, trusted HTTPS client)',
+    readBy: ['worker'],
+    parse: oneOf(['off', 'on'] as const),
+  }),
   ALERT_DELIVERY_ATTEMPTS: scalar({
     section: 'alerts',
     default: '10',
