@@ -18,6 +18,11 @@ ALTER TABLE reports
   ADD COLUMN authenticated boolean NOT NULL DEFAULT false,
   ADD COLUMN authenticated_by text;
 
+-- The copies of a report (its first raw message and the duplicates), for `tlsrpt report show` and a report
+-- page. Building it reads raw_messages once and holds off new raw messages meanwhile (receivers wait, past
+-- their timeouts they answer 451 and senders retry): on a large table run "tlsrpt migrate" at a quiet time.
+CREATE INDEX raw_messages_report_id_idx ON raw_messages (report_id);
+
 -- `tlsrpt readiness --authenticated-only` counts the reporters of the window that authenticated.
 CREATE INDEX reports_authenticated_day_idx ON reports (report_day(start_at, end_at)) WHERE authenticated;
 
@@ -53,5 +58,6 @@ END
 $fn$;
 CREATE VIEW enforce_readiness AS SELECT * FROM enforce_readiness_for();
 DROP INDEX reports_authenticated_day_idx;
+DROP INDEX raw_messages_report_id_idx;
 ALTER TABLE reports DROP COLUMN authenticated_by, DROP COLUMN authenticated;
 ALTER TABLE raw_messages DROP COLUMN authentication;

@@ -10,6 +10,7 @@ import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
+import { registerReportCommands } from './reportCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
 export const EXIT_STATUS_HELP = `
@@ -45,6 +46,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerHttpCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
+  registerReportCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
   return program;

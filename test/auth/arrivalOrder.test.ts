@@ -15,6 +15,7 @@ import { queryReadiness, READINESS_DEFAULTS } from '../../src/stats/queryReadine
 import { startDnsServer, type TestDnsServer } from '../helpers/dnsServer.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { testConfig } from '../helpers/testConfig.js';
+import { runCli } from '../helpers/runCli.js';
 import { makeTestKey, reportMail, testReport, txtStrings } from './dkimTestMail.js';
 
 const DOMAIN = 'example.org';
@@ -110,6 +111,23 @@ describe('the same report by HTTPS and by mail, in either order', () => {
       }),
       ['http https not-applicable', 'smtp dkim pass'],
     );
+  });
+
+  it('`tlsrpt report show` lists both copies with what each proved', async () => {
+    const [{ id }] = (await httpsFirst.pool.query(`SELECT id FROM reports`)).rows;
+    const shown = await runCli(['report', 'show', String(id)], { DATABASE_URL: httpsFirst.url });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^authenticated +yes, by sys4\.example$/m);
+    assert.match(shown.stdout, /^policy_domains +example\.org$/m);
+    assert.match(shown.stdout, /^ {2}raw message \d+, http, stored, received \S+: https, not trusted \(no DKIM over HTTPS\)$/m);
+    assert.match(shown.stdout, /^ {2}raw message \d+, smtp, duplicate, received \S+: dkim=pass d=sys4\.example s=sel$/m);
+    const json = JSON.parse((await runCli(['report', 'show', String(id), '--format', 'json'], { DATABASE_URL: httpsFirst.url })).stdout);
+    assert.deepEqual(
+      json.copies.map((c: { channel: string; authentication: { result: string } }) => `${c.channel} ${c.authentication.result}`),
+      ['http not-applicable', 'smtp pass'],
+    );
+    const missing = await runCli(['report', 'show', '999999'], { DATABASE_URL: httpsFirst.url });
+    assert.equal(missing.code, 1);
   });
 
   it('gives the same daily figures and readiness: 30 sessions for the domain, not "no reports"', async () => {
