@@ -9,7 +9,7 @@ import { allowedAddresses } from '../http/allowedAddresses.js';
 import { ReportInputError, TlsrptError, markServiceOutage } from '../errors.js';
 import type { Channel } from '../store/rawMessages.js';
 import { createDkimResolver } from './dkimResolver.js';
-import { describeAuthentication, httpsAuthentication, verifyDkim, type MessageAuthentication } from './verifyDkim.js';
+import { describeAuthentication, fileAuthentication, httpsAuthentication, verifyDkim, type MessageAuthentication } from './verifyDkim.js';
 
 export type AuthenticationMode = 'record' | 'require';
 
@@ -30,6 +30,8 @@ export interface MessageToAuthenticate {
   channel: Channel;
   raw: Buffer;
   remoteAddress?: string | null;
+  /** A bare report, not a mail (decodeMessage's bareBody): an HTTPS POST body or a backfilled .json file. */
+  bareBody?: boolean;
 }
 
 export interface Authenticator {
@@ -68,6 +70,9 @@ export function createAuthenticator(settings: AuthenticationSettings): Authentic
         const address = message.remoteAddress ?? null;
         return httpsAuthentication(address !== null && trusted(address) ? `trusted client ${address}` : null);
       }
+      // Only a backfilled file: a bare body that came over SMTP is a mail without headers, and is verified (to
+      // `none`), so that it cannot slip past REPORT_AUTHENTICATION=require.
+      if (message.bareBody && message.channel === 'ingest') return fileAuthentication();
       const found = await verifyDkim(message.raw, resolver);
       if (!found.authenticated && found.result === 'temperror') throw new DkimLookupError(found);
       return found;
@@ -77,8 +82,8 @@ export function createAuthenticator(settings: AuthenticationSettings): Authentic
 
 /**
  * The decision of REPORT_AUTHENTICATION=require: a mail that is not authenticated is quarantined as
- * not-authenticated, with what was found. HTTPS reports are not mail: they are stored, counted as
- * authenticated only when trusted.
+ * not-authenticated, with what was found. HTTPS reports and backfilled report files are not mail: they are
+ * stored, counted as authenticated only when trusted (HTTPS) or never (files).
  */
 export function requireAuthentication(mode: AuthenticationMode, found: MessageAuthentication): void {
   if (mode !== 'require' || found.authenticated || found.method !== 'dkim') return;

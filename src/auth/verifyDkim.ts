@@ -31,8 +31,11 @@ export interface DkimSignature {
 
 /** What one copy of a report (one raw message) proved about its sender. Stored in raw_messages.authentication. */
 export interface MessageAuthentication {
-  /** `dkim` for mail (SMTP, IMAP, ingest); `https` for a POST, which cannot carry DKIM (RFC 8460 5.4). */
-  method: 'dkim' | 'https';
+  /**
+   * `dkim` for mail (SMTP, IMAP, ingest); `https` for a POST, which cannot carry DKIM (RFC 8460 5.4); `file`
+   * for a bare report file backfilled by `tlsrpt ingest` (.json, .json.gz), which has no mail to verify.
+   */
+  method: 'dkim' | 'https' | 'file';
   /** The best signature's result (pass, temperror, fail, permerror, neutral, in that order); `not-applicable` for https. */
   result: DkimResult | 'not-applicable';
   authenticated: boolean;
@@ -128,8 +131,14 @@ export function httpsAuthentication(trustedBy: string | null): MessageAuthentica
   };
 }
 
+/** A report file without its mail (`tlsrpt ingest` of a .json or .json.gz file): nothing to verify. */
+export function fileAuthentication(): MessageAuthentication {
+  return { method: 'file', result: 'not-applicable', authenticated: false, authenticatedBy: null, fromDomain: null, signatures: [] };
+}
+
 /** One line for logs, quarantine details and the CLI: "dkim=fail (google.com: bad signature); dkim=none". */
 export function describeAuthentication(a: MessageAuthentication): string {
+  if (a.method === 'file') return 'a report file without its mail: nothing to verify';
   if (a.method === 'https') return a.authenticated ? `https, trusted (${a.authenticatedBy})` : 'https, not trusted (no DKIM over HTTPS)';
   if (a.signatures.length === 0) return `dkim=none (the mail is not signed${a.fromDomain ? `; From domain ${a.fromDomain}` : ''})`;
   return a.signatures

@@ -21,6 +21,8 @@ export interface DecodedReport {
   fixups: string[];
   mail: MailFacts;
   filename: string | null;
+  /** The input is a bare report (an HTTPS POST body, a backfilled .json/.json.gz file), not a mail. */
+  bareBody: boolean;
   /**
    * What this copy proved about its sender: set by the authentication step that follows decoding
    * (src/auth/authenticateMessage.ts, I/O), never by decodeMessage. Absent: not verified.
@@ -44,6 +46,7 @@ export async function decodeMessage(raw: Buffer, options: DecodeOptions): Promis
     fixups,
     mail: part.mail,
     filename: part.filename,
+    bareBody: part.foundBy === 'bare-body',
   };
 }
 

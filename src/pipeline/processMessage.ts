@@ -59,7 +59,7 @@ async function decideMessage(deps: ProcessDeps, rawMessageId: number): Promise<P
   try {
     let decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes });
     if (deps.authenticator) {
-      authentication = await deps.authenticator.authenticate(message);
+      authentication = await deps.authenticator.authenticate({ ...message, bareBody: decoded.bareBody });
       decoded = { ...decoded, authentication };
       requireAuthentication(deps.authenticator.mode, authentication);
     }

@@ -224,7 +224,7 @@ describe('DKIM authentication of report mail', () => {
     assert.equal(dns.queries.length - before, 1);
   });
 
-  it('HTTPS reports are recorded as https; a client in HTTP_TRUSTED_CLIENTS is trusted; require leaves them stored', async () => {
+  it('HTTPS reports are recorded as https, a client in HTTP_TRUSTED_CLIENTS is trusted, report files as file; require leaves them stored', async () => {
     const body = (d: string) => Buffer.from(JSON.stringify(testReport('Example Sender', d)));
     const trustedSettings = testConfig(db.url, {
       DNS_SERVERS: dns.address,
@@ -239,6 +239,14 @@ describe('DKIM authentication of report mail', () => {
     const trusted = await receive(body('https.example'), trustedSettings, 'http', '192.0.2.7');
     assert.equal(trusted.row.authenticated, true);
     assert.equal(trusted.row.authenticated_by, 'trusted client 192.0.2.7');
+    // A .json file backfilled by `tlsrpt ingest` has no mail to verify: stored, never authenticated.
+    const file = await receive(body('https.example'), trustedSettings, 'ingest', '192.0.2.7');
+    assert.equal(file.row.status, 'stored');
+    assert.equal(file.row.authenticated, false);
+    assert.equal(file.row.authentication.method, 'file');
+    // The same bare JSON sent as SMTP DATA is a mail without headers: verified, and quarantined by require.
+    const bare = await receive(body('https.example'), trustedSettings, 'smtp', '192.0.2.7');
+    assert.equal(bare.row.reason, 'not-authenticated');
   });
 
   it('readiness says how many reporters were authenticated, and --authenticated-only counts only them', async () => {
