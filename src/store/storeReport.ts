@@ -129,7 +129,7 @@ SELECT raw_message_id, NULL FROM input WHERE raw_message_id NOT IN (SELECT id FR
 // - authentication: authenticated when either copy is, by the least name of the two, so that the order in
 //   which copies arrive does not change the row.
 const SETTLE_EXISTING = {
-  name: 'tlsrpt-settle-existing-v3',
+  name: 'tlsrpt-settle-existing-v4',
   text: `
 WITH existing AS (
   SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
@@ -158,15 +158,24 @@ WITH existing AS (
     report_json = CASE WHEN EXISTS (SELECT 1 FROM completed_policies) THEN $6::jsonb ELSE r.report_json END,
     fixups = r.fixups || ARRAY(SELECT f.name FROM unnest($7::text[]) WITH ORDINALITY AS f(name, k)
                                WHERE f.name <> ALL (r.fixups) ORDER BY f.k),
-    tls_report_domain = coalesce(r.tls_report_domain, $8),
-    tls_report_submitter = coalesce(r.tls_report_submitter, $9),
-    subject_report_id = coalesce(r.subject_report_id, $10),
-    attachment_filename = coalesce(r.attachment_filename, $11),
+    tls_report_domain = coalesce(r.tls_report_domain, $8::text),
+    tls_report_submitter = coalesce(r.tls_report_submitter, $9::text),
+    subject_report_id = coalesce(r.subject_report_id, $10::text),
+    attachment_filename = coalesce(r.attachment_filename, $11::text),
     authenticated = r.authenticated OR $12::boolean,
     authenticated_by = CASE WHEN NOT $12::boolean THEN r.authenticated_by
                             WHEN r.authenticated THEN least(r.authenticated_by, $13::text)
                             ELSE $13::text END
-  FROM completing c WHERE r.id = c.report_id
+  FROM completing c
+  WHERE r.id = c.report_id
+    -- Only when this copy adds something: a re-delivery of what is stored writes nothing.
+    AND (EXISTS (SELECT 1 FROM completed_policies)
+         OR NOT ($7::text[] <@ r.fixups)
+         OR (r.tls_report_domain IS NULL AND $8::text IS NOT NULL)
+         OR (r.tls_report_submitter IS NULL AND $9::text IS NOT NULL)
+         OR (r.subject_report_id IS NULL AND $10::text IS NOT NULL)
+         OR (r.attachment_filename IS NULL AND $11::text IS NOT NULL)
+         OR ($12::boolean AND (NOT r.authenticated OR $13::text < r.authenticated_by)))
   RETURNING r.id
 )
 SELECT report_id, outcome FROM settled`,

@@ -28,6 +28,11 @@ describe('the same report by HTTPS and by mail, in either order', () => {
   let json: Buffer;
   let mail: Buffer;
 
+  const receive = async (db: TestDatabase, raw: Buffer, channel: Channel) => {
+    const id = await insertRawMessage(db.pool, raw, { channel, remoteAddress: '198.51.100.7' });
+    return processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator }, id);
+  };
+
   before(async () => {
     const key = makeTestKey();
     [dns, httpsFirst, mailFirst] = await Promise.all([
@@ -48,10 +53,6 @@ describe('the same report by HTTPS and by mail, in either order', () => {
     assert.ok(signed.includes(gzipSync(json).toString('base64').slice(0, 60)));
     mail = signed;
 
-    const receive = async (db: TestDatabase, raw: Buffer, channel: Channel) => {
-      const id = await insertRawMessage(db.pool, raw, { channel, remoteAddress: '198.51.100.7' });
-      return processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator }, id);
-    };
     assert.equal((await receive(httpsFirst, json, 'http')).outcome, 'stored');
     assert.equal((await receive(httpsFirst, mail, 'smtp')).outcome, 'duplicate');
     assert.equal((await receive(mailFirst, mail, 'smtp')).outcome, 'stored');
@@ -145,5 +146,12 @@ describe('the same report by HTTPS and by mail, in either order', () => {
     assert.equal(a[0]!.successful_sessions, 30);
     assert.equal(a[0]!.authenticated_reporters, 1);
     assert.doesNotMatch(a[0]!.reason, /No reports/);
+  });
+
+  // Last: it adds a third copy to one of the databases.
+  it('a copy that adds nothing writes nothing to the stored report', async () => {
+    const before = (await mailFirst.pool.query(`SELECT xmin::text AS xmin FROM reports`)).rows;
+    assert.equal((await receive(mailFirst, mail, 'smtp')).outcome, 'duplicate');
+    assert.deepEqual((await mailFirst.pool.query(`SELECT xmin::text AS xmin FROM reports`)).rows, before);
   });
 });
