@@ -23,7 +23,7 @@ export interface Metrics {
   registry: Registry;
   /** Every HTTP response, by route pattern ("unmatched" for 404s), method and status code. */
   httpRequests: Counter<'route' | 'method' | 'status'>;
-  /** Report POSTs refused before storage, by reason code (README "HTTP replies"). */
+  /** Report POSTs refused before storage, by reason code (README "What a sender gets back"). */
   httpRefused: Counter<'reason'>;
   tlsReloads: Counter<'result'>;
   /** Records when the certificate served on HTTPS expires (Unix seconds); the series exists only once set. */
