@@ -1,7 +1,8 @@
 /**
  * The authentication step of the worker (and of `tlsrpt ingest` and `tlsrpt reprocess`): the I/O between
  * decoding a report and storing it. Mail (SMTP, IMAP, ingest) is DKIM-verified (./verifyDkim.ts); a POST to
- * the HTTPS endpoint cannot carry DKIM (RFC 8460 5.4) and is trusted when its client address is listed in
+ * the HTTPS endpoint cannot carry DKIM (RFC 8460 5.4) and is trusted when it bore a sender's token
+ * (HTTP_REPORT_TOKENS, checked by the HTTP server, src/auth/tokenSender.ts) or its client address is listed in
  * HTTP_TRUSTED_CLIENTS. What it finds is stored with the message and its report; whether an unauthenticated
  * mail is stored or quarantined is REPORT_AUTHENTICATION's choice (README "Authentication (DKIM)").
  */
@@ -30,6 +31,8 @@ export interface MessageToAuthenticate {
   channel: Channel;
   raw: Buffer;
   remoteAddress?: string | null;
+  /** What the intake recorded: an HTTPS POST's sender token (HTTP_REPORT_TOKENS). */
+  authentication?: MessageAuthentication | null;
   /** A bare report, not a mail (decodeMessage's bareBody): an HTTPS POST body or a backfilled .json file. */
   bareBody?: boolean;
 }
@@ -67,6 +70,8 @@ export function createAuthenticator(settings: AuthenticationSettings): Authentic
     mode: settings.mode,
     async authenticate(message) {
       if (message.channel === 'http') {
+        // A sender's token, checked by the HTTP server when the POST arrived, or the client's address.
+        if (message.authentication?.method === 'https' && message.authentication.authenticated) return message.authentication;
         const address = message.remoteAddress ?? null;
         return httpsAuthentication(address !== null && trusted(address) ? `trusted client ${address}` : null);
       }

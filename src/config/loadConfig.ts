@@ -82,6 +82,8 @@ export interface HttpConfig {
   readonly maxBodyBytes: number;
   /** Report POSTs per client address per minute (429 above it); 0 turns the limit off. */
   readonly rateLimitPerMinute: number;
+  /** Per-sender tokens (HTTP_REPORT_TOKENS): a POST bearing one is recorded as authenticated by that sender. */
+  readonly reportTokens: ReadonlyArray<{ readonly sender: string; readonly token: string }>;
   /** A request must arrive whole, headers and body, within this time (408 otherwise: slow senders, slowloris). */
   readonly bodyTimeoutMs: number;
   /** Open connections at most; with maxBodyBytes this bounds the memory that bodies in flight can take. */
@@ -194,6 +196,7 @@ function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig 
     reportPath: values.HTTP_REPORT_PATH,
     maxBodyBytes: values.HTTP_MAX_BODY_SIZE,
     rateLimitPerMinute: values.HTTP_RATE_LIMIT_PER_MINUTE,
+    reportTokens: values.HTTP_REPORT_TOKENS,
     bodyTimeoutMs: values.HTTP_BODY_TIMEOUT_SECONDS * 1000,
     maxConnections: values.HTTP_MAX_CONNECTIONS,
     tls: values.HTTP_TLS !== 'off' && tls !== null,

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import {
   addressRanges,
   decimal,
+  senderTokens,
   dnsServerList,
   domainList,
   emailAddress,
@@ -335,6 +336,14 @@ export const VARIABLES = {
     doc: 'report POSTs per client address per minute (429 above it); 0 turns the limit off',
     readBy: ['http'],
     parse: wholeNumber(0, 1_000_000),
+  }),
+  HTTP_REPORT_TOKENS: list({
+    section: 'http',
+    unset: 'none',
+    secret: true,
+    doc: 'sender=token pairs: a report POST with Authorization: Bearer <token> counts as authenticated, from that sender',
+    readBy: ['http'],
+    parse: senderTokens,
   }),
   HTTP_BODY_TIMEOUT_SECONDS: scalar({
     section: 'http',

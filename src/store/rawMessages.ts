@@ -3,6 +3,7 @@
  * once, by the INSERT behind every acknowledgement; its state changes only through ./messageState.ts.
  */
 import { createHash } from 'node:crypto';
+import type { MessageAuthentication } from '../auth/verifyDkim.js';
 import type { Pool } from '../db/pool.js';
 import type { MessageStatus } from './messageState.js';
 
@@ -15,6 +16,8 @@ export interface Envelope {
   helo?: string | null;
   mailFrom?: string | null;
   rcptTo?: string[];
+  /** What the intake already knows of the sender (an HTTPS POST's token, HTTP_REPORT_TOKENS). */
+  authentication?: MessageAuthentication | null;
 }
 
 export interface RawMessage {
@@ -25,6 +28,8 @@ export interface RawMessage {
   attempts: number;
   /** The client's address (SMTP, HTTPS); what HTTP_TRUSTED_CLIENTS is matched against. */
   remoteAddress?: string | null;
+  /** raw_messages.authentication: what the intake recorded (a POST's token), or an earlier verification. */
+  authentication?: MessageAuthentication | null;
 }
 
 /** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
@@ -57,11 +62,12 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
       raw.length,
       createHash('sha256').update(raw).digest(),
       raw,
+      envelope.authentication ? JSON.stringify(envelope.authentication) : null,
     );
-    return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
   });
   const res = await pool.query<{ id: number }>(
-    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw)
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw, authentication)
      VALUES ${rows.join(', ')} RETURNING id`,
     params,
   );
@@ -80,7 +86,8 @@ export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage
 export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
   const res = await pool.query<RawMessage>({
     name: 'tlsrpt-load-raw-v2',
-    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress" FROM raw_messages WHERE id = ANY($1::bigint[])`,
+    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress", authentication
+           FROM raw_messages WHERE id = ANY($1::bigint[])`,
     values: [ids],
   });
   const byId = new Map(res.rows.map((m) => [m.id, m]));
