@@ -61,6 +61,9 @@ BEGIN
   IF min_reporters IS NULL OR min_reporters < 0 THEN
     RAISE EXCEPTION 'min_reporters must be 0 or more, not %', min_reporters USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF authenticated_only IS NULL THEN
+    RAISE EXCEPTION 'authenticated_only must be true or false, not NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   from_day := until_day - window_days;
 
   RETURN QUERY
