@@ -23,6 +23,11 @@ export interface AuthenticationSettings {
   dnsTimeoutMs: number;
   /** How long a key record (or its absence) is cached. */
   dnsCacheMs: number;
+  /**
+   * How long after a mail was received a failed key lookup (temperror) is still retried; after that the
+   * mail is settled with temperror, so a sender whose DNS stays broken does not leave its reports pending.
+   */
+  temperrorRetryMs: number;
   /** Client addresses and CIDR ranges whose HTTPS reports are trusted (HTTP_TRUSTED_CLIENTS). */
   httpTrustedClients: readonly string[];
 }
@@ -31,6 +36,8 @@ export interface MessageToAuthenticate {
   channel: Channel;
   raw: Buffer;
   remoteAddress?: string | null;
+  /** When it was received (raw_messages.received_at); absent: now. */
+  receivedAt?: Date;
   /** What the intake recorded: an HTTPS POST's sender token (HTTP_REPORT_TOKENS). */
   authentication?: MessageAuthentication | null;
   /** A bare report, not a mail (decodeMessage's bareBody): an HTTPS POST body or a backfilled .json file. */
@@ -79,7 +86,12 @@ export function createAuthenticator(settings: AuthenticationSettings): Authentic
       // `none`), so that it cannot slip past REPORT_AUTHENTICATION=require.
       if (message.bareBody && message.channel === 'ingest') return fileAuthentication();
       const found = await verifyDkim(message.raw, resolver);
-      if (!found.authenticated && found.result === 'temperror') throw new DkimLookupError(found);
+      if (!found.authenticated && found.result === 'temperror') {
+        const age = Date.now() - (message.receivedAt?.getTime() ?? Date.now());
+        // Retried while young; then settled with temperror: stored unauthenticated (record), or quarantined as
+        // not-authenticated (require) for a reprocess once the sender's DNS answers.
+        if (age < settings.temperrorRetryMs) throw new DkimLookupError(found);
+      }
       return found;
     },
   };

@@ -146,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
         dnsTimeoutMs: values.DKIM_DNS_TIMEOUT_SECONDS * 1000,
         // A key record is kept five minutes: a published key is seen by a retry soon after.
         dnsCacheMs: 5 * 60_000,
+        temperrorRetryMs: values.DKIM_TEMPERROR_RETRY_HOURS * 3_600_000,
         httpTrustedClients: values.HTTP_TRUSTED_CLIENTS,
       },
     },

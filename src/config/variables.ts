@@ -288,6 +288,13 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: decimal(0.1, 60),
   }),
+  DKIM_TEMPERROR_RETRY_HOURS: scalar({
+    section: 'worker',
+    default: '24',
+    doc: 'how long after receipt a mail whose DKIM keys cannot be looked up is retried before it is settled as temperror',
+    readBy: ['worker'],
+    parse: decimal(0, 24 * 365),
+  }),
   HTTP_TRUSTED_CLIENTS: list({
     section: 'worker',
     unset: 'none',

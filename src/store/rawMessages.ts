@@ -28,6 +28,8 @@ export interface RawMessage {
   attempts: number;
   /** The client's address (SMTP, HTTPS); what HTTP_TRUSTED_CLIENTS is matched against. */
   remoteAddress?: string | null;
+  /** When it was received: how long a DKIM lookup failure is retried is counted from it. */
+  receivedAt?: Date;
   /** raw_messages.authentication: what the intake recorded (a POST's token), or an earlier verification. */
   authentication?: MessageAuthentication | null;
 }
@@ -86,7 +88,7 @@ export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage
 export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
   const res = await pool.query<RawMessage>({
     name: 'tlsrpt-load-raw-v2',
-    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress", authentication
+    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress", received_at AS "receivedAt", authentication
            FROM raw_messages WHERE id = ANY($1::bigint[])`,
     values: [ids],
   });

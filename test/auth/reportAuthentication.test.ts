@@ -210,6 +210,34 @@ describe('DKIM authentication of report mail', () => {
     assert.equal(retried.outcome, 'stored');
   });
 
+  it('a mail whose keys still cannot be looked up DKIM_TEMPERROR_RETRY_HOURS after receipt is settled with temperror', async () => {
+    const down = { ...settings, dnsServers: ['127.0.0.1:9'], dnsTimeoutMs: 200 };
+    const old = async (s: AuthenticationSettings) => {
+      const mail = await reportMail(testReport(GOOGLE, 'outage.example'), {
+        fromDomain: 'google.com',
+        policyDomain: 'outage.example',
+        signer: signedBy('google.com', 'sel', key),
+      });
+      const id = await insertRawMessage(db.pool, mail, { channel: 'smtp' });
+      await db.pool.query(`UPDATE raw_messages SET received_at = now() - interval '25 hours' WHERE id = $1`, [id]);
+      await processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: createAuthenticator(s) }, id);
+      return (
+        await db.pool.query(
+          `SELECT m.status, m.reason, m.authentication ->> 'result' AS result, r.authenticated
+           FROM raw_messages m LEFT JOIN reports r ON r.id = m.report_id WHERE m.id = $1`,
+          [id],
+        )
+      ).rows[0];
+    };
+    assert.deepEqual(await old(down), { status: 'stored', reason: null, result: 'temperror', authenticated: false });
+    assert.deepEqual(await old({ ...down, mode: 'require' }), {
+      status: 'quarantined',
+      reason: 'not-authenticated',
+      result: 'temperror',
+      authenticated: null,
+    });
+  });
+
   it('caches key lookups: a second mail with the same key asks DNS nothing', async () => {
     const authenticator = createAuthenticator(settings);
     const mail = async () =>
