@@ -48,7 +48,8 @@ export async function createBenchDatabase(settings: BenchSettings, suffix = ''):
       // reference reports), so TRUNCATE can lose a deadlock to them: retry, it wins once they are idle.
       for (let attempt = 1; ; attempt++) {
         try {
-          await pool.query('TRUNCATE raw_messages, reports, policies, failure_details CASCADE');
+          // report_identities: the dedupe of every report ever stored (migrations/0013), emptied with them.
+          await pool.query('TRUNCATE raw_messages, reports, policies, failure_details, report_identities CASCADE');
           return;
         } catch (err) {
           if ((err as { code?: string }).code !== '40P01' || attempt >= 10) throw err;

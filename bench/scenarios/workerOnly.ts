@@ -24,7 +24,14 @@ export interface WorkerOnlyRun {
 }
 
 /** Stores `count` mails, then times `workers` worker processes draining them. Does not truncate. */
-export async function measureWorkerOnly(ctx: BenchContext, workers: number, count: number, tag: string): Promise<WorkerOnlyRun> {
+/** onStart: called as the timed part begins (the queue resumes), for work measured alongside (a prune). */
+export async function measureWorkerOnly(
+  ctx: BenchContext,
+  workers: number,
+  count: number,
+  tag: string,
+  onStart?: () => void,
+): Promise<WorkerOnlyRun> {
   const mix = buildReportMix(count, tag);
   const before = (await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages`)).rows[0]!.n;
   const ids: number[] = [];
@@ -50,6 +57,7 @@ export async function measureWorkerOnly(ctx: BenchContext, workers: number, coun
     const services0 = serviceCpu();
     const start = Date.now();
     await queue.resume();
+    onStart?.();
     const settled = await waitSettled(ctx, before + count, 120_000 + count * 20);
     const cpu = inProcess ? selfCpuMs() - self0 : processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
     const services = serviceCpuDelta(services0, serviceCpu());

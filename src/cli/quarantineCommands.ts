@@ -114,6 +114,8 @@ export function registerQuarantineCommands(program: Command, ctx: CliContext): v
       const r = (await pool.query(`SELECT * FROM raw_messages WHERE id = $1`, [id])).rows[0];
       if (!r) throw new Error(`no message ${id}: "tlsrpt quarantine list" shows the ids`);
       if (opts.raw) {
+        // Retention removed the bytes of a settled message (README "Retention"): its row is all there is.
+        if (r.raw === null) throw new Error(`the raw bytes of message ${id} were removed after RETENTION_RAW_DAYS; only its state is kept`);
         ctx.out(r.raw);
         return;
       }

@@ -42,6 +42,8 @@ export interface Config {
     /** DKIM verification and HTTPS trust (README "Authentication (DKIM)"): createAuthenticator's settings. */
     readonly authentication: AuthenticationSettings;
   };
+  /** What the daily prune removes, in days after receipt or storage; 0 keeps it forever (README "Retention"). */
+  readonly retention: RetentionConfig;
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -53,6 +55,15 @@ export interface Config {
   readonly configFile: string | null;
   /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
   readonly values: Values;
+}
+
+export interface RetentionConfig {
+  /** Raw bytes of settled (stored, duplicate, conflict) messages. */
+  readonly rawDays: number;
+  /** Quarantined messages, row and bytes. */
+  readonly quarantineDays: number;
+  /** Reports, policies and failure details (by month partition), and the rows of settled messages. */
+  readonly reportDays: number;
 }
 
 export interface MtaStsConfig {
@@ -149,6 +160,11 @@ export function loadConfig(env: Env = process.env): Config {
         temperrorRetryMs: values.DKIM_TEMPERROR_RETRY_HOURS * 3_600_000,
         httpTrustedClients: values.HTTP_TRUSTED_CLIENTS,
       },
+    },
+    retention: {
+      rawDays: values.RETENTION_RAW_DAYS,
+      quarantineDays: values.RETENTION_QUARANTINE_DAYS,
+      reportDays: values.RETENTION_REPORT_DAYS,
     },
     http: loadHttpConfig(values, tls),
     logLevel: values.LOG_LEVEL,

@@ -302,6 +302,27 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: addressRanges,
   }),
+  RETENTION_RAW_DAYS: scalar({
+    section: 'worker',
+    default: '30',
+    doc: 'days the raw bytes of a stored, duplicate or conflict message are kept (0: forever); README "Retention"',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
+  RETENTION_QUARANTINE_DAYS: scalar({
+    section: 'worker',
+    default: '90',
+    doc: 'days a quarantined message is kept for tlsrpt reprocess, then removed with its bytes (0: forever)',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
+  RETENTION_REPORT_DAYS: scalar({
+    section: 'worker',
+    default: '400',
+    doc: 'days reports, policies, failure details and message rows are kept (0: forever); daily totals are kept',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
 
   HTTP_HOST: scalar({ section: 'http', default: '0.0.0.0', doc: 'address the HTTP server listens on', readBy: ['http'], parse: text }),
   HTTP_PORT: scalar({

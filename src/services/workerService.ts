@@ -22,10 +22,13 @@ import {
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
+import { startRetentionJob, type RetentionJob } from '../retention/retentionJob.js';
 
 export interface WorkerService {
   pool: Pool;
   sweeper: Sweeper;
+  /** Month partitions ahead and the daily prune (README "Retention"). */
+  retention: RetentionJob;
   /** Waits for the jobs in progress, then closes every connection. */
   stop(): Promise<void>;
 }
@@ -87,12 +90,15 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   logQueueErrors(worker, workerConnection, log);
 
   const sweeper = startSweeper({ pool, queue, redis: producerConnection, log }, config.worker.sweepIntervalMs);
+  const retention = startRetentionJob({ databaseUrl: config.databaseUrl, settings: config.retention, log });
 
   return {
     pool,
     sweeper,
+    retention,
     stop: once(async () => {
       sweeper.stop();
+      await retention.stop();
       await worker.close();
       await queue.close();
       workerConnection.disconnect();

@@ -48,7 +48,7 @@ type Queryable = Pool | PoolClient;
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v4',
+  name: 'tlsrpt-insert-reports-v5',
   text: `
 WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
@@ -60,20 +60,28 @@ WITH input AS (
   FOR UPDATE
 ), item AS (
   SELECT input.* FROM input JOIN live ON live.id = input.raw_message_id
-), r AS (
-  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
-                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
-                       subject_report_id, attachment_filename, authenticated, authenticated_by)
-  SELECT raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
-         (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
-         v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
-         v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename',
-         coalesce((v -> 'authentication' ->> 'authenticated')::boolean, false), v -> 'authentication' ->> 'authenticatedBy'
+), ident AS (
+  -- Dedupe against every report ever stored, pruned or not (report_identities, migrations/0013); the new
+  -- report's id is drawn here and given to its reports row.
+  INSERT INTO report_identities (id, organization_name, report_id, payload_sha256, raw_message_id)
+  SELECT nextval('reports_id_seq'), v ->> 'organizationName', v ->> 'reportId', decode(v ->> 'payloadSha256', 'hex'), raw_message_id
   FROM item
   -- In identity order: two statements inserting the same identities (copies of a report in two workers'
   -- batches) then wait for each other in one order and cannot deadlock. Within a batch the first copy wins.
   ORDER BY v ->> 'organizationName', v ->> 'reportId', k
   ON CONFLICT (organization_name, report_id) DO NOTHING
+  RETURNING id, raw_message_id
+), r AS (
+  INSERT INTO reports (id, raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
+                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
+                       subject_report_id, attachment_filename, authenticated, authenticated_by)
+  SELECT ident.id, item.raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
+         (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
+         v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
+         v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename',
+         coalesce((v -> 'authentication' ->> 'authenticated')::boolean, false), v -> 'authentication' ->> 'authenticatedBy'
+  FROM ident JOIN item ON item.raw_message_id = ident.raw_message_id
+  ORDER BY ident.id
   RETURNING id, raw_message_id
 ), src AS (
   SELECT r.id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
@@ -128,13 +136,14 @@ SELECT raw_message_id, NULL FROM input WHERE raw_message_id NOT IN (SELECT id FR
 // - the mail headers the stored copy did not have (an HTTPS POST has none), and the fix-ups it did not make;
 // - authentication: authenticated when either copy is, by the least name of the two, so that the order in
 //   which copies arrive does not change the row.
+// A report whose month was pruned (its identity outlives it, migrations/0013) has no rows left to complete.
 const SETTLE_EXISTING = {
-  name: 'tlsrpt-settle-existing-v4',
+  name: 'tlsrpt-settle-existing-v5',
   text: `
 WITH existing AS (
   SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
                   WHEN payload_sha256 = $4 THEN 'duplicate' ELSE 'conflict' END AS outcome
-  FROM reports WHERE organization_name = $2 AND report_id = $3
+  FROM report_identities WHERE organization_name = $2 AND report_id = $3
 ), settled AS (
   UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
                           reason = NULL,
