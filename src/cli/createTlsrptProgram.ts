@@ -11,6 +11,7 @@ import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
+import { registerReportCommands } from './reportCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
 export const EXIT_STATUS_HELP = `
@@ -46,6 +47,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerHttpCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
+  registerReportCommands(program, ctx);
   registerPruneCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);

@@ -10,7 +10,13 @@ import { requireCurrentSchema } from '../db/requireCurrentSchema.js';
 import { errorMessage } from '../errors.js';
 import { buildStatsQuery, STATS_GROUPINGS, type StatsGrouping } from '../stats/buildStatsQuery.js';
 import { formatRows, type OutputFormat, type Row } from '../stats/formatRows.js';
-import { queryReadiness, READINESS_COLUMNS, READINESS_DEFAULTS, type ReadinessRow } from '../stats/queryReadiness.js';
+import {
+  AUTHENTICATED_READINESS_COLUMNS,
+  queryReadiness,
+  READINESS_COLUMNS,
+  READINESS_DEFAULTS,
+  type ReadinessRow,
+} from '../stats/queryReadiness.js';
 import type { CliContext } from './cliContext.js';
 import { EXIT_FINDING, EXIT_USAGE, ExitStatusError, exitCodeFor } from './exitCodeFor.js';
 import { registerIngestCommand } from './ingestCommands.js';
@@ -85,15 +91,18 @@ Examples:
     )
     .option('--min-days <n>', 'fewest days with reports in the window', wholeNumber(0, 3660), READINESS_DEFAULTS.minDays)
     .option('--min-reporters <n>', 'fewest distinct reporting organisations', wholeNumber(0, 1_000_000), READINESS_DEFAULTS.minReporters)
-    .option('--as-of <date>', 'judge as if today were this UTC day, YYYY-MM-DD (to replay a past decision)', parseDay);
+    .option('--as-of <date>', 'judge as if today were this UTC day, YYYY-MM-DD (to replay a past decision)', parseDay)
+    .option('--authenticated-only', 'count only authenticated reporters (DKIM-signed mail, trusted HTTPS) towards --min-reporters');
   addFormatOption(readiness)
     .addHelpText(
       'after',
       `
 A domain is ready when, over the window, it has reports on at least --min-days days, from at least
 --min-reporters organisations, with at least one session, and failed / (successful + failed) sessions is at
-most --max-failure-rate (sessions reported under both tlsa and sts counted once). README "Readiness to
-enforce" explains the rule and how to change it in SQL: enforce_readiness_for(days, rate, min_days, min_reporters).
+most --max-failure-rate (sessions reported under both tlsa and sts counted once). Each reason ends by saying
+how many reporters were authenticated; with --authenticated-only only those count towards --min-reporters
+(README "Authentication (DKIM)"). README "Readiness to enforce" explains the rule and how to change it in SQL:
+enforce_readiness_for(days, rate, min_days, min_reporters, as_of, authenticated_only).
 
 Exit status: 0 every listed domain is ready, 1 any is not (or none has reports), 2 usage or configuration
 error, or the database could not be read (unlike other commands, where a failure is 1: scripts read 1 as
@@ -112,6 +121,7 @@ Examples:
           minDays: number;
           minReporters: number;
           asOf?: string;
+          authenticatedOnly?: boolean;
         },
       ) => {
         const format = outputFormat(opts);
@@ -124,6 +134,7 @@ Examples:
           minReporters: opts.minReporters,
           asOf: opts.asOf ?? null,
           domains: opts.domain,
+          authenticatedOnly: opts.authenticatedOnly === true,
         };
         let rows: ReadinessRow[];
         try {
@@ -133,7 +144,7 @@ Examples:
           if (exitCodeFor(err) === EXIT_FINDING) throw new ExitStatusError(EXIT_USAGE, errorMessage(err), { cause: err });
           throw err;
         }
-        ctx.out(formatReadiness(rows, format, opts.days));
+        ctx.out(formatReadiness(rows, format, opts.days, options.authenticatedOnly));
         ctx.exitCode = rows.length > 0 && rows.every((r) => r.ready) ? 0 : EXIT_FINDING;
       },
     );
@@ -151,11 +162,18 @@ async function withPool<T>(config: Config, applicationName: string, fn: (pool: P
   }
 }
 
-export function formatReadiness(rows: readonly ReadinessRow[], format: OutputFormat, windowDays: number): string {
-  if (format !== 'table') return formatRows(READINESS_COLUMNS, rows as unknown as Row[], format);
+export function formatReadiness(
+  rows: readonly ReadinessRow[],
+  format: OutputFormat,
+  windowDays: number,
+  authenticatedOnly = false,
+): string {
+  // The authenticated_reporters column only when asked for: the output of scripts that did not ask stays as it was.
+  const allColumns = authenticatedOnly ? AUTHENTICATED_READINESS_COLUMNS : READINESS_COLUMNS;
+  if (format !== 'table') return formatRows(allColumns, rows as unknown as Row[], format);
   if (rows.length === 0)
     return `No policy domain has reports in the last ${windowDays} days.\nTo look further back, give --days N (at most 3660).\n`;
-  const columns = READINESS_COLUMNS.filter((c) => c.name !== 'reason');
+  const columns = allColumns.filter((c) => c.name !== 'reason');
   const table = formatRows(columns, rows as unknown as Row[], 'table');
   return `${table}\n${rows.map((r) => `${r.policy_domain}: ${r.ready ? 'ready' : 'NOT READY'}. ${r.reason}\n`).join('')}`;
 }

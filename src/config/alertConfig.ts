@@ -77,6 +77,8 @@ export interface AlertConfig {
   readonly retryDelayMs: number;
   /** How often stalled work is picked up and quiet reporters are looked for. */
   readonly checkIntervalMs: number;
+  /** Count only authenticated reports in a window (ALERT_AUTHENTICATED_ONLY; README "Authentication (DKIM)"). */
+  readonly authenticatedOnly: boolean;
   /** Per HTTP request and per SMTP stage. */
   readonly sendTimeoutMs: number;
 }
@@ -104,6 +106,7 @@ export function loadAlertConfig(values: Values): AlertConfig {
     deliveryAttempts: values.ALERT_DELIVERY_ATTEMPTS,
     retryDelayMs: Math.round(values.ALERT_RETRY_DELAY_SECONDS * 1000),
     checkIntervalMs: Math.round(values.ALERT_CHECK_INTERVAL_SECONDS * 1000),
+    authenticatedOnly: values.ALERT_AUTHENTICATED_ONLY === 'on',
     sendTimeoutMs: Math.round(values.ALERT_SEND_TIMEOUT_SECONDS * 1000),
   };
 }

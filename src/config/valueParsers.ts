@@ -178,6 +178,31 @@ export function trustProxy(items: readonly string[], name: string): boolean | nu
   return addressList(items, name, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
 }
 
+/** "sender=token" entries (HTTP_REPORT_TOKENS): who a POST with `Authorization: Bearer <token>` comes from. */
+export function senderTokens(items: readonly string[], name: string): ReadonlyArray<{ readonly sender: string; readonly token: string }> {
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    const sender = eq > 0 ? item.slice(0, eq).trim() : '';
+    const token = eq > 0 ? item.slice(eq + 1).trim() : '';
+    // The token is never repeated in a message: it is a credential.
+    if (!sender || !/^[\x21-\x7e]{16,}$/.test(token)) {
+      throw new ConfigError(
+        name,
+        `an entry is not sender=token with a token of 16 or more visible characters (e.g. example-mta=$(openssl rand -hex 24))`,
+      );
+    }
+    if (seen.has(token)) throw new ConfigError(name, `two entries have the same token (one is for ${sender}): give each sender its own`);
+    seen.add(token);
+    return { sender, token };
+  });
+}
+
+/** Addresses and CIDR ranges (HTTP_TRUSTED_CLIENTS); empty = none. */
+export function addressRanges(items: readonly string[], name: string): readonly string[] {
+  return addressList(items, name, [], 'use e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8::/32');
+}
+
 /** "any" | "private" | addresses and CIDR ranges, which may include "private"; null lets anyone. */
 export function metricsAllow(items: readonly string[], name: string): readonly string[] | null {
   if (items.length === 1 && items[0]!.toLowerCase() === 'any') return null;

@@ -25,6 +25,7 @@
  * Backfilled reports are history: the ones whose date range ended longer than ALERT_MAX_REPORT_AGE before
  * they were stored join no alert window (src/alert/store/windowStore.ts); the summary says how many.
  */
+import type { Authenticator } from '../auth/authenticateMessage.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -46,6 +47,8 @@ export interface IngestDeps {
   maxAttempts: number;
   /** ALERT_MAX_REPORT_AGE in ms, for the count of stored reports too old to alert (unset: no limit, none counted). */
   maxReportAgeMs?: number | null;
+  /** DKIM verification, as in the worker (src/auth/authenticateMessage.ts); absent: not verified. */
+  authenticator?: Authenticator;
   /** Hands a message that could not be processed here to the worker's queue. */
   enqueue: (rawMessageId: number) => Promise<void>;
   /** Messages per batch; the default suits report mail of a few kilobytes. */
@@ -442,6 +445,7 @@ async function processOne(
     maxAttempts: deps.maxAttempts,
     load: () => Promise.resolve(inHand),
     store,
+    authenticator: deps.authenticator,
   };
   try {
     const result = await processMessage(processDeps, id);

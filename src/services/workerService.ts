@@ -3,6 +3,7 @@
  * processes may run against one Postgres and Redis (scale out); BullMQ hands each job to one of them.
  */
 import { Worker } from 'bullmq';
+import { createAuthenticator } from '../auth/authenticateMessage.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
@@ -61,6 +62,8 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     load: (rawMessageId) => loadGroup.submit(rawMessageId),
     reportMaxBytes: config.worker.reportMaxBytes,
     maxAttempts: config.worker.maxAttempts,
+    // DKIM verification between decode and store; its DNS cache is shared by the jobs in hand.
+    authenticator: createAuthenticator(config.worker.authentication),
     store: async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {
       const r = await storeGroup.submit({ rawMessageId, decoded });
       if (r instanceof Error) throw r;

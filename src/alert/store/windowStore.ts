@@ -179,8 +179,12 @@ export async function loadWindow(c: PoolClient, windowId: number, forUpdate = fa
   return r ? { id: r.id, policyDomain: r.policy_domain, openedAt: r.opened_at, closesAt: r.closes_at, evaluatedAt: r.evaluated_at } : null;
 }
 
-/** The window's reports with only the policies (and failure details) of the window's domain. */
-export async function loadWindowReports(c: PoolClient, windowId: number): Promise<WindowReport[]> {
+/**
+ * The window's reports with only the policies (and failure details) of the window's domain; with
+ * authenticatedOnly, only the authenticated reports (ALERT_AUTHENTICATED_ONLY): a forged report then cannot
+ * raise an alert, and a window with no authenticated report evaluates to no alert.
+ */
+export async function loadWindowReports(c: PoolClient, windowId: number, authenticatedOnly = false): Promise<WindowReport[]> {
   const rows = (
     await c.query<{
       report_id: number;
@@ -200,9 +204,9 @@ export async function loadWindowReports(c: PoolClient, windowId: number): Promis
        FROM alert_window_reports w
        JOIN reports r ON r.id = w.report_id
        JOIN policies p ON p.report_id = r.id AND ${DOMAIN_OF_POLICY} = w.policy_domain
-       WHERE w.window_id = $1
+       WHERE w.window_id = $1 AND (NOT $2::boolean OR r.authenticated)
        ORDER BY r.id, p.policy_index`,
-      [windowId],
+      [windowId, authenticatedOnly],
     )
   ).rows;
   const details = (
