@@ -15,6 +15,8 @@ import { ingestSources, type IngestSummary, type MessageResult } from '../ingest
 import { buildStatsQuery, STATS_GROUPINGS, type StatsGrouping } from '../stats/buildStatsQuery.js';
 import { formatRows, type OutputFormat, type Row } from '../stats/formatRows.js';
 import { queryReadiness, READINESS_COLUMNS, READINESS_DEFAULTS, type ReadinessRow } from '../stats/queryReadiness.js';
+import { foldRollups } from '../rollup/foldRollups.js';
+import { readRollupLag, rollupLagNotice } from '../rollup/rollupLag.js';
 import type { CliContext } from './cliContext.js';
 import { EXIT_FINDING, EXIT_USAGE, ExitStatusError, exitCodeFor } from './exitCodeFor.js';
 import { collectDomain, parseDay, wholeNumber } from './optionParsers.js';
@@ -58,6 +60,10 @@ Examples:
       const query = buildStatsQuery({ by: opts.by, domains: opts.domain, since });
       await withPool(ctx.loadConfig(), 'tlsrpt-stats', async (pool) => {
         const rows = (await pool.query<Row>(query.text, query.values)).rows;
+        // The totals are folded in by the workers a few seconds after storage; say so when they are far behind.
+        // On stderr for json and csv, which scripts parse.
+        const notice = rollupLagNotice(await readRollupLag(pool));
+        if (notice) (format === 'table' ? ctx.out : ctx.err)(notice);
         if (rows.length === 0 && format === 'table') {
           ctx.out(`No reports${opts.domain.length ? ` for ${opts.domain.join(', ')}` : ''} since ${since}.\n`);
           ctx.out(
@@ -184,7 +190,7 @@ Examples:
           : null;
         bar?.start(found.sources.length, 0, { source: '' });
         try {
-          return await ingestSources(
+          const ingested = await ingestSources(
             {
               pool,
               log,
@@ -203,6 +209,10 @@ Examples:
               },
             },
           );
+          // Count what was stored in the daily totals now, so that `tlsrpt stats` right after shows it
+          // (a running worker would fold it within seconds; one folding already leaves it to that one).
+          await foldRollups(pool);
+          return ingested;
         } finally {
           bar?.stop();
           await retry.close();

@@ -19,12 +19,15 @@ import {
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
+import { startRollupJob, type RollupJob } from '../rollup/rollupJob.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 
 export interface WorkerService {
   pool: Pool;
   sweeper: Sweeper;
+  /** Folds stored reports into the daily totals and /metrics totals, off the write path (src/rollup/). */
+  rollup: RollupJob;
   /** Waits for the jobs in progress, then closes every connection. */
   stop(): Promise<void>;
 }
@@ -84,13 +87,16 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
   logQueueErrors(worker, workerConnection, log);
 
   const sweeper = startSweeper({ pool, queue, redis: producerConnection, log }, config.worker.sweepIntervalMs);
+  const rollup = startRollupJob({ pool, log });
 
   return {
     pool,
     sweeper,
+    rollup,
     stop: once(async () => {
       sweeper.stop();
       await worker.close();
+      await rollup.stop();
       await queue.close();
       workerConnection.disconnect();
       producerConnection.disconnect();
