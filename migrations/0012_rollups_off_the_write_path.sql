@@ -86,7 +86,11 @@ CREATE TABLE rollup_state (
   -- Messages by channel and outcome, quarantine reasons and the processing-delay histogram, as JSON
   -- written by src/metrics/messageTotals.ts; NULL until the first fold.
   message_totals   jsonb,
-  folded_at        timestamptz
+  folded_at        timestamptz,
+  -- The first UTC day (report_day()) whose reports all still have their details: retention sets it when it
+  -- prunes. refresh_daily_totals() recomputes only from this day on, so the rollups of pruned days stay.
+  -- NULL: nothing was ever pruned.
+  details_kept_from date
 );
 
 -- The history stored so far: the per-day totals are already exact (0004's triggers kept them); the metric
