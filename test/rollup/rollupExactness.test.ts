@@ -1,6 +1,6 @@
 /**
  * The rollups are exact (issue 13, decision 1): after reports stored by the application with re-deliveries
- * and conflicts, after a fold killed mid-batch (its PostgreSQL backend terminated while it waits inside the
+ * and conflicts, after reprocessing quarantined messages, after a fold killed mid-batch (its PostgreSQL backend terminated while it waits inside the
  * batch), and after the worker's rollup job folds what is left, the per-day totals and the /metrics totals
  * equal a from-scratch computation over the details, written here independently of the fold's SQL.
  */
@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
+import { reprocessMessages } from '../../src/pipeline/reprocessMessages.js';
+import { quarantineMessage } from '../../src/store/messageState.js';
 import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { readRollupLag, rollupLagNotice } from '../../src/rollup/rollupLag.js';
 import { startRollupJob } from '../../src/rollup/rollupJob.js';
@@ -166,6 +168,26 @@ describe('rollups', () => {
       await job.stop();
     }
     await assertExact(db, 'after a killed fold and the job');
+  });
+
+  it('count a quarantined message once when it is reprocessed, and a replayed copy of a stored report not again', async () => {
+    // Quarantined by an older version that could not read them; one of them repeats a report stored since.
+    const fresh = copyOfSet('-c').slice(0, 4);
+    const stored = copyOfSet('-a')[2]!;
+    const ids: number[] = [];
+    for (const json of [...fresh, stored]) {
+      const id = await insertRawMessage(db.pool, Buffer.from(JSON.stringify(json)), { channel: 'ingest' });
+      await quarantineMessage(db.pool, id, 'schema-violation', 'an older version could not read it');
+      ids.push(id);
+    }
+    const summary = await reprocessMessages({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, {});
+    assert.deepEqual(summary.outcomes, { stored: 4, duplicate: 1 });
+    assert.equal(await queued(db), 4);
+    // Again: nothing left to replay, nothing queued.
+    await reprocessMessages({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, { ids });
+    assert.equal(await queued(db), 4);
+    await foldRollups(db.pool);
+    await assertExact(db, 'after reprocessing');
   });
 
   it('equal their recomputation by refresh_daily_totals(), and keep their figures when details are deleted', async () => {
