@@ -1,7 +1,8 @@
 /**
  * The rollups are exact (issue 13, decision 1): after reports stored by the application with re-deliveries
- * and conflicts, after reprocessing quarantined messages, after a fold killed mid-batch (its PostgreSQL backend terminated while it waits inside the
- * batch), and after the worker's rollup job folds what is left, the per-day totals and the /metrics totals
+ * and conflicts, after a fold killed mid-batch (its PostgreSQL backend terminated while it waits inside the
+ * batch) and the worker's rollup job folding what is left, and after reprocessing quarantined messages,
+ * the per-day totals and the /metrics totals
  * equal a from-scratch computation over the details, written here independently of the fold's SQL.
  */
 import assert from 'node:assert/strict';
