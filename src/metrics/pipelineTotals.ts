@@ -18,7 +18,7 @@
  * totals (the series are counters: they never go down).
  */
 import type { Pool, PoolClient } from '../db/pool.js';
-import { readRollupLag } from '../rollup/rollupLag.js';
+import { ROLLUP_LAG_SQL } from '../rollup/rollupLag.js';
 import { DomainLabels, POLICY_TYPES, policyTypeLabel, quarantineReasonLabel, resultTypeLabel } from './metricLabels.js';
 
 /** Upper bounds of the processing-delay histogram, receipt to settlement (seconds). */
@@ -171,55 +171,84 @@ export const RAW_BOUNDS_SQL = `
 SELECT (SELECT min(id) FROM raw_messages WHERE status = 'pending' AND id > $1) AS first_pending,
        (SELECT max(id) FROM raw_messages WHERE id > $1 AND received_at < now() - make_interval(secs => $2)) AS raw_old`;
 
-function rawSql(bounded: boolean): string {
+/** raw_messages with an id above `from` (and up to `to`: SQL expressions), by channel, status and reason. */
+function rawSql(from: string, to: string | null): string {
   const le = DELAY_BUCKETS_SECONDS.map((b, i) => `count(*) FILTER (WHERE delay <= ${b}) AS le${i}`).join(', ');
   return `
 WITH m AS (
   SELECT channel, status, reason,
          CASE WHEN status <> 'pending' THEN extract(epoch FROM processed_at - received_at)::float8 END AS delay
-  FROM raw_messages WHERE id > $1 ${bounded ? 'AND id <= $2' : ''}
+  FROM raw_messages WHERE id > ${from} ${to === null ? '' : `AND id <= ${to}`}
 )
 SELECT channel, status, reason, count(*) AS n, count(delay) AS settled, coalesce(sum(delay), 0)::float8 AS delay_sum, ${le}
 FROM m GROUP BY channel, status, reason`;
 }
 
-const SQL = {
-  rawBounded: rawSql(true),
-  rawOpen: rawSql(false),
-  state: `SELECT reports_stored, message_mark, message_totals FROM rollup_state`,
-  foldedPolicies: `
-SELECT policy_domain, policy_type, first_report_id AS first, successful_sessions AS ok, failed_sessions AS failed
-FROM metric_session_totals`,
-  foldedFailures: `
-SELECT policy_domain, policy_type, result_type, first_report_id AS first, failed_sessions AS n FROM metric_failure_totals`,
-  // The reports stored and not yet folded (rollup_queue: the same snapshot sees each report either here or
-  // in the totals above, never in both). Deleted reports are not found.
-  liveReports: `SELECT count(*) AS n FROM reports WHERE id IN (SELECT report_id FROM rollup_queue)`,
-  livePolicies: `
-SELECT policy_domain, policy_type, min(report_id) AS first,
-       sum(total_successful_session_count)::bigint AS ok, sum(total_failure_session_count)::bigint AS failed
-FROM policies WHERE report_id IN (SELECT report_id FROM rollup_queue) GROUP BY policy_domain, policy_type`,
-  liveFailures: `
-SELECT p.policy_domain, p.policy_type, d.result_type, min(d.report_id) AS first, sum(d.failed_session_count)::bigint AS n
-FROM failure_details d JOIN policies p ON p.id = d.policy_id
-WHERE d.report_id IN (SELECT report_id FROM rollup_queue) GROUP BY p.policy_domain, p.policy_type, d.result_type`,
-  pending: `
-SELECT channel, count(*) AS n, extract(epoch FROM now() - min(received_at))::float8 AS oldest
-FROM raw_messages WHERE status = 'pending' GROUP BY channel`,
-};
+const RAW_BOUNDED_SQL = rawSql('$1', '$2');
 
-/** raw_messages with an id above `from` (and up to `to`), aggregated by channel, status and reason. */
-export async function readRaw(c: PoolClient, from: number, to: number | null): Promise<RawRow[]> {
-  const res = to === null ? await c.query(SQL.rawOpen, [from]) : await c.query(SQL.rawBounded, [from, to]);
-  return res.rows.map((r) => ({
+/** Each part of a snapshot as a JSON array of rows. */
+const rows = (sql: string) => `(SELECT coalesce(json_agg(x), '[]') FROM (${sql}) x)`;
+
+// Everything a scrape reads, in ONE statement: one snapshot, so the folded and the live parts neither
+// overlap nor leave a gap, and one round trip, which keeps a scrape quick on a busy machine.
+// - the running totals the rollup job keeps (rollup_state, metric_session_totals, metric_failure_totals);
+// - the reports stored and not yet folded (rollup_queue: a report is either there or in the totals);
+//   deleted reports are not found;
+// - the raw messages past the mark of the message totals (src/metrics/messageTotals.ts);
+// - the messages pending, and the rollup lag (src/rollup/rollupLag.ts).
+const SNAPSHOT_SQL = `
+WITH state AS (SELECT reports_stored, message_mark, message_totals FROM rollup_state)
+SELECT (SELECT row_to_json(s) FROM state s) AS state,
+       ${rows(`SELECT policy_domain, policy_type, first_report_id AS first, successful_sessions AS ok, failed_sessions AS failed
+               FROM metric_session_totals`)} AS folded_policies,
+       ${rows(`SELECT policy_domain, policy_type, result_type, first_report_id AS first, failed_sessions AS n FROM metric_failure_totals`)}
+         AS folded_failures,
+       (SELECT count(*) FROM reports WHERE id IN (SELECT report_id FROM rollup_queue)) AS live_reports,
+       ${rows(`SELECT policy_domain, policy_type, min(report_id) AS first,
+                      sum(total_successful_session_count)::bigint AS ok, sum(total_failure_session_count)::bigint AS failed
+               FROM policies WHERE report_id IN (SELECT report_id FROM rollup_queue) GROUP BY policy_domain, policy_type`)} AS live_policies,
+       ${rows(`SELECT p.policy_domain, p.policy_type, d.result_type, min(d.report_id) AS first, sum(d.failed_session_count)::bigint AS n
+               FROM failure_details d JOIN policies p ON p.id = d.policy_id
+               WHERE d.report_id IN (SELECT report_id FROM rollup_queue) GROUP BY p.policy_domain, p.policy_type, d.result_type`)}
+         AS live_failures,
+       ${rows(rawSql('coalesce((SELECT message_mark FROM state), 0)', null))} AS raw_live,
+       ${rows(`SELECT channel, count(*) AS n, extract(epoch FROM now() - min(received_at))::float8 AS oldest
+               FROM raw_messages WHERE status = 'pending' GROUP BY channel`)} AS pending,
+       (SELECT row_to_json(l) FROM (${ROLLUP_LAG_SQL}) l) AS lag`;
+
+/** A row of rawSql(): the histogram's buckets in columns le0, le1, ... */
+interface RawSqlRow extends Omit<RawRow, 'le'> {
+  [le: `le${number}`]: number;
+}
+
+function rawRow(r: RawSqlRow): RawRow {
+  return {
     channel: r.channel,
     status: r.status,
     reason: r.reason,
     n: r.n,
     settled: r.settled,
     delay_sum: r.delay_sum,
-    le: DELAY_BUCKETS_SECONDS.map((_, i) => r[`le${i}`] as number),
-  }));
+    le: DELAY_BUCKETS_SECONDS.map((_, i) => r[`le${i}`] ?? 0),
+  };
+}
+
+/** raw_messages with an id above `from` and up to `to`, aggregated by channel, status and reason. */
+export async function readRaw(c: PoolClient, from: number, to: number): Promise<RawRow[]> {
+  const res = await c.query<RawSqlRow>(RAW_BOUNDED_SQL, [from, to]);
+  return res.rows.map(rawRow);
+}
+
+interface SnapshotRow {
+  state: { reports_stored: number; message_mark: number; message_totals: unknown } | null;
+  folded_policies: PolicyRow[];
+  folded_failures: FailureRow[];
+  live_reports: number;
+  live_policies: PolicyRow[];
+  live_failures: FailureRow[];
+  raw_live: RawSqlRow[];
+  pending: Array<{ channel: string; n: number; oldest: number }>;
+  lag: { lag: number; waiting: number } | null;
 }
 
 export interface PipelineTally {
@@ -239,37 +268,28 @@ export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): 
     const client = await pool.connect();
     let broken = false;
     try {
-      // One snapshot for every query, so the folded and the live parts neither overlap nor leave a gap.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET LOCAL statement_timeout = '10s'`);
-      const state = (await client.query<{ reports_stored: number; message_mark: number; message_totals: unknown }>(SQL.state)).rows[0];
-      const foldedPolicies = (await client.query<PolicyRow>(SQL.foldedPolicies)).rows;
-      const foldedFailures = (await client.query<FailureRow>(SQL.foldedFailures)).rows;
-      const liveReports = (await client.query<{ n: number }>(SQL.liveReports)).rows[0]?.n ?? 0;
-      const livePolicies = (await client.query<PolicyRow>(SQL.livePolicies)).rows;
-      const liveFailures = (await client.query<FailureRow>(SQL.liveFailures)).rows;
-      const rawLive = await readRaw(client, state?.message_mark ?? 0, null);
-      const pending = (await client.query<{ channel: string; n: number; oldest: number }>(SQL.pending)).rows;
-      const lag = await readRollupLag(client);
-      await client.query('COMMIT');
-
-      const now = decodeMessageTotals(state?.message_totals);
-      addRawRows(now, rawLive);
+      // One round trip: the statement timeout applies to this read only.
+      const results = (await client.query(
+        `BEGIN READ ONLY; SET LOCAL statement_timeout = '10s'; ${SNAPSHOT_SQL}; COMMIT`,
+      )) as unknown as Array<{ rows: SnapshotRow[] }>;
+      const row = results[2]!.rows[0]!;
+      const now = decodeMessageTotals(row.state?.message_totals);
+      addRawRows(now, row.raw_live.map(rawRow));
       addReportRows(
         now,
         {
-          reports: (state?.reports_stored ?? 0) + liveReports,
-          policies: [...foldedPolicies, ...livePolicies],
-          failures: [...foldedFailures, ...liveFailures],
+          reports: (row.state?.reports_stored ?? 0) + row.live_reports,
+          policies: [...row.folded_policies, ...row.live_policies],
+          failures: [...row.folded_failures, ...row.live_failures],
         },
         new DomainLabels(options.domains, options.maxDomains),
       );
       withConfiguredDomains(now, options.domains);
       return {
         ...now,
-        pending: new Map(pending.map((p) => [p.channel, p.n])),
-        oldestPendingAgeSeconds: Math.max(0, ...pending.map((p) => p.oldest)),
-        rollupLagSeconds: lag.seconds,
+        pending: new Map(row.pending.map((p) => [p.channel, p.n])),
+        oldestPendingAgeSeconds: Math.max(0, ...row.pending.map((p) => p.oldest)),
+        rollupLagSeconds: Math.max(0, row.lag?.lag ?? 0),
       };
     } catch (err) {
       broken = true;

@@ -10,7 +10,7 @@ export const ROLLUP_LAG_NOTICE_SECONDS = 60;
 
 // The queue is in report id order, and ids follow storage order closely enough: one index probe, however
 // long the queue has grown.
-const LAG_SQL = `
+export const ROLLUP_LAG_SQL = `
 SELECT coalesce(extract(epoch FROM now() - (SELECT queued_at FROM rollup_queue ORDER BY report_id LIMIT 1)), 0)::float8 AS lag,
        (SELECT count(*) FROM (SELECT 1 FROM rollup_queue LIMIT 1000000) q) AS waiting`;
 
@@ -21,7 +21,7 @@ export interface RollupLag {
 }
 
 export async function readRollupLag(db: Pool | PoolClient): Promise<RollupLag> {
-  const row = (await db.query<{ lag: number; waiting: number }>(LAG_SQL)).rows[0];
+  const row = (await db.query<{ lag: number; waiting: number }>(ROLLUP_LAG_SQL)).rows[0];
   return { seconds: Math.max(0, row?.lag ?? 0), waiting: row?.waiting ?? 0 };
 }
 
