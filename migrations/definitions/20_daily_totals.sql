@@ -1,10 +1,11 @@
 -- The per-day totals (tables: migrations/0004_create_daily_totals.sql) and the running totals behind /metrics
 -- (migrations/0012_rollups_off_the_write_path.sql) are rollups: kept off the write path, folded in by a job
--- in the worker processes (src/rollup/), and never rebuilt from the details on their own, because retention
--- deletes the details and the rollups must keep the figures of those days (README "Retention").
+-- in the worker processes (src/rollup/), and never recomputed for days whose details retention has deleted:
+-- the rollups must keep the figures of those days (README "Retention").
 -- add_to_daily_totals() applies the rules of 10_rules.sql: the counted policy type of a report and domain
--- (policy_type_precedence) and the mode of an sts policy (sts_mode). A change of those rules applies to the
--- reports folded after it; refresh_daily_totals() recomputes the days whose details are still stored.
+-- (policy_type_precedence) and the mode of an sts policy (sts_mode). This file ends by recomputing the days
+-- whose details are still stored with the current rules; days already pruned keep what the rules of their
+-- time computed.
 -- daily_domain_totals.sts_mode is the mode of the latest report whose sts policy has one (sts_mode() is
 -- not NULL), so it is NULL only with sts_mode_end_at; 0004's comment on the table predates sts_mode().
 
