@@ -14,6 +14,8 @@ import { errorMessage } from '../errors.js';
 import { findIngestSources } from '../ingest/findIngestSources.js';
 import { ingestSources, type IngestSummary, type MessageResult } from '../ingest/ingestSources.js';
 import type { CliContext } from './cliContext.js';
+import { createAuthenticator } from '../auth/authenticateMessage.js';
+import { foldRollups } from '../rollup/foldRollups.js';
 import { EXIT_FINDING } from './exitCodeFor.js';
 
 /** Without a terminal (a log file, cron, CI), one progress line this often. */
@@ -61,7 +63,7 @@ Examples:
       const summary = await withIngestPool(config, log, async (pool) => {
         const retry = createRetryQueue(config, log);
         try {
-          return await ingestSources(
+          const ingested = await ingestSources(
             {
               pool,
               log,
@@ -69,6 +71,7 @@ Examples:
               reportMaxBytes: config.worker.reportMaxBytes,
               maxAttempts: config.worker.maxAttempts,
               maxReportAgeMs: config.alerts.maxReportAgeMs,
+              authenticator: createAuthenticator(config.worker.authentication),
               enqueue: retry.enqueue,
             },
             found.sources,
@@ -81,6 +84,10 @@ Examples:
             // Every outcome is kept only for the JSON output, which lists them all.
             { keepResults: opts.format === 'json' },
           );
+          // Count what was stored in the daily totals now, so that `tlsrpt stats` right after shows it
+          // (a running worker would fold it within seconds; one folding already leaves it to that one).
+          await foldRollups(pool);
+          return ingested;
         } finally {
           progress.stop();
           await retry.close();

@@ -17,6 +17,7 @@ import {
   READINESS_DEFAULTS,
   type ReadinessRow,
 } from '../stats/queryReadiness.js';
+import { readRollupLag, rollupLagNotice } from '../rollup/rollupLag.js';
 import type { CliContext } from './cliContext.js';
 import { EXIT_FINDING, EXIT_USAGE, ExitStatusError, exitCodeFor } from './exitCodeFor.js';
 import { registerIngestCommand } from './ingestCommands.js';
@@ -61,6 +62,10 @@ Examples:
       const query = buildStatsQuery({ by: opts.by, domains: opts.domain, since });
       await withPool(ctx.loadConfig(), 'tlsrpt-stats', async (pool) => {
         const rows = (await pool.query<Row>(query.text, query.values)).rows;
+        // The totals are folded in by the workers a few seconds after storage; say so when they are far behind.
+        // On stderr for json and csv, which scripts parse.
+        const notice = rollupLagNotice(await readRollupLag(pool));
+        if (notice) (format === 'table' ? ctx.out : ctx.err)(notice);
         if (rows.length === 0 && format === 'table') {
           ctx.out(`No reports${opts.domain.length ? ` for ${opts.domain.join(', ')}` : ''} since ${since}.\n`);
           ctx.out(

@@ -22,6 +22,7 @@ import {
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
+import { startRollupJob, type RollupJob } from '../rollup/rollupJob.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 import { startRetentionJob, type RetentionJob } from '../retention/retentionJob.js';
@@ -31,6 +32,8 @@ export interface WorkerService {
   sweeper: Sweeper;
   /** Month partitions ahead and the daily prune (README "Retention"). */
   retention: RetentionJob;
+  /** Folds stored reports into the daily totals and /metrics totals, off the write path (src/rollup/). */
+  rollup: RollupJob;
   /** Waits for the jobs in progress, then closes every connection. */
   stop(): Promise<void>;
 }
@@ -136,15 +139,22 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
 
   const sweeper = startSweeper({ pool, queue, redis: producerConnection, log }, config.worker.sweepIntervalMs);
   const retention = startRetentionJob({ databaseUrl: config.databaseUrl, settings: config.retention, log });
+  // A connection of its own, named, so that its PostgreSQL time can be told from the worker's writes
+  // (pg_stat_activity.application_name 'tlsrpt-rollup'; the benchmark adds it up).
+  const rollupPool = createPool(config.databaseUrl, { max: 1, applicationName: 'tlsrpt-rollup', log });
+  const rollup = startRollupJob({ pool: rollupPool, log });
 
   return {
     pool,
     sweeper,
     retention,
+    rollup,
     stop: once(async () => {
       sweeper.stop();
       await retention.stop();
       await worker.close();
+      await rollup.stop();
+      await rollupPool.end();
       await queue.close();
       workerConnection.disconnect();
       producerConnection.disconnect();

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { processMessage } from '../../src/pipeline/processMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { craftedStatsSet, dayOf, GOOGLE, MICROSOFT, WEEKLY } from '../helpers/craftedStatsSet.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { storeReport } from '../rules/storeReport.js';
 import { formatPercent } from '../../src/stats/formatRows.js';
@@ -26,6 +27,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       const result = await processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, id);
       assert.equal(result.outcome, 'stored', `${r.filename}: ${JSON.stringify(result)}`);
     }
+    // Into the daily totals, as a worker's rollup job would within seconds.
+    await foldRollups(db.pool);
   });
   after(() => db?.drop());
 
