@@ -10,7 +10,9 @@ import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerImapCommands } from './imapCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
+import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
+import { registerReportCommands } from './reportCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
 export const EXIT_STATUS_HELP = `
@@ -47,6 +49,8 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerImapCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
+  registerReportCommands(program, ctx);
+  registerPruneCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
   return program;

@@ -20,7 +20,7 @@ import { isReportMail } from './isReportMail.js';
 import type { MailboxUrl } from './mailboxUrl.js';
 import type { NonReportAction, ProcessedAction } from './serverAction.js';
 
-/** Messages per batch: one INSERT of up to this many rows (13 parameters each, far below PostgreSQL's 65,535). */
+/** Messages per batch: one INSERT of up to this many rows (14 parameters each, far below PostgreSQL's 65,535). */
 export const BATCH_SIZE = 250;
 /** PostgreSQL's unique_violation SQLSTATE. */
 const UNIQUE_VIOLATION = '23505';

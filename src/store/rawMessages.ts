@@ -3,11 +3,25 @@
  * once, by the INSERT behind every acknowledgement; its state changes only through ./messageState.ts.
  */
 import { createHash } from 'node:crypto';
+import type { MessageAuthentication } from '../auth/verifyDkim.js';
 import type { Pool } from '../db/pool.js';
 import type { MessageStatus } from './messageState.js';
 
 export type { MessageStatus } from './messageState.js';
 export type Channel = 'smtp' | 'http' | 'ingest' | 'imap';
+
+/**
+ * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
+ * (mailbox, UIDVALIDITY, UID) or an ingested file's message (file, position: 1-based in an mbox).
+ */
+export interface MessageSource {
+  /** The mailbox as `imap://USER@HOST:PORT/FOLDER` (never the password). */
+  mailbox?: string;
+  uidValidity?: number;
+  uid?: number;
+  file?: string;
+  position?: number;
+}
 
 /**
  * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
@@ -29,6 +43,8 @@ export interface Envelope {
   mailFrom?: string | null;
   rcptTo?: string[];
   source?: MessageSource;
+  /** What the intake already knows of the sender (an HTTPS POST's token, HTTP_REPORT_TOKENS). */
+  authentication?: MessageAuthentication | null;
 }
 
 export interface RawMessage {
@@ -37,6 +53,12 @@ export interface RawMessage {
   status: MessageStatus;
   raw: Buffer;
   attempts: number;
+  /** The client's address (SMTP, HTTPS); what HTTP_TRUSTED_CLIENTS is matched against. */
+  remoteAddress?: string | null;
+  /** When it was received: how long a DKIM lookup failure is retried is counted from it. */
+  receivedAt?: Date;
+  /** raw_messages.authentication: what the intake recorded (a POST's token), or an earlier verification. */
+  authentication?: MessageAuthentication | null;
 }
 
 /** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
@@ -56,7 +78,7 @@ export interface RawInsert {
  * returned ids restores the order whatever order RETURNING uses.
  */
 /** Parameters per message in insertRawMessages. */
-const RAW_COLUMNS = 13;
+const RAW_COLUMNS = 14;
 
 export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise<number[]> {
   if (items.length === 0) return [];
@@ -72,6 +94,7 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
       raw.length,
       createHash('sha256').update(raw).digest(),
       raw,
+      envelope.authentication ? JSON.stringify(envelope.authentication) : null,
       envelope.source?.mailbox ?? null,
       envelope.source?.uidValidity ?? null,
       envelope.source?.uid ?? null,
@@ -81,7 +104,7 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
     return `(${Array.from({ length: RAW_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`;
   });
   const res = await pool.query<{ id: number }>(
-    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw,
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw, authentication,
        source_mailbox, source_uidvalidity, source_uid, source_file, source_position)
      VALUES ${rows.join(', ')} RETURNING id`,
     params,
@@ -100,8 +123,9 @@ export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage
  */
 export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
   const res = await pool.query<RawMessage>({
-    name: 'tlsrpt-load-raw-v1',
-    text: `SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = ANY($1::bigint[])`,
+    name: 'tlsrpt-load-raw-v2',
+    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress", received_at AS "receivedAt", authentication
+           FROM raw_messages WHERE id = ANY($1::bigint[])`,
     values: [ids],
   });
   const byId = new Map(res.rows.map((m) => [m.id, m]));
