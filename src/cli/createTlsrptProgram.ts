@@ -11,6 +11,7 @@ import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
+import { registerUserCommands } from './userCommands.js';
 
 export const EXIT_STATUS_HELP = `
 Exit status (every command): 0 done; 1 a finding (e.g. a policy with errors, a domain not ready, a failed
@@ -47,5 +48,6 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerQuarantineCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
+  registerUserCommands(program, ctx);
   return program;
 }
