@@ -142,17 +142,17 @@ function compareBy(
   };
 }
 
-/** The end of the date range of each domain's most recently stored report (ISO time). */
+/** When each domain's most recently stored report arrived (ISO time): reports that stop coming show here. */
 async function lastReportTimes(pool: Pool, domains: string[]): Promise<Map<string, string>> {
   if (domains.length === 0) return new Map();
-  const res = await pool.query<{ policy_domain: string; end_at: Date }>(
-    `SELECT d.policy_domain, r.end_at
+  const res = await pool.query<{ policy_domain: string; stored_at: Date }>(
+    `SELECT d.policy_domain, r.stored_at
      FROM unnest($1::text[]) AS d(policy_domain)
      CROSS JOIN LATERAL (SELECT p.report_id FROM policies p WHERE p.policy_domain = d.policy_domain ORDER BY p.report_id DESC LIMIT 1) p
      JOIN reports r ON r.id = p.report_id`,
     [domains],
   );
-  return new Map(res.rows.map((r) => [r.policy_domain, r.end_at.toISOString()]));
+  return new Map(res.rows.map((r) => [r.policy_domain, r.stored_at.toISOString()]));
 }
 
 /** Sessions per day and domain from daily_domain_stats (each session once across policy types). */

@@ -118,7 +118,7 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
                   ...READINESS_ROW,
                   properties: {
                     ...READINESS_ROW.properties,
-                    last_report_at: { type: ['string', 'null'], description: 'end of the date range of the latest stored report' },
+                    last_report_at: { type: ['string', 'null'], description: 'when the latest report naming the domain was stored' },
                     daily: {
                       type: 'array',
                       description: '[day, successful sessions, failed sessions] per day of the window with reports',
