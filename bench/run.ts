@@ -17,8 +17,16 @@ import { workerOnlyScenario } from './scenarios/workerOnly.js';
 import { stagesScenario } from './scenarios/stages.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 
-export const SCENARIOS: Scenario[] = [endToEndScenario, workerOnlyScenario, stagesScenario, scaleScenario, memoryScenario];
+export const SCENARIOS: Scenario[] = [
+  endToEndScenario,
+  workerOnlyScenario,
+  stagesScenario,
+  scaleScenario,
+  memoryScenario,
+  dashboardScenario,
+];
 
 export async function runBench(): Promise<Figure[]> {
   const settings = loadBenchSettings();

@@ -11,15 +11,15 @@ import { median } from '../lib/benchEnv.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
 import { measureWorkerOnly } from './workerOnly.js';
 
-interface Shape {
+export interface Shape {
   domains: number;
   reporters: number;
   days: number;
   detailRows: number;
 }
 
-/** Fills the (empty) bench database; returns the seconds it took, and those of refresh_daily_totals() in it. */
-async function generate(ctx: BenchContext, shape: Shape): Promise<{ seconds: number; totalsSeconds: number }> {
+/** Fills the (empty) bench database; returns the seconds it took, and those of refresh_daily_totals() in it. Also used by bench/scenarios/dashboard.ts. */
+export async function generate(ctx: BenchContext, shape: Shape): Promise<{ seconds: number; totalsSeconds: number }> {
   const t0 = Date.now();
   const c = await ctx.db.pool.connect();
   try {
