@@ -44,6 +44,8 @@ export interface ApiRoutesOptions {
   sessionHours: number;
   /** For the reprocess action: the worker's ceiling on a report's decompressed size. */
   reportMaxBytes: number;
+  /** The mode of the MTA-STS policy this server hosts for a domain (README "MTA-STS"), or null when it hosts none. */
+  publishedMode?: (domain: string) => string | null;
   /** Login attempts per client address per minute (default 10). */
   loginsPerMinute?: number;
 }
@@ -80,7 +82,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, o) =>
   await app.register(
     async (api) => {
       await api.register(sessionRoutes, { pool: o.pool, sessionHours: o.sessionHours, loginsPerMinute: o.loginsPerMinute ?? 10 });
-      await api.register(domainRoutes, { pool: o.pool });
+      await api.register(domainRoutes, { pool: o.pool, publishedMode: o.publishedMode ?? (() => null) });
       await api.register(reportViewRoutes, { pool: o.pool });
       await api.register(quarantineRoutes, { pool: o.pool, reportMaxBytes: o.reportMaxBytes });
       await api.register(alertRoutes, { pool: o.pool });

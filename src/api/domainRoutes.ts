@@ -22,6 +22,8 @@ import {
 
 export interface DomainRoutesOptions {
   pool: Pool;
+  /** The mode of the policy this server hosts for a domain, or null. */
+  publishedMode: (domain: string) => string | null;
 }
 
 const DAY = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
@@ -118,6 +120,10 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
                   ...READINESS_ROW,
                   properties: {
                     ...READINESS_ROW.properties,
+                    published_mode: {
+                      type: ['string', 'null'],
+                      description: 'mode of the MTA-STS policy this server hosts for the domain; null when it hosts none',
+                    },
                     last_report_at: { type: ['string', 'null'], description: 'when the latest report naming the domain was stored' },
                     daily: {
                       type: 'array',
@@ -134,7 +140,7 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
     },
     async (request) => {
       const q = request.query;
-      return listDomains(o.pool, {
+      const list = await listDomains(o.pool, {
         ...thresholds(q),
         q: q.q,
         ready: q.ready ?? null,
@@ -144,6 +150,7 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
         offset: q.offset,
         asOf: q.as_of ?? null,
       });
+      return { ...list, domains: list.domains.map((d) => ({ ...d, published_mode: o.publishedMode(d.policy_domain) })) };
     },
   );
 
@@ -183,7 +190,7 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
         asOf: q.as_of ?? null,
       });
       if (!detail) throw new HttpRefusal('not-found', `No report names the policy domain "${domain}".`);
-      return detail;
+      return { ...detail, published_mode: o.publishedMode(domain) };
     },
   );
 };

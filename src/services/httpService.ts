@@ -69,7 +69,15 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     },
     { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
     { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
-    { plugin: apiRoutes, options: { pool, ...dashboardAccess(config), reportMaxBytes: config.worker.reportMaxBytes } },
+    {
+      plugin: apiRoutes,
+      options: {
+        pool,
+        ...dashboardAccess(config),
+        reportMaxBytes: config.worker.reportMaxBytes,
+        publishedMode: (domain: string) => hosted.get(domain)?.policy.mode ?? null,
+      },
+    },
     { plugin: uiRoutes, options: { allow: config.values.UI_ALLOW } },
     ...(hosting ? [{ plugin: policyHostPlugin, options: { policies: hosted } }] : []),
     ...(options.plugins ?? []),

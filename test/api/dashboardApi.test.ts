@@ -4,6 +4,9 @@
  * views and of the CLI for the crafted stats set (one home per rule).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { acceptRawMessage } from '../../src/receive/acceptRawMessage.js';
 import { createLogger } from '../../src/log/createLogger.js';
@@ -17,13 +20,19 @@ const AS_OF = new Date().toISOString().slice(0, 10);
 describe('dashboard API', () => {
   let h: HttpHarness;
   let admin: ApiClient;
+  // This server hosts single.example's MTA-STS policy: the API shows its published mode.
+  const policyDir = mkdtempSync(join(tmpdir(), 'tlsrpt-dashboard-policies-'));
+  writeFileSync(join(policyDir, 'single.example.txt'), 'version: STSv1\r\nmode: enforce\r\nmx: mx1.single.example\r\nmax_age: 604800\r\n');
 
   before(async () => {
     // 127.0.0.1 is a trusted proxy, so X-Forwarded-For can play a public client.
-    h = await startDashboardHarness({ HTTP_TRUST_PROXY: '127.0.0.1' }, AS_OF);
+    h = await startDashboardHarness({ HTTP_TRUST_PROXY: '127.0.0.1', MTA_STS_POLICY_DIR: policyDir }, AS_OF);
     admin = await login(h, ADMIN);
   });
-  after(() => h?.close());
+  after(async () => {
+    await h?.close();
+    rmSync(policyDir, { recursive: true, force: true });
+  });
 
   it('answers 401 login-required without a session, except for login and the OpenAPI document', async () => {
     for (const path of ['/api/v1/domains', '/api/v1/domains/ready.example', '/api/v1/quarantine', '/api/v1/alerts', '/api/v1/session']) {
@@ -129,6 +138,8 @@ describe('dashboard API', () => {
     const tiebreak = all.domains.find((d) => d.policy_domain === 'tiebreak.example')!;
     assert.equal(tiebreak.ready, false);
     assert.match(String(tiebreak.reason), /^No reports in the last 14 days/);
+    assert.equal(tiebreak.published_mode, null); // no MTA-STS policy hosted by this server
+    assert.equal(all.domains.find((d) => d.policy_domain === 'single.example')!.published_mode, 'enforce');
     assert.ok(tiebreak.last_report_at);
     const filtered = (await (await admin.get('/api/v1/domains?q=DUAL&ready=true')).json()) as { total: number };
     assert.equal(filtered.total, 1);

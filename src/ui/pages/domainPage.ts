@@ -21,6 +21,7 @@ interface FailureRow {
 interface DomainDetail {
   policy_domain: string;
   since: string;
+  published_mode: string | null;
   readiness: {
     ready: boolean;
     reason: string;
@@ -126,6 +127,8 @@ export async function domainPage(main: HTMLElement, domain: string, params: URLS
         { class: 'figures' },
         h('dt', {}, 'reported mode'),
         h('dd', {}, r.policy_mode ?? '–'),
+        h('dt', {}, 'published mode'),
+        h('dd', { title: 'the MTA-STS policy this server hosts (README "MTA-STS")' }, d.published_mode ?? 'not hosted here'),
         h('dt', {}, 'sessions'),
         h('dd', { id: 'window-sessions' }, count(r.successful_sessions + r.failed_sessions)),
         h('dt', {}, 'failed'),

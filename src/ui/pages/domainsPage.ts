@@ -7,6 +7,7 @@ import { DEFAULTS, loadThresholds, saveThresholds, type Thresholds } from '../th
 interface DomainRow {
   policy_domain: string;
   policy_mode: string | null;
+  published_mode: string | null;
   ready: boolean;
   reason: string;
   days_with_reports: number;
@@ -29,7 +30,7 @@ const PAGE = 50;
 
 const COLUMNS: Array<{ key: string; label: string; sort?: string; num?: boolean }> = [
   { key: 'domain', label: 'Policy domain', sort: 'policy_domain' },
-  { key: 'mode', label: 'Reported mode' },
+  { key: 'mode', label: 'Mode reported (published)' },
   { key: 'ready', label: 'Ready to enforce?', sort: 'ready' },
   { key: 'sessions', label: 'Sessions', sort: 'sessions', num: true },
   { key: 'failed', label: 'Failed', sort: 'failed_sessions', num: true },
@@ -124,7 +125,12 @@ export async function domainsPage(main: HTMLElement, params: URLSearchParams): P
       'tr',
       { 'data-domain': d.policy_domain },
       h('td', {}, domainLink(d.policy_domain)),
-      h('td', {}, d.policy_mode ?? '–'),
+      h(
+        'td',
+        {},
+        d.policy_mode ?? '–',
+        d.published_mode ? h('span', { class: 'muted', title: 'the policy this server hosts' }, ` (${d.published_mode})`) : null,
+      ),
       h(
         'td',
         { class: d.ready ? 'ready' : 'not-ready', title: d.reason },
