@@ -3,7 +3,7 @@
  * standard input (one line; never an argument, which other users of the machine see in `ps`), stored as
  * scrypt hashes (src/users/passwordHash.ts).
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createPool, type Pool } from '../db/pool.js';
 import { requireCurrentSchema } from '../db/requireCurrentSchema.js';
 import { formatRows, type Column } from '../stats/formatRows.js';
@@ -25,7 +25,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
   user
     .command('add')
     .description('add a dashboard user; the password is read from standard input (at least 12 characters)')
-    .argument('<name>', 'user name: letters, digits, ".", "_", "@", "-"', checkUserName)
+    .argument('<name>', 'user name: letters, digits, ".", "_", "@", "-"', userName)
     .addOption(new Option('--role <role>', 'read: look only; admin: also reprocess quarantined messages').choices(ROLES).default('read'))
     .addHelpText('after', '\nExample:\n  printf "%s\\n" "$PASSWORD" | tlsrpt user add alice --role admin')
     .action(async (name: string, opts: { role: Role }) => {
@@ -70,6 +70,15 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
       await withPool(ctx, (pool) => setPassword(pool, name, password));
       ctx.out(`password of ${name} changed; their sessions ended\n`);
     });
+}
+
+/** A user name argument; a bad one is a usage error (exit status 2). */
+function userName(value: string): string {
+  try {
+    return checkUserName(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** The first line of standard input, without its line ending. */

@@ -9,7 +9,7 @@ import { DUMMY_HASH, hashPassword, verifyPassword } from './passwordHash.js';
 export const ROLES = ['read', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Why a `tlsrpt user` command could not do what it was asked (exit status 1). */
+/** Why a `tlsrpt user` command could not do what it was asked (README "Users and access"). */
 export const USER_ERRORS = {
   'user-exists': 'A user of that name exists: pick another name, or change the password with "tlsrpt user passwd NAME".',
   'user-not-found': 'There is no user of that name: "tlsrpt user list" shows them.',
@@ -57,7 +57,12 @@ export async function addUser(pool: Pool, name: string, role: Role, password: st
     `INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id, name, role`,
     [name, role, hash],
   );
-  if (!res.rows[0]) throw new UserError('user-exists', `User "${name}" exists: ${USER_ERRORS['user-exists'].split(': ')[1]}`);
+  if (!res.rows[0]) {
+    throw new UserError(
+      'user-exists',
+      `User "${name}" exists: pick another name, or change the password with "tlsrpt user passwd ${name}".`,
+    );
+  }
   return res.rows[0];
 }
 
