@@ -75,12 +75,38 @@ export async function allPolicyDomains(pool: Pool): Promise<string[]> {
   return res.rows.map((r) => r.d);
 }
 
+/**
+ * The verdicts of every domain, kept for the next page, sort or filter of the same list: the verdict over
+ * thousands of domains is the one costly part of the list (a few hundred ms), paging and sorting are not.
+ * The key holds the newest report id, so a report stored since makes a new list; READINESS_CACHE_MS bounds
+ * the age of a list otherwise (reports deleted, the day turning).
+ */
+const READINESS_CACHE_MS = 60_000;
+const readinessCache = new Map<string, { at: number; rows: Promise<ReadinessRow[]> }>();
+
+async function allVerdicts(pool: Pool, t: Thresholds, until: string): Promise<ReadinessRow[]> {
+  const newest = (await pool.query<{ id: number | null }>(`SELECT max(id) AS id FROM reports`)).rows[0]?.id ?? 0;
+  const key = JSON.stringify([thresholdOptions(t), until, newest]);
+  const now = Date.now();
+  for (const [k, v] of readinessCache) if (now - v.at > READINESS_CACHE_MS) readinessCache.delete(k);
+  const hit = readinessCache.get(key);
+  if (hit) return hit.rows;
+  const rows = (async () => {
+    const readinessOptions: ReadinessOptions = { ...thresholdOptions(t), asOf: until, domains: await allPolicyDomains(pool) };
+    // queryReadiness adds a "no reports in the window" verdict for each listed domain without reports in it.
+    return queryReadiness(pool, readinessOptions);
+  })();
+  if (readinessCache.size >= 16) readinessCache.delete(readinessCache.keys().next().value!);
+  readinessCache.set(key, { at: now, rows });
+  // A failed query is not kept: the next request tries again.
+  rows.catch(() => readinessCache.delete(key));
+  return rows;
+}
+
 export async function listDomains(pool: Pool, o: DomainListQuery): Promise<DomainList> {
   const until = o.asOf ?? todayUtc();
   const from = daysBefore(until, o.windowDays);
-  const readinessOptions: ReadinessOptions = { ...thresholdOptions(o), asOf: until, domains: await allPolicyDomains(pool) };
-  // queryReadiness adds a "no reports in the window" verdict for each listed domain without reports in it.
-  let rows = await queryReadiness(pool, readinessOptions);
+  let rows = [...(await allVerdicts(pool, o, until))];
   const q = o.q.trim().toLowerCase();
   if (q) rows = rows.filter((r) => r.policy_domain.includes(q));
   if (o.ready !== null) rows = rows.filter((r) => r.ready === o.ready);
