@@ -251,7 +251,9 @@ export interface DomainDetail {
 export async function domainDetail(pool: Pool, o: DomainDetailQuery): Promise<DomainDetail | null> {
   if (!(await isKnownDomain(pool, o.domain))) return null;
   const domains = [o.domain];
-  const [readiness] = await queryReadiness(pool, { ...thresholdOptions(o), asOf: o.asOf, domains });
+  // The verdict of the list (kept by allVerdicts): the same row queryReadiness gives for this domain alone,
+  // whose function judges every domain anyway, and free when the user came from the list.
+  const readiness = (await allVerdicts(pool, o, o.asOf ?? todayUtc())).find((r) => r.policy_domain === o.domain);
   const day = buildStatsQuery({ by: 'day', domains, since: o.since });
   const resultType = buildStatsQuery({ by: 'result-type', domains, since: o.since });
   const mx = buildStatsQuery({ by: 'mx', domains, since: o.since });
