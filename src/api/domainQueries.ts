@@ -82,11 +82,14 @@ export async function allPolicyDomains(pool: Pool): Promise<string[]> {
  * the age of a list otherwise (reports deleted, the day turning).
  */
 const READINESS_CACHE_MS = 60_000;
-const readinessCache = new Map<string, { at: number; rows: Promise<ReadinessRow[]> }>();
+/** Per pool, so that two databases served by one process (tests) never share a list. */
+const readinessCaches = new WeakMap<Pool, Map<string, { at: number; rows: Promise<ReadinessRow[]> }>>();
 
 async function allVerdicts(pool: Pool, t: Thresholds, until: string): Promise<ReadinessRow[]> {
   const newest = (await pool.query<{ id: number | null }>(`SELECT max(id) AS id FROM reports`)).rows[0]?.id ?? 0;
   const key = JSON.stringify([thresholdOptions(t), until, newest]);
+  let readinessCache = readinessCaches.get(pool);
+  if (!readinessCache) readinessCaches.set(pool, (readinessCache = new Map()));
   const now = Date.now();
   for (const [k, v] of readinessCache) if (now - v.at > READINESS_CACHE_MS) readinessCache.delete(k);
   const hit = readinessCache.get(key);
