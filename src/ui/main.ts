@@ -1,13 +1,13 @@
 /**
  * The dashboard's pages, one bundle, routed by the URL fragment (#/domains, #/domain/NAME, #/report/ID,
- * #/quarantine, #/alerts) so that /ui/ is one static file set any proxy can serve. Data comes from /api/v1/.
+ * #/quarantine, #/quarantine/ID, #/alerts) so that /ui/ is one static file set any proxy can serve. Data comes from /api/v1/.
  */
 import './style.css';
 import { api, ApiError, currentUser, setLoginHandler } from './api.js';
 import { h } from './dom.js';
 import { domainPage } from './pages/domainPage.js';
 import { domainsPage } from './pages/domainsPage.js';
-import { alertsPage, quarantinePage, reportPage } from './pages/otherPages.js';
+import { alertsPage, messagePage, quarantinePage, reportPage } from './pages/otherPages.js';
 
 const main = document.getElementById('main')!;
 const who = document.getElementById('who')!;
@@ -86,7 +86,8 @@ async function route(): Promise<void> {
         await reportPage(main, parts[1] ?? '');
         break;
       case 'quarantine':
-        await quarantinePage(main, params);
+        if (parts[1]) await messagePage(main, parts[1]);
+        else await quarantinePage(main, params);
         break;
       case 'alerts':
         await alertsPage(main);

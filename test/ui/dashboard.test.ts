@@ -129,6 +129,12 @@ describe('dashboard in a browser', () => {
     );
     assert.equal(status, 403);
     await screenshot(page, '4-quarantine');
+    await page.click(`table.messages a[href="#/quarantine/${quarantinedId}"]`);
+    await page.waitForSelector('dl.fields');
+    assert.match((await page.textContent('dl.fields'))!, /crafted for the dashboard test/);
+    await screenshot(page, '4-message');
+    await page.goBack();
+    await page.waitForSelector('table.messages button.reprocess');
     await page.click('table.messages button.reprocess');
     await page.waitForSelector('#reprocess-status:has-text("stored")');
     const [row] = (await h.db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [quarantinedId])).rows;

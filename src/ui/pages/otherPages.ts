@@ -119,7 +119,7 @@ export async function quarantinePage(main: HTMLElement, params: URLSearchParams)
         );
         button.addEventListener('click', () => void reprocess(m.id, button));
         return [
-          String(m.id),
+          h('a', { href: `#/quarantine/${m.id}` }, String(m.id)),
           time(m.received_at),
           m.channel,
           m.sender ?? '–',
@@ -131,6 +131,45 @@ export async function quarantinePage(main: HTMLElement, params: URLSearchParams)
       }),
       { class: 'messages' },
     ),
+  );
+}
+
+interface RawMessage {
+  id: number;
+  channel: string;
+  received_at: string;
+  remote_address: string | null;
+  helo: string | null;
+  mail_from: string | null;
+  rcpt_to: string[];
+  size_bytes: number;
+  status: string;
+  reason: string | null;
+  detail: string | null;
+  attempts: number;
+  last_error: string | null;
+  report_id: number | null;
+}
+
+/** One raw message: what `tlsrpt quarantine show ID` prints. */
+export async function messagePage(main: HTMLElement, id: string): Promise<void> {
+  const m = await api.get<RawMessage>(`/quarantine/${encodeURIComponent(id)}`);
+  const fields: Array<[string, Node | string]> = [
+    ['State', m.status],
+    ['Reason', m.reason ? h('code', {}, m.reason) : '–'],
+    ['Detail', h('span', { class: 'detail' }, m.detail ?? '–')],
+    ['Arrived by', CHANNELS[m.channel] ?? m.channel],
+    ['Received', `${time(m.received_at)} from ${m.remote_address ?? '–'}${m.helo ? ` (HELO ${m.helo})` : ''}`],
+    ['Envelope', m.mail_from ? `${m.mail_from} → ${m.rcpt_to.join(', ')}` : '–'],
+    ['Attempts', String(m.attempts)],
+    ['Last error', m.last_error ?? '–'],
+    ['Report', m.report_id ? h('a', { href: `#/report/${m.report_id}` }, String(m.report_id)) : '–'],
+    ['Raw message', h('a', { href: `/api/v1/quarantine/${m.id}/raw`, download: '' }, `download (${count(m.size_bytes)} bytes)`)],
+  ];
+  main.replaceChildren(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/quarantine' }, 'Quarantine'), ' › message ', String(m.id)),
+    h('h1', {}, `Message ${m.id}`),
+    h('dl', { class: 'fields' }, ...fields.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
   );
 }
 
