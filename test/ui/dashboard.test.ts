@@ -46,6 +46,18 @@ describe('dashboard in a browser', () => {
       `UPDATE raw_messages SET status = 'quarantined', reason = 'schema-violation', detail = '$: crafted for the dashboard test' WHERE id = $1`,
       [quarantinedId],
     );
+    // An alert as the alert service records one, delivered to one destination and failed at another.
+    await h.db.pool.query(
+      `WITH a AS (
+         INSERT INTO alerts (dedupe_key, kind, severity, policy_domain, subject, body_text, content, status)
+         VALUES ('ui-test-1', 'failed-sessions', 'critical', 'failing.example', 'TLS failures for failing.example: 100 sessions',
+                 'body', '{}', 'partly-delivered') RETURNING id),
+       i AS (INSERT INTO alert_items (alert_id, result_type, failed_sessions, critical, triggered)
+             SELECT id, 'certificate-host-mismatch', 60, true, true FROM a)
+       INSERT INTO alert_deliveries (alert_id, destination_kind, destination_key, target, status, attempts, last_error_code, last_error)
+       SELECT id, 'webhook', 'w1', 'https://hooks.example/…', 'delivered', 1, NULL, NULL FROM a
+       UNION ALL SELECT id, 'email', 'e1', 'ops@example.com', 'failed', 5, 'smtp-rejected', '550 no such user' FROM a`,
+    );
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   });
   after(async () => {
@@ -144,6 +156,7 @@ describe('dashboard in a browser', () => {
   it('shows the alerts page', async () => {
     await page.click('a[data-nav=alerts]');
     await page.waitForSelector('h1:text("Alerts")');
+    assert.match((await page.textContent('table.alerts'))!, /smtp-rejected/);
     await screenshot(page, '5-alerts');
   });
 
