@@ -19,9 +19,14 @@ import { generate, type Shape } from './scale.js';
 
 const USER = { username: 'bench', password: 'bench password 123' };
 
-/** The calls the pages make, as the pages make them (default thresholds, 50 a page). */
-function endpoints(domain: string): Array<{ name: string; path: string }> {
+/**
+ * The calls the pages make, as the pages make them (default thresholds, 50 a page). The list keeps the
+ * verdicts of every domain until a report arrives (src/api/domainQueries.ts), so the list is also timed with
+ * thresholds that change on each call: the cost of a first visit, or of the first visit after new reports.
+ */
+function endpoints(domain: string): Array<{ name: string; path: string | ((call: number) => string) }> {
   return [
+    { name: 'GET /api/v1/domains (verdicts computed afresh)', path: (call) => `/api/v1/domains?limit=50&min_reporters=${100 + call}` },
     { name: 'GET /api/v1/session', path: '/api/v1/session' },
     { name: 'GET /api/v1/domains (first page)', path: '/api/v1/domains?limit=50' },
     { name: 'GET /api/v1/domains (by failure rate, filtered)', path: '/api/v1/domains?limit=50&sort=failure_rate&order=desc&q=d4' },
@@ -91,9 +96,9 @@ export const dashboardScenario: Scenario = {
         const times: number[] = [];
         for (let i = 0; i < calls + 2; i++) {
           const t0 = performance.now();
-          const res = await fetch(base + e.path, { headers: { cookie } });
+          const res = await fetch(base + (typeof e.path === 'string' ? e.path : e.path(i)), { headers: { cookie } });
           await res.arrayBuffer();
-          if (res.status !== 200) throw new Error(`${e.path}: HTTP ${res.status}`);
+          if (res.status !== 200) throw new Error(`${e.name}: HTTP ${res.status}`);
           if (i >= 2) times.push(performance.now() - t0); // the first two warm the plan caches
         }
         const p50 = percentile(times, 50);
@@ -115,16 +120,19 @@ export const dashboardScenario: Scenario = {
           await context.addCookies([{ name, value, url: base }]);
           const page = await context.newPage();
           const loads: number[] = [];
+          let first = 0;
           for (let run = 0; run < (s.smoke ? 1 : 5) + 1; run++) {
             await page.goto('about:blank'); // else the same URL again is only a fragment change, not a load
             const t0 = performance.now();
             await page.goto(`${base}/ui/#/domains`);
             await page.waitForSelector('table.domains tbody tr:nth-child(50) canvas, table.domains tbody tr:last-child canvas');
-            if (run > 0) loads.push(performance.now() - t0); // the first load fills the browser's cache, as a user's first visit does
+            // The first load fills the browser's cache and the server's verdicts, as a first visit does.
+            if (run > 0) loads.push(performance.now() - t0);
+            else first = performance.now() - t0;
           }
           const total = await page.textContent('.total');
-          ctx.log(`  Domains page (${total}): ${loads.map((l) => l.toFixed(0)).join(', ')} ms`);
-          figures.push(figure(`Domains page load, ${shape.domains + extra} domains`, 'ms', loads, {}, '< 1000'));
+          ctx.log(`  Domains page (${total}): first ${first.toFixed(0)} ms, then ${loads.map((l) => l.toFixed(0)).join(', ')} ms`);
+          figures.push(figure(`Domains page load, ${shape.domains + extra} domains`, 'ms', loads, { first }, '< 1000'));
         } finally {
           await browser.close();
         }
