@@ -17,6 +17,8 @@ import { workerOnlyScenario } from './scenarios/workerOnly.js';
 import { stagesScenario } from './scenarios/stages.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { ingestScenario } from './scenarios/ingest.js';
+import { scrapeScenario } from './scenarios/scrape.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
 
 export const SCENARIOS: Scenario[] = [
@@ -24,7 +26,9 @@ export const SCENARIOS: Scenario[] = [
   workerOnlyScenario,
   stagesScenario,
   scaleScenario,
+  scrapeScenario,
   memoryScenario,
+  ingestScenario,
   dashboardScenario,
 ];
 

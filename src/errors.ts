@@ -97,6 +97,8 @@ export const QUARANTINE_REASONS = {
   'decompression-limit': 'The report inflates past the configured ceiling (REPORT_MAX_BYTES): likely a decompression bomb.',
   'json-invalid': 'The report part is not valid JSON.',
   'schema-violation': 'The JSON is not an RFC 8460 report, even after the known sender fix-ups; the detail names the JSON path.',
+  'not-authenticated':
+    'REPORT_AUTHENTICATION=require and the mail has no DKIM signature of its From domain that passed (README "Authentication (DKIM)"); reprocess once the sender publishes its key or its DNS answers.',
   'internal-error':
     'Processing failed repeatedly for a reason that is not the input nor a service outage (a bug): reprocess after upgrading.',
 } as const;

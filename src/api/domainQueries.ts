@@ -27,6 +27,8 @@ export interface Thresholds {
   maxFailureRate: number;
   minDays: number;
   minReporters: number;
+  /** Count only authenticated reporters towards minReporters (tlsrpt readiness --authenticated-only). */
+  authenticatedOnly: boolean;
 }
 
 export interface DomainListQuery extends Thresholds {
@@ -135,7 +137,13 @@ export async function listDomains(pool: Pool, o: DomainListQuery): Promise<Domai
 }
 
 function thresholdOptions(t: Thresholds) {
-  return { windowDays: t.windowDays, maxFailureRate: t.maxFailureRate, minDays: t.minDays, minReporters: t.minReporters };
+  return {
+    windowDays: t.windowDays,
+    maxFailureRate: t.maxFailureRate,
+    minDays: t.minDays,
+    minReporters: t.minReporters,
+    authenticatedOnly: t.authenticatedOnly,
+  };
 }
 
 function compareBy(

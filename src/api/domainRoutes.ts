@@ -52,6 +52,11 @@ const THRESHOLDS = {
     default: READINESS_DEFAULTS.minReporters,
     description: 'fewest reporters',
   },
+  authenticated_only: {
+    type: 'boolean',
+    default: false,
+    description: 'count only authenticated reporters (DKIM-signed mail, trusted HTTPS) towards min_reporters',
+  },
   as_of: { ...DAY, description: 'judge as if today were this UTC day' },
 } as const;
 
@@ -60,6 +65,7 @@ interface ThresholdQuery {
   max_failure_rate: number;
   min_days: number;
   min_reporters: number;
+  authenticated_only: boolean;
   as_of?: string;
 }
 
@@ -72,6 +78,10 @@ const READINESS_ROW = {
     reason: { type: 'string' },
     days_with_reports: { type: 'integer' },
     reporters: { type: 'integer' },
+    authenticated_reporters: {
+      type: 'integer',
+      description: 'reporters whose reports were authenticated (README "Authentication (DKIM)")',
+    },
     successful_sessions: { type: 'integer' },
     failed_sessions: { type: 'integer' },
     failure_rate: { type: ['number', 'null'] },
@@ -83,7 +93,13 @@ function thresholds(q: ThresholdQuery): Thresholds {
   if (q.min_days > q.days) {
     throw new HttpRefusal('invalid-parameter', `min_days ${q.min_days} is more than days ${q.days}: no domain could be ready.`);
   }
-  return { windowDays: q.days, maxFailureRate: q.max_failure_rate, minDays: q.min_days, minReporters: q.min_reporters };
+  return {
+    windowDays: q.days,
+    maxFailureRate: q.max_failure_rate,
+    minDays: q.min_days,
+    minReporters: q.min_reporters,
+    authenticatedOnly: q.authenticated_only,
+  };
 }
 
 export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app, o) => {

@@ -1,7 +1,7 @@
 /**
  * Stored reports for the dashboard: GET /api/v1/reports (a domain's reports, newest first), GET
- * /api/v1/reports/{id} (the normalised JSON, the fix-ups applied, how it arrived, the DKIM result once
- * stored) and GET /api/v1/reports/{id}/raw (the mail or POST body exactly as received, for download).
+ * /api/v1/reports/{id} (the normalised JSON, the fix-ups applied, how it arrived, the DKIM result
+ * (README "Authentication (DKIM)")) and GET /api/v1/reports/{id}/raw (the mail or POST body exactly as received, for download).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from '../db/pool.js';
@@ -61,8 +61,8 @@ export const reportViewRoutes: FastifyPluginAsync<ReportViewRoutesOptions> = asy
         `SELECT r.id, r.organization_name, r.report_id, r.contact_info, r.start_at, r.end_at, r.stored_at, r.fixups,
                 r.tls_report_domain, r.tls_report_submitter, r.subject_report_id, r.attachment_filename, r.report_json,
                 m.id AS raw_message_id, m.channel, m.received_at, m.remote_address, m.helo, m.mail_from, m.rcpt_to, m.size_bytes,
-                -- Columns named dkim* (the DKIM verification result, stored by a later version) are shown as they are.
-                (SELECT jsonb_object_agg(key, value) FROM jsonb_each(to_jsonb(r)) WHERE key LIKE 'dkim%') AS dkim
+                -- README "Authentication (DKIM)": the report's summary over its copies, and what this copy proved.
+                r.authenticated, r.authenticated_by, m.authentication
          FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id WHERE r.id = $1`,
         [request.params.id],
       );

@@ -1,16 +1,17 @@
 /**
  * The readiness thresholds of the pages, as `tlsrpt readiness` takes them (--days, --max-failure-rate,
- * --min-days, --min-reporters), kept in this browser's localStorage so the Domain page judges as the list did.
+ * --min-days, --min-reporters, --authenticated-only), kept in this browser's localStorage so the Domain page judges as the list did.
  */
 export interface Thresholds {
   days: number;
   max_failure_rate: number;
   min_days: number;
   min_reporters: number;
+  authenticated_only: boolean;
 }
 
 /** The defaults of enforce_readiness_for() (src/stats/queryReadiness.ts READINESS_DEFAULTS). */
-export const DEFAULTS: Thresholds = { days: 14, max_failure_rate: 0.001, min_days: 7, min_reporters: 2 };
+export const DEFAULTS: Thresholds = { days: 14, max_failure_rate: 0.001, min_days: 7, min_reporters: 2, authenticated_only: false };
 
 const KEY = 'tlsrpt.thresholds';
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { processMessage } from '../../src/pipeline/processMessage.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { addUser } from '../../src/users/userStore.js';
 import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
@@ -23,6 +24,8 @@ export async function startDashboardHarness(
     const result = await processMessage({ pool: h.db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, id);
     assert.equal(result.outcome, 'stored', `${r.filename}: ${JSON.stringify(result)}`);
   }
+  // Into the daily totals, as a worker's rollup job would within seconds.
+  await foldRollups(h.db.pool);
   await addUser(h.db.pool, ADMIN.username, 'admin', ADMIN.password);
   await addUser(h.db.pool, READER.username, 'read', READER.password);
   return h;

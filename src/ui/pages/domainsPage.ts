@@ -42,7 +42,7 @@ const COLUMNS: Array<{ key: string; label: string; sort?: string; num?: boolean 
 
 export function thresholdForm(t: Thresholds, onChange: (t: Thresholds) => void): HTMLElement {
   const field = (
-    name: keyof Thresholds,
+    name: 'days' | 'max_failure_rate' | 'min_days' | 'min_reporters',
     label: string,
     attrs: Record<string, string>,
     toShow: (v: number) => string,
@@ -78,6 +78,17 @@ export function thresholdForm(t: Thresholds, onChange: (t: Thresholds) => void):
     ),
     field('min_days', 'min days with reports', { min: '0', max: '3660', step: '1' }, same, Number),
     field('min_reporters', 'min reporters', { min: '0', step: '1' }, same, Number),
+    h(
+      'label',
+      { class: 'check', title: 'count only reporters whose reports were authenticated (DKIM-signed mail, trusted HTTPS)' },
+      h('input', {
+        name: 'authenticated_only',
+        type: 'checkbox',
+        checked: t.authenticated_only,
+        onchange: (e: Event) => onChange({ ...t, authenticated_only: (e.target as HTMLInputElement).checked }),
+      }),
+      'authenticated reporters only',
+    ),
     h('button', { type: 'button', onclick: () => onChange({ ...DEFAULTS }) }, 'defaults'),
   );
 }

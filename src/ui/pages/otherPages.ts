@@ -22,7 +22,9 @@ interface Report {
   tls_report_domain: string | null;
   tls_report_submitter: string | null;
   attachment_filename: string | null;
-  dkim: Record<string, unknown> | null;
+  authenticated: boolean;
+  authenticated_by: string | null;
+  authentication: { method?: string; result?: string } | null;
 }
 
 const CHANNELS: Record<string, string> = {
@@ -47,7 +49,8 @@ export async function reportPage(main: HTMLElement, id: string): Promise<void> {
     ['TLS-Report-Domain / Submitter', `${r.tls_report_domain ?? '–'} / ${r.tls_report_submitter ?? '–'}`],
     ['Attachment', r.attachment_filename ?? '–'],
     ['Fix-ups applied', r.fixups.length ? r.fixups.join(', ') : 'none (the report followed RFC 8460)'],
-    ['DKIM', r.dkim && Object.keys(r.dkim).length ? JSON.stringify(r.dkim) : 'not recorded by this version'],
+    ['Authenticated (DKIM)', r.authenticated ? `yes, by ${r.authenticated_by ?? '?'}` : 'no'],
+    ['This copy proved', r.authentication ? JSON.stringify(r.authentication) : 'not verified'],
     ['Raw message', h('a', { href: `/api/v1/reports/${r.id}/raw`, download: '' }, `download (${count(r.size_bytes)} bytes)`)],
   ];
   main.replaceChildren(
