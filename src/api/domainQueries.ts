@@ -9,6 +9,7 @@ import type { Pool } from '../db/pool.js';
 import { explainResultType } from '../resultTypes.js';
 import { buildStatsQuery } from '../stats/buildStatsQuery.js';
 import { queryReadiness, type ReadinessOptions, type ReadinessRow } from '../stats/queryReadiness.js';
+import { readRollupLag, rollupLagNotice } from '../rollup/rollupLag.js';
 import { modeTimeline, type ModeObservation, type ModePeriod } from './modeTimeline.js';
 
 export const DOMAIN_SORTS = [
@@ -51,6 +52,8 @@ export interface DomainListRow extends ReadinessRow {
 
 export interface DomainList {
   total: number;
+  /** How far the daily totals are behind the stored reports (src/rollup/rollupLag.ts), and the note when it matters. */
+  rollup: { lag_seconds: number; waiting: number; notice: string | null };
   window: { from: string; until: string };
   domains: DomainListRow[];
 }
@@ -80,7 +83,8 @@ export async function allPolicyDomains(pool: Pool): Promise<string[]> {
 /**
  * The verdicts of every domain, kept for the next page, sort or filter of the same list: the verdict over
  * thousands of domains is the one costly part of the list (a few hundred ms), paging and sorting are not.
- * The key holds the newest report id, so a report stored since makes a new list; READINESS_CACHE_MS bounds
+ * The key holds the newest report id and the oldest one still waiting to be folded into the daily totals
+ * (rollup_queue, src/rollup/), so a report stored or folded since makes a new list; READINESS_CACHE_MS bounds
  * the age of a list otherwise (reports deleted, the day turning).
  */
 const READINESS_CACHE_MS = 60_000;
@@ -88,8 +92,12 @@ const READINESS_CACHE_MS = 60_000;
 const readinessCaches = new WeakMap<Pool, Map<string, { at: number; rows: Promise<ReadinessRow[]> }>>();
 
 async function allVerdicts(pool: Pool, t: Thresholds, until: string): Promise<ReadinessRow[]> {
-  const newest = (await pool.query<{ id: number | null }>(`SELECT max(id) AS id FROM reports`)).rows[0]?.id ?? 0;
-  const key = JSON.stringify([thresholdOptions(t), until, newest]);
+  const { newest, waiting } = (
+    await pool.query<{ newest: number | null; waiting: number | null }>(
+      `SELECT (SELECT max(id) FROM reports) AS newest, (SELECT report_id FROM rollup_queue ORDER BY report_id LIMIT 1) AS waiting`,
+    )
+  ).rows[0]!;
+  const key = JSON.stringify([thresholdOptions(t), until, newest, waiting]);
   let readinessCache = readinessCaches.get(pool);
   if (!readinessCache) readinessCaches.set(pool, (readinessCache = new Map()));
   const now = Date.now();
@@ -129,8 +137,10 @@ export async function listDomains(pool: Pool, o: DomainListQuery): Promise<Domai
   const names = page.map((r) => r.policy_domain);
   const last = lastReports ?? (await lastReportTimes(pool, names));
   const daily = await dailyTotals(pool, names, from, until);
+  const lag = await readRollupLag(pool);
   return {
     total,
+    rollup: { lag_seconds: lag.seconds, waiting: lag.waiting, notice: rollupLagNotice(lag) },
     window: { from, until },
     domains: page.map((r) => ({ ...r, last_report_at: last.get(r.policy_domain) ?? null, daily: daily.get(r.policy_domain) ?? [] })),
   };

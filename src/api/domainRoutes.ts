@@ -129,6 +129,11 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
             type: 'object',
             properties: {
               total: { type: 'integer', description: 'domains matching the filters, all pages' },
+              rollup: {
+                type: 'object',
+                description: 'how far the daily totals the figures come from are behind the stored reports',
+                properties: { lag_seconds: { type: 'number' }, waiting: { type: 'integer' }, notice: { type: ['string', 'null'] } },
+              },
               window: { type: 'object', properties: { from: DAY, until: DAY } },
               domains: {
                 type: 'array',

@@ -141,6 +141,7 @@ describe('dashboard API', () => {
     assert.equal(tiebreak.published_mode, null); // no MTA-STS policy hosted by this server
     assert.equal(all.domains.find((d) => d.policy_domain === 'single.example')!.published_mode, 'enforce');
     assert.ok(tiebreak.last_report_at);
+    assert.deepEqual((body as unknown as { rollup: unknown }).rollup, { lag_seconds: 0, waiting: 0, notice: null });
     const filtered = (await (await admin.get('/api/v1/domains?q=DUAL&ready=true')).json()) as { total: number };
     assert.equal(filtered.total, 1);
   });

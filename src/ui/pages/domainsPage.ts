@@ -22,6 +22,7 @@ interface DomainRow {
 
 interface DomainList {
   total: number;
+  rollup: { notice: string | null };
   window: { from: string; until: string };
   domains: DomainRow[];
 }
@@ -176,6 +177,7 @@ export async function domainsPage(main: HTMLElement, params: URLSearchParams): P
       { class: 'lede' },
       `Can each domain move its MTA-STS policy to mode: enforce? Window: ${list.window.from} to ${list.window.until} (exclusive), the last ${thresholds.days} whole UTC days. Sessions listed under both tlsa and sts are counted once.`,
     ),
+    ...(list.rollup.notice ? [h('p', { class: 'error', role: 'status' }, list.rollup.notice)] : []),
     thresholdForm(thresholds, (t) => {
       saveThresholds(t);
       go({ page: 0 });
