@@ -19,6 +19,7 @@ import { scaleScenario } from './scenarios/scale.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { scrapeScenario } from './scenarios/scrape.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 
 export const SCENARIOS: Scenario[] = [
   endToEndScenario,
@@ -28,6 +29,7 @@ export const SCENARIOS: Scenario[] = [
   scrapeScenario,
   memoryScenario,
   ingestScenario,
+  dashboardScenario,
 ];
 
 export async function runBench(): Promise<Figure[]> {
