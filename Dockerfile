@@ -15,6 +15,8 @@ COPY --from=build /app/dist dist
 COPY package.json ./
 COPY schemas schemas
 COPY migrations migrations
+# The dashboard pages, built by `npm run build:ui` and committed (README "Dashboard").
+COPY dist-ui dist-ui
 USER node
 EXPOSE 2525
 CMD ["node", "dist/src/cli/main.js", "serve"]

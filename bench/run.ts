@@ -19,6 +19,7 @@ import { scaleScenario } from './scenarios/scale.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { scrapeScenario } from './scenarios/scrape.js';
+import { dashboardScenario } from './scenarios/dashboard.js';
 import { imapFirstSyncScenario } from './scenarios/imapFirstSync.js';
 
 export const SCENARIOS: Scenario[] = [
@@ -29,6 +30,7 @@ export const SCENARIOS: Scenario[] = [
   scrapeScenario,
   memoryScenario,
   ingestScenario,
+  dashboardScenario,
   imapFirstSyncScenario,
 ];
 

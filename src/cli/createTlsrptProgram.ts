@@ -14,6 +14,7 @@ import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
 import { registerReportCommands } from './reportCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
+import { registerUserCommands } from './userCommands.js';
 
 export const EXIT_STATUS_HELP = `
 Exit status (every command): 0 done; 1 a finding (e.g. a policy with errors, a domain not ready, a failed
@@ -53,5 +54,6 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerPruneCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
+  registerUserCommands(program, ctx);
   return program;
 }

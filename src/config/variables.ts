@@ -421,6 +421,31 @@ export const VARIABLES = {
     parse: wholeNumber(0, 10_000),
   }),
 
+  UI_ALLOW: list({
+    section: 'http',
+    default: 'private',
+    doc: 'who may open the dashboard (/ui/) and its API (/api/v1/): private, any, or addresses and CIDR ranges',
+    readBy: ['http'],
+    parse: metricsAllow,
+  }),
+  UI_TRUSTED_PROXY_HEADER: optional({
+    section: 'http',
+    unset: 'none (log in with a password)',
+    doc: 'request header naming the dashboard user a reverse proxy has authenticated (e.g. X-Remote-User)',
+    readBy: ['http'],
+    parse: (value, name) => {
+      if (!/^[A-Za-z0-9-]+$/.test(value)) throw new ConfigError(name, `"${value}" is not a header name (letters, digits, "-")`);
+      return value.toLowerCase();
+    },
+  }),
+  UI_SESSION_HOURS: scalar({
+    section: 'http',
+    default: '12',
+    doc: 'how long a dashboard login lasts',
+    readBy: ['http'],
+    parse: wholeNumber(1, 24 * 90),
+  }),
+
   ALERT_WEBHOOK_URLS: list({
     section: 'alerts',
     unset: 'none',

@@ -37,6 +37,18 @@ export const REFUSALS = {
     message: 'The report could not be stored right now (database unavailable); nothing was kept, try again after Retry-After seconds.',
   },
   'metrics-forbidden': { status: 403, message: 'GET /metrics is not allowed from this address: add it to METRICS_ALLOW.' },
+  // The dashboard and its API (src/api/, README "Dashboard").
+  'invalid-parameter': {
+    status: 400,
+    message: 'A parameter of the request is not valid: the message names it; /api/v1/openapi.json lists them.',
+  },
+  'login-required': { status: 401, message: 'Log in first: POST /api/v1/session with {"username", "password"}, or open /ui/.' },
+  'login-failed': { status: 401, message: 'Wrong user name or password.' },
+  'ui-forbidden': { status: 403, message: 'The dashboard is not open to this address: add it to UI_ALLOW.' },
+  'csrf-token-invalid': { status: 403, message: 'Send the X-CSRF-Token header that GET /api/v1/session returns with every action.' },
+  'admin-required': { status: 403, message: 'This action needs a user with the admin role (tlsrpt user add NAME --role admin).' },
+  'not-found': { status: 404, message: 'There is no such item: check the id or name.' },
+  'too-many-logins': { status: 429, message: 'Too many login attempts from this address; try again after Retry-After seconds.' },
 } as const;
 
 export type RefusalReason = keyof typeof REFUSALS;
@@ -82,6 +94,9 @@ export function refusalFor(err: unknown): HttpRefusal {
       return new HttpRefusal('body-length-mismatch');
     case 'FST_ERR_CTP_EMPTY_TYPE':
       return new HttpRefusal('unsupported-media-type');
+    case 'FST_ERR_VALIDATION':
+      // A route's JSON schema refused a parameter (the dashboard API): fastify's message names it.
+      return new HttpRefusal('invalid-parameter', `${(err as Error).message}; /api/v1/openapi.json describes the parameters.`);
   }
   if (e.statusCode === 429) return new HttpRefusal('rate-limited');
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new HttpRefusal('bad-request');

@@ -13,6 +13,8 @@ import {
   type HttpServerOptions,
   type TlsReloadResult,
 } from '../http/createHttpServer.js';
+import { apiRoutes } from '../api/apiRoutes.js';
+import { uiRoutes } from '../api/uiRoutes.js';
 import { healthRoutes } from '../http/healthRoutes.js';
 import { metricsRoutes } from '../http/metricsRoutes.js';
 import { createMetrics } from '../metrics/createMetrics.js';
@@ -68,6 +70,16 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     },
     { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
     { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
+    {
+      plugin: apiRoutes,
+      options: {
+        pool,
+        ...dashboardAccess(config),
+        reportMaxBytes: config.worker.reportMaxBytes,
+        publishedMode: (domain: string) => hosted.get(domain)?.policy.mode ?? null,
+      },
+    },
+    { plugin: uiRoutes, options: { allow: config.values.UI_ALLOW } },
     ...(hosting ? [{ plugin: policyHostPlugin, options: { policies: hosted } }] : []),
     ...(options.plugins ?? []),
   ];
@@ -104,6 +116,12 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
       await release();
     },
   };
+}
+
+/** UI_ALLOW, UI_TRUSTED_PROXY_HEADER and UI_SESSION_HOURS, for the dashboard API (README "Dashboard"). */
+function dashboardAccess(config: Config) {
+  const v = config.values;
+  return { allow: v.UI_ALLOW, proxyHeader: v.UI_TRUSTED_PROXY_HEADER, sessionHours: v.UI_SESSION_HOURS };
 }
 
 function logPolicyWarnings(log: Logger, policies: Iterable<HostedPolicy>): void {

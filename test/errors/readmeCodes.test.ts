@@ -15,6 +15,7 @@ import { CHECKS } from '../../src/policy/check/checkFinding.js';
 import type { PolicyFetchFailure } from '../../src/policy/check/fetchPolicy.js';
 import { POLICY_PROBLEMS, type PolicyProblemCode } from '../../src/policy/syntax/problem.js';
 import { REFUSALS } from '../../src/http/httpReplies.js';
+import { USER_ERRORS } from '../../src/users/userStore.js';
 import { projectPath } from '../../src/util/projectPath.js';
 
 // The fetch's failure codes are problem codes too: this line stops compiling if one is not in the registry.
@@ -29,6 +30,7 @@ const FAMILIES: Array<{ family: string; registry: string; codes: object; section
     column: 'reason',
   },
   { family: 'HTTP refusals', registry: 'REFUSALS', codes: REFUSALS, section: '### What a sender gets back', column: 'body `error`' },
+  { family: 'user errors', registry: 'USER_ERRORS', codes: USER_ERRORS, section: '### Users and access', column: 'code' },
   { family: 'alert delivery errors', registry: 'DELIVERY_ERRORS', codes: DELIVERY_ERRORS, section: '### Delivery', column: 'code' },
   {
     family: 'policy problems',
