@@ -20,6 +20,7 @@ import { memoryScenario } from './scenarios/memory.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { scrapeScenario } from './scenarios/scrape.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
+import { imapFirstSyncScenario } from './scenarios/imapFirstSync.js';
 
 export const SCENARIOS: Scenario[] = [
   endToEndScenario,
@@ -30,6 +31,7 @@ export const SCENARIOS: Scenario[] = [
   memoryScenario,
   ingestScenario,
   dashboardScenario,
+  imapFirstSyncScenario,
 ];
 
 export async function runBench(): Promise<Figure[]> {

@@ -5,6 +5,7 @@ import { startHttpService } from '../src/services/httpService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
 import { startWorkerService } from '../src/services/workerService.js';
 import { startAlertService } from '../src/services/alertService.js';
+import { startImapService } from '../src/imap/imapService.js';
 import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/lifecycle.js';
 
 /** `env`: where the configuration is read from, at start and again on SIGHUP (TLSRPT_CONFIG names the file). */
@@ -18,10 +19,12 @@ export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const worker = await startWorkerService(config, log.child({ component: 'worker' }), { onProcessed: alerts.onProcessed });
   const receiver = await startReceiverService(config, log.child({ component: 'receiver' }));
   const http = await startHttpService(config, log.child({ component: 'http' }));
-  // SIGHUP: hosted MTA-STS policies, the certificate (STARTTLS and HTTPS) and the alert settings.
-  for (const service of [alerts, receiver, http]) reloader.add(service);
+  // The mailboxes of IMAP_URL, when there are any (a SIGHUP cannot add the first: that needs a restart).
+  const imap = config.imap.mailboxes.length ? await startImapService(config, log.child({ component: 'imap' })) : null;
+  // SIGHUP: hosted MTA-STS policies, the certificate (STARTTLS and HTTPS), the alert and the IMAP settings.
+  for (const service of [alerts, receiver, http, ...(imap ? [imap] : [])]) reloader.add(service);
   stopOnSignals(log, config.shutdownTimeoutMs, async () => {
-    await Promise.all([receiver.stop(), http.stop()]);
+    await Promise.all([receiver.stop(), http.stop(), imap?.stop()]);
     await worker.stop();
     await alerts.stop();
   });

@@ -8,6 +8,7 @@ import { registerAlertCommands } from './alertCommands.js';
 import type { CliContext } from './cliContext.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
+import { registerImapCommands } from './imapCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
 import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
@@ -46,6 +47,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
 
   registerCoreCommands(program, ctx);
   registerHttpCommands(program, ctx);
+  registerImapCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
   registerReportCommands(program, ctx);

@@ -40,7 +40,18 @@ const SHOW_FIELDS = [
   'report_id',
   // Last, so that scripts reading the earlier fields by position keep working.
   'authentication',
+  'source',
 ] as const;
+
+/**
+ * Where a pulled message came from (migrations/0009): the IMAP mailbox, UIDVALIDITY and UID, or the ingested
+ * file and the message's position in it; null for SMTP and HTTPS.
+ */
+function messageSource(r: Record<string, unknown>): string | null {
+  if (r.source_mailbox) return `${String(r.source_mailbox)} uidvalidity=${String(r.source_uidvalidity)} uid=${String(r.source_uid)}`;
+  if (r.source_file) return r.source_position ? `${String(r.source_file)}:${String(r.source_position)}` : String(r.source_file);
+  return null;
+}
 
 const REPROCESS_COLUMNS: Column[] = [
   { name: 'outcome', kind: 'text' },
@@ -175,7 +186,7 @@ function reprocessId(value: string): number {
 function formatMessage(r: Record<string, unknown>, format: OutputFormat): string {
   const fields: Row = {};
   for (const k of SHOW_FIELDS) {
-    const v = r[k];
+    const v = k === 'source' ? messageSource(r) : r[k];
     // What DKIM verification found (README "Authentication (DKIM)"): the object in JSON, one line otherwise.
     if (k === 'authentication') {
       fields[k] = v == null ? null : format === 'json' ? (v as Row[string]) : describeAuthentication(v as MessageAuthentication);

@@ -6,12 +6,13 @@ import { VARIABLES, VARIABLE_NAMES, type Reader, type VariableName } from './var
 
 /** The commands that document their environment, and the parts of the program each one runs. */
 export const COMMAND_READERS = {
-  serve: ['receiver', 'worker', 'http'],
+  serve: ['receiver', 'worker', 'http', 'imap'],
   receiver: ['receiver'],
   worker: ['worker'],
   http: ['http'],
   migrate: ['migrate'],
-  config: ['receiver', 'worker', 'http', 'migrate', 'policy'],
+  imap: ['imap'],
+  config: ['receiver', 'worker', 'http', 'migrate', 'policy', 'imap'],
 } as const satisfies Record<string, readonly Reader[]>;
 
 export type DocumentedCommand = keyof typeof COMMAND_READERS;

@@ -8,6 +8,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AuthenticationSettings } from '../auth/authenticateMessage.js';
 import { ConfigError } from '../errors.js';
+import { parseMailboxUrl, type MailboxUrl } from '../imap/mailboxUrl.js';
+import { parseNonReportAction, parseProcessedAction, type NonReportAction, type ProcessedAction } from '../imap/serverAction.js';
 import { loadAlertConfig, type AlertConfig } from './alertConfig.js';
 import { readConfigFile, type ConfigFile } from './readConfigFile.js';
 import { VARIABLES, VARIABLE_NAMES, type VariableName, type Values } from './variables.js';
@@ -51,11 +53,36 @@ export interface Config {
   readonly alerts: AlertConfig;
   /** MTA-STS policy hosting and the `tlsrpt policy` / `tlsrpt check` commands (README "MTA-STS"). */
   readonly mtaSts: MtaStsConfig;
+  /** Mailboxes `tlsrpt imap` (and `serve`) read reports from (README "Reading reports from a mailbox (IMAP)"). */
+  readonly imap: ImapConfig;
   /** The file named by TLSRPT_CONFIG (or --config), or null. */
   readonly configFile: string | null;
   /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
   readonly values: Values;
 }
+
+export interface ImapConfig {
+  /** Empty: no mailbox is read (`serve` starts no IMAP reader; `tlsrpt imap` refuses to run). */
+  readonly mailboxes: readonly MailboxUrl[];
+  readonly processed: ProcessedAction;
+  readonly nonReport: NonReportAction;
+  readonly pollMs: number;
+  /** How a mailbox without a password in its URL gets its XOAUTH2 access token; null when none is set. */
+  readonly oauth2: OAuth2Config | null;
+  /** Extra CA certificates (PEM) trusted for IMAP servers, besides the public roots. */
+  readonly extraCa: { readonly path: string; readonly pem: Buffer } | null;
+}
+
+export type OAuth2Config =
+  | { readonly kind: 'command'; readonly command: string }
+  | {
+      readonly kind: 'refresh';
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      readonly clientSecret: string | null;
+      readonly refreshToken: string;
+      readonly scope: string | null;
+    };
 
 export interface RetentionConfig {
   /** Raw bytes of settled (stored, duplicate, conflict) messages. */
@@ -171,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     alerts: loadAlertConfig(values),
     mtaSts: loadMtaStsConfig(values),
+    imap: loadImapConfig(values),
     configFile,
     values,
   });
@@ -260,6 +288,59 @@ function loadMtaStsConfig(values: Values): MtaStsConfig {
     rua: values.TLSRPT_RUA,
     dnsServers: values.DNS_SERVERS,
     extraCa: caPath ? { path: caPath, pem: readPem('MTA_STS_CA_FILE', caPath) } : null,
+  };
+}
+
+function loadImapConfig(values: Values): ImapConfig {
+  const mailboxes = values.IMAP_URL.map((item) => parseMailboxUrl(item, 'IMAP_URL'));
+  const oauth2 = loadOAuth2Config(values);
+  const tokenless = mailboxes.find((m) => m.password === null);
+  if (tokenless && !oauth2) {
+    throw new ConfigError(
+      'IMAP_URL',
+      `${tokenless.label} has no password, so it logs in with XOAUTH2, but no token source is set: ` +
+        'put an (app) password in the URL, or set IMAP_OAUTH2_TOKEN_COMMAND, or IMAP_OAUTH2_TOKEN_URL with IMAP_OAUTH2_CLIENT_ID and IMAP_OAUTH2_REFRESH_TOKEN',
+    );
+  }
+  return {
+    mailboxes,
+    processed: parseProcessedAction(values.IMAP_PROCESSED, 'IMAP_PROCESSED'),
+    nonReport: parseNonReportAction(values.IMAP_NON_REPORT, 'IMAP_NON_REPORT'),
+    pollMs: values.IMAP_POLL_SECONDS * 1000,
+    oauth2,
+    extraCa: values.IMAP_CA_FILE ? { path: values.IMAP_CA_FILE, pem: readPem('IMAP_CA_FILE', values.IMAP_CA_FILE) } : null,
+  };
+}
+
+function loadOAuth2Config(values: Values): OAuth2Config | null {
+  const command = values.IMAP_OAUTH2_TOKEN_COMMAND;
+  const tokenUrl = values.IMAP_OAUTH2_TOKEN_URL;
+  const clientId = values.IMAP_OAUTH2_CLIENT_ID;
+  const refreshToken = values.IMAP_OAUTH2_REFRESH_TOKEN;
+  const flow = tokenUrl || clientId || refreshToken || values.IMAP_OAUTH2_CLIENT_SECRET || values.IMAP_OAUTH2_SCOPE;
+  if (command && flow) {
+    throw new ConfigError(
+      'IMAP_OAUTH2_TOKEN_COMMAND',
+      'is set together with the refresh-token flow (IMAP_OAUTH2_TOKEN_URL, _CLIENT_ID, _CLIENT_SECRET, _REFRESH_TOKEN): set one or the other',
+    );
+  }
+  if (command) return { kind: 'command', command };
+  if (!flow) return null;
+  if (!tokenUrl)
+    throw new ConfigError(
+      'IMAP_OAUTH2_TOKEN_URL',
+      'the refresh-token flow needs the token endpoint (Google: https://oauth2.googleapis.com/token)',
+    );
+  if (!clientId) throw new ConfigError('IMAP_OAUTH2_CLIENT_ID', 'the refresh-token flow needs the OAuth client ID');
+  if (!refreshToken)
+    throw new ConfigError('IMAP_OAUTH2_REFRESH_TOKEN', 'the refresh-token flow needs the refresh token granted for the mailbox');
+  return {
+    kind: 'refresh',
+    tokenUrl,
+    clientId,
+    clientSecret: values.IMAP_OAUTH2_CLIENT_SECRET,
+    refreshToken,
+    scope: values.IMAP_OAUTH2_SCOPE,
   };
 }
 

@@ -5,6 +5,8 @@
  * README "Configuration" tables (test/config/readmeConfiguration.test.ts) all come from this table.
  */
 import { ConfigError } from '../errors.js';
+import { parseMailboxUrl } from '../imap/mailboxUrl.js';
+import { parseNonReportAction, parseProcessedAction } from '../imap/serverAction.js';
 import {
   addressRanges,
   decimal,
@@ -36,19 +38,21 @@ export const SECTIONS = {
   http: 'HTTPS endpoint and metrics',
   alerts: 'Alert settings',
   'mta-sts': 'MTA-STS settings',
+  imap: 'IMAP mailboxes',
 } as const;
 export type Section = keyof typeof SECTIONS;
 
 /** The parts of the program that read a variable; `tlsrpt serve` is receiver + worker + http. */
-export type Reader = 'receiver' | 'worker' | 'http' | 'migrate' | 'policy';
+export type Reader = 'receiver' | 'worker' | 'http' | 'migrate' | 'policy' | 'imap';
 
 /**
  * What SIGHUP does with a changed value: `policies` (the hosted MTA-STS policies are read again), `alerts`
- * (destinations, thresholds and rules from then on), or `restart` (logged as needing a restart; the running
+ * (destinations, thresholds and rules from then on), `imap` (the mailbox readers start again with the new
+ * settings, after the pass in progress), or `restart` (logged as needing a restart; the running
  * value stays). Files are re-read on every SIGHUP whatever their variable says: the certificate files of
  * TLS_CERT/TLS_KEY (a new path needs a restart), the policy files, ALERT_RULES_FILE.
  */
-export type ReloadGroup = 'policies' | 'alerts' | 'restart';
+export type ReloadGroup = 'policies' | 'alerts' | 'imap' | 'restart';
 
 /** What a variable is given: a string (environment, YAML scalar) or a YAML list; undefined when unset. */
 export type VariableInput = string | readonly string[] | undefined;
@@ -138,7 +142,7 @@ function list<T>(o: Options & { default?: string; unset?: string; parse: (items:
   };
 }
 
-const SERVICES: readonly Reader[] = ['receiver', 'worker', 'http'];
+const SERVICES: readonly Reader[] = ['receiver', 'worker', 'http', 'imap'];
 
 export const VARIABLES = {
   TLSRPT_CONFIG: optional({
@@ -235,8 +239,8 @@ export const VARIABLES = {
   MAX_MESSAGE_SIZE: scalar({
     section: 'smtp',
     default: '10MiB',
-    doc: 'largest mail accepted (552 above it); units B, KiB, MiB, GiB, kB, MB, GB',
-    readBy: ['receiver'],
+    doc: 'largest mail accepted (552 above it; left in the mailbox by tlsrpt imap); units B, KiB, MiB, GiB, kB, MB, GB',
+    readBy: ['receiver', 'imap'],
     parse: size,
   }),
   SMTP_MAX_CONNECTIONS: scalar({
@@ -652,6 +656,100 @@ export const VARIABLES = {
     unset: 'none',
     doc: 'PEM CA certificates trusted besides the public roots when policies are fetched',
     readBy: ['policy'],
+    parse: text,
+  }),
+
+  IMAP_URL: list({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'no mailbox',
+    secret: true,
+    doc: 'mailboxes to read reports from: imap(s)://USER:PASSWORD@HOST:PORT/FOLDER, percent-encoded; no password: XOAUTH2',
+    readBy: ['imap'],
+    // Kept as written (checked here, read into src/imap/mailboxUrl.ts's MailboxUrl by loadConfig), so that
+    // `tlsrpt config` and SIGHUP show and compare them masked like every other secret URL.
+    parse: (items, name) => items.map((item) => (parseMailboxUrl(item, name), item)),
+  }),
+  IMAP_PROCESSED: scalar({
+    reload: 'imap',
+    section: 'imap',
+    default: 'seen',
+    doc: 'what happens on the server to a message once stored: seen (flag \\Seen), move:FOLDER, or delete',
+    readBy: ['imap'],
+    parse: (value, name) => (parseProcessedAction(value, name), value),
+  }),
+  IMAP_NON_REPORT: scalar({
+    reload: 'imap',
+    section: 'imap',
+    default: 'leave',
+    doc: 'what happens to mail that carries no TLS report: leave, or move:FOLDER (never deleted)',
+    readBy: ['imap'],
+    parse: (value, name) => (parseNonReportAction(value, name), value),
+  }),
+  IMAP_POLL_SECONDS: scalar({
+    reload: 'imap',
+    section: 'imap',
+    default: '60',
+    doc: 'how often a mailbox is looked at when the server has no IDLE (with IDLE: the longest wait between looks)',
+    readBy: ['imap'],
+    parse: wholeNumber(1, 86_400),
+  }),
+  IMAP_CA_FILE: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    doc: 'PEM CA certificates trusted besides the public roots for IMAP servers (an internal CA)',
+    readBy: ['imap'],
+    parse: text,
+  }),
+  IMAP_OAUTH2_TOKEN_COMMAND: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    doc: 'XOAUTH2: a shell command that prints an access token (run again when the server refuses the one it had)',
+    readBy: ['imap'],
+    parse: text,
+  }),
+  IMAP_OAUTH2_TOKEN_URL: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    doc: 'XOAUTH2 refresh-token flow: the token endpoint (Google: https://oauth2.googleapis.com/token)',
+    readBy: ['imap'],
+    parse: url(['https:', 'http:'], 'https://oauth2.googleapis.com/token', false),
+  }),
+  IMAP_OAUTH2_CLIENT_ID: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    doc: 'XOAUTH2 refresh-token flow: the OAuth client ID',
+    readBy: ['imap'],
+    parse: text,
+  }),
+  IMAP_OAUTH2_SCOPE: optional({
+    section: 'imap',
+    reload: 'imap',
+    unset: 'the scopes granted',
+    doc: 'XOAUTH2 refresh-token flow: scopes to ask for (Microsoft 365: https://outlook.office.com/IMAP.AccessAsUser.All offline_access)',
+    readBy: ['imap'],
+    parse: text,
+  }),
+  IMAP_OAUTH2_CLIENT_SECRET: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    secret: true,
+    doc: 'XOAUTH2 refresh-token flow: the OAuth client secret (none for a public client)',
+    readBy: ['imap'],
+    parse: text,
+  }),
+  IMAP_OAUTH2_REFRESH_TOKEN: optional({
+    reload: 'imap',
+    section: 'imap',
+    unset: 'none',
+    secret: true,
+    doc: 'XOAUTH2 refresh-token flow: the refresh token granted for the mailbox',
+    readBy: ['imap'],
     parse: text,
   }),
 } satisfies Record<string, Variable>;

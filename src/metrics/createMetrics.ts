@@ -40,7 +40,7 @@ export interface MetricsDeps {
   maxDomains: number;
 }
 
-const CHANNELS: readonly Channel[] = ['smtp', 'http', 'ingest'];
+const CHANNELS: readonly Channel[] = ['smtp', 'http', 'ingest', 'imap'];
 const OUTCOMES = ['stored', 'duplicate', 'conflict', 'quarantined'] as const;
 /** BullMQ job states worth watching; "completed" is left out because completed jobs are trimmed. */
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'] as const;

@@ -12,7 +12,7 @@ import { enqueueRawMessages, type ReportJob } from '../queue/reportQueue.js';
 import { insertRawMessages, type Envelope, type RawInsert } from '../store/rawMessages.js';
 import type { AcceptDeps } from './acceptRawMessage.js';
 
-/** Raw messages committed together at most: bounds the statement size (8 parameters a message). */
+/** Raw messages committed together at most: bounds the statement size (14 parameters a message). */
 const RAW_GROUP_MAX = 64;
 /** Message ids handed to one addBulk at most (in jobs of JOB_MAX_MESSAGES). */
 const ENQUEUE_GROUP_MAX = 256;

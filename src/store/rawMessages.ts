@@ -8,7 +8,20 @@ import type { Pool } from '../db/pool.js';
 import type { MessageStatus } from './messageState.js';
 
 export type { MessageStatus } from './messageState.js';
-export type Channel = 'smtp' | 'http' | 'ingest';
+export type Channel = 'smtp' | 'http' | 'ingest' | 'imap';
+
+/**
+ * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
+ * (mailbox, UIDVALIDITY, UID) or an ingested file's message (file, position: 1-based in an mbox).
+ */
+export interface MessageSource {
+  /** The mailbox as `imap://USER@HOST:PORT/FOLDER` (never the password). */
+  mailbox?: string;
+  uidValidity?: number;
+  uid?: number;
+  file?: string;
+  position?: number;
+}
 
 /**
  * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
@@ -64,6 +77,9 @@ export interface RawInsert {
  * order: a single statement draws the ids from the sequence row by row in VALUES order, so sorting the
  * returned ids restores the order whatever order RETURNING uses.
  */
+/** Parameters per message in insertRawMessages. */
+const RAW_COLUMNS = 14;
+
 export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise<number[]> {
   if (items.length === 0) return [];
   const params: unknown[] = [];
@@ -79,11 +95,17 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
       createHash('sha256').update(raw).digest(),
       raw,
       envelope.authentication ? JSON.stringify(envelope.authentication) : null,
+      envelope.source?.mailbox ?? null,
+      envelope.source?.uidValidity ?? null,
+      envelope.source?.uid ?? null,
+      envelope.source?.file ?? null,
+      envelope.source?.position ?? null,
     );
-    return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    return `(${Array.from({ length: RAW_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`;
   });
   const res = await pool.query<{ id: number }>(
-    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw, authentication)
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw, authentication,
+       source_mailbox, source_uidvalidity, source_uid, source_file, source_position)
      VALUES ${rows.join(', ')} RETURNING id`,
     params,
   );
