@@ -51,9 +51,9 @@ export async function createBenchDatabase(settings: BenchSettings, suffix = ''):
           // report_identities: the dedupe of every report ever stored (migrations/0013), emptied with them.
           await pool.query('TRUNCATE raw_messages, reports, policies, failure_details, report_identities CASCADE');
           // The rollups outlive the rows they count (migrations/0012): empty them too, for the next run.
-          await pool.query(`TRUNCATE rollup_queue, daily_session_totals, daily_domain_totals, daily_failure_totals,
-                                     metric_session_totals, metric_failure_totals`);
-          await pool.query(`UPDATE rollup_state SET reports_stored = 0, message_mark = 0, message_totals = NULL`);
+          await pool.query(`TRUNCATE rollup_queue, rollup_refresh_days, daily_session_totals, daily_domain_totals,
+                                     daily_failure_totals, metric_session_totals, metric_failure_totals`);
+          await pool.query(`UPDATE rollup_state SET reports_stored = 0, message_mark = 0, message_totals = NULL, details_kept_from = NULL`);
           return;
         } catch (err) {
           if ((err as { code?: string }).code !== '40P01' || attempt >= 10) throw err;

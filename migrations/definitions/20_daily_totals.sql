@@ -220,9 +220,13 @@ AS $$ SELECT 7264501338 $$;
 
 -- Folds up to max_reports queued reports (oldest first) into the per-day totals and the metric totals, and
 -- takes them off the queue, in the caller's transaction: exactly once, since a batch that fails or whose
--- process dies is rolled back whole, queue rows included. Returns how many reports it took, or NULL when
--- another process holds the rollup lock (it is folding; this call did nothing). The worker calls it in a
--- loop (src/rollup/foldRollups.ts); anyone may call it, e.g. before reading the views in a script.
+-- process dies is rolled back whole, queue rows included. First it recomputes the days in
+-- rollup_refresh_days (migrations/0014: a later copy of a stored report changed what it counts) and takes
+-- them off that table in the same transaction. Returns how many reports it took, or NULL when another
+-- process holds the rollup lock (it is folding; this call did nothing). The worker calls it in a loop
+-- (src/rollup/foldRollups.ts); anyone may call it, e.g. before reading the views in a script.
+-- The metric totals behind /metrics are counters: a report counted before its completion stays under the
+-- policy domain it was counted with there.
 CREATE OR REPLACE FUNCTION fold_rollups(max_reports integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql
@@ -232,9 +236,16 @@ SET enable_seqscan = off
 AS $fn$
 DECLARE
   ids bigint[];
+  days date[];
 BEGIN
   IF NOT pg_try_advisory_xact_lock(rollup_lock_key()) THEN
     RETURN NULL;
+  END IF;
+  -- A later statement, so a later snapshot: refresh_daily_totals() sees every change whose day it took.
+  WITH taken AS (DELETE FROM rollup_refresh_days RETURNING day)
+  SELECT array_agg(day ORDER BY day) INTO days FROM taken;
+  IF days IS NOT NULL THEN
+    PERFORM refresh_daily_totals(days);
   END IF;
   WITH taken AS (
     DELETE FROM rollup_queue q

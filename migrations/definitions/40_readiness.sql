@@ -16,6 +16,10 @@
 -- (DKIM)"); the reason always ends by saying how many were. With authenticated_only, the reporter minimum
 -- counts authenticated reporters only (RFC 8460 3 lets receivers ignore unsigned reports): a forged report
 -- then cannot make up the second reporter. Sessions are still counted from every report.
+-- Everything here reads the rollups (daily_domain_totals, daily_failure_totals), which outlive the details
+-- retention prunes, except the authenticated reporters: they are read from reports and policies, so they
+-- are counted only over days whose details are kept (README "Retention"; RETENTION_REPORT_DAYS, 400 days
+-- by default, against a 14-day window). Moving them into the per-day totals would lift that limit.
 CREATE OR REPLACE FUNCTION enforce_readiness_for(
   window_days integer DEFAULT 14,
   max_failure_rate numeric DEFAULT 0.001,

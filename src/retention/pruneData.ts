@@ -123,6 +123,7 @@ export async function pruneData(client: PoolClient, settings: RetentionSettings,
       bytes: Number(size.rows[0]!.bytes),
     };
     if (!dryRun) {
+      if (reports) await keepRollupsOf(client, reports.name);
       // The rows that a foreign key used to delete with these (alert_window_reports, the reports each alert
       // window covered, and any table recorded since): the keys went with the partitioning (migrations/0013).
       for (const c of cascades) {
@@ -189,6 +190,28 @@ async function unfolded(client: PoolClient, reportsPartition: string): Promise<s
   );
   const n = Number(res.rows[0]!.n);
   return n > 0 ? `${n} of its reports are not in the daily totals yet; the next prune drops it once they are` : null;
+}
+
+/**
+ * Before a month's reports go: moves rollup_state.details_kept_from past their last day (report_day()), so
+ * that refresh_daily_totals(), and the definitions when a rule changes, never recompute those days from the
+ * details that remain and leave their rollups as the only record of them (migrations/0012). Under the
+ * rollup lock: a recomputation in progress ends first, and every later one sees the new day.
+ */
+async function keepRollupsOf(client: PoolClient, reportsPartition: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(rollup_lock_key())');
+    await client.query(
+      `UPDATE rollup_state
+       SET details_kept_from = greatest(details_kept_from,
+                                        (SELECT max(report_day(r.start_at, r.end_at)) + 1 FROM ${quoteIdent(reportsPartition)} r))`,
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
 }
 
 /** reports first: from then on the month's policies and details are no longer joined to anything. */

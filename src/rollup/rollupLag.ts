@@ -1,6 +1,6 @@
 /**
- * How far the rollups are behind: the age of the oldest report stored and not yet folded (0 when none is
- * waiting). A few seconds while the worker runs; it grows when no worker runs the rollup job, or the job
+ * How far the rollups are behind: the age of the oldest report stored and not yet folded, or of the oldest
+ * day waiting to be recomputed after a completion (0 when none is waiting). A few seconds while the worker runs; it grows when no worker runs the rollup job, or the job
  * fails (its log says why). tlsrpt_rollup_lag_seconds in /metrics, and a line of `tlsrpt stats`.
  */
 import type { Pool, PoolClient } from '../db/pool.js';
@@ -9,9 +9,11 @@ import type { Pool, PoolClient } from '../db/pool.js';
 export const ROLLUP_LAG_NOTICE_SECONDS = 60;
 
 // The queue is in report id order, and ids follow storage order closely enough: one index probe, however
-// long the queue has grown.
+// long the queue has grown. A day waiting to be recomputed (rollup_refresh_days, migrations/0014: a few
+// rows at most) is lag too: its totals are behind the stored reports until the fold.
 export const ROLLUP_LAG_SQL = `
-SELECT coalesce(extract(epoch FROM now() - (SELECT queued_at FROM rollup_queue ORDER BY report_id LIMIT 1)), 0)::float8 AS lag,
+SELECT coalesce(extract(epoch FROM now() - least((SELECT queued_at FROM rollup_queue ORDER BY report_id LIMIT 1),
+                                                 (SELECT min(queued_at) FROM rollup_refresh_days))), 0)::float8 AS lag,
        (SELECT count(*) FROM (SELECT 1 FROM rollup_queue LIMIT 1000000) q) AS waiting`;
 
 export interface RollupLag {

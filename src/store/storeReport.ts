@@ -131,14 +131,16 @@ SELECT raw_message_id, NULL FROM input WHERE raw_message_id NOT IN (SELECT id FR
 // report JSON) then completes the stored report, in the same statement, with what this copy adds:
 // - $6, this copy's normalised report, given only when a fix-up recovered a policy domain from the mail
 //   (quirk 8): each stored policy without a domain gets this copy's, and report_json becomes this copy's,
-//   which is what the report would hold had this copy come first. The policies UPDATE is what the daily
-//   totals see (their UPDATE trigger rebuilds the report's day), so readiness and the stats follow;
+//   which is what the report would hold had this copy come first. The rollups do not see an UPDATE
+//   (migrations/0012), so the report's day goes into rollup_refresh_days (migrations/0014) in the same
+//   statement, and the next fold recomputes that day: the daily totals, the stats and readiness then hold
+//   what they would had this copy come first, whether the report was folded before or not;
 // - the mail headers the stored copy did not have (an HTTPS POST has none), and the fix-ups it did not make;
 // - authentication: authenticated when either copy is, by the least name of the two, so that the order in
 //   which copies arrive does not change the row.
 // A report whose month was pruned (its identity outlives it, migrations/0013) has no rows left to complete.
 const SETTLE_EXISTING = {
-  name: 'tlsrpt-settle-existing-v5',
+  name: 'tlsrpt-settle-existing-v6',
   text: `
 WITH existing AS (
   SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
@@ -186,6 +188,12 @@ WITH existing AS (
          OR (r.attachment_filename IS NULL AND $11::text IS NOT NULL)
          OR ($12::boolean AND (NOT r.authenticated OR $13::text < r.authenticated_by)))
   RETURNING r.id
+), refresh_day AS (
+  INSERT INTO rollup_refresh_days (day)
+  SELECT report_day(r.start_at, r.end_at) FROM reports r
+  WHERE r.id IN (SELECT report_id FROM completing) AND EXISTS (SELECT 1 FROM completed_policies)
+  ON CONFLICT (day) DO NOTHING
+  RETURNING 1
 )
 SELECT report_id, outcome FROM settled`,
 };

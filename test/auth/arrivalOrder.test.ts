@@ -4,12 +4,16 @@
  * The same report POSTed over HTTPS (no header, no DKIM) and mailed (header, DKIM-signed) must give the same
  * rows whichever copy comes first: usually the POST, since mail waits in queues. Each order runs in a
  * database of its own, through the worker's path (raw message -> processMessage with the authenticator).
+ * The daily figures are rollups folded off the write path (src/rollup/): each order runs once with the
+ * workers' fold between the two copies (the first copy already counted when the second completes it) and
+ * once without, and all four give the same figures.
  */
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { createAuthenticator, type Authenticator } from '../../src/auth/authenticateMessage.js';
 import { processMessage } from '../../src/pipeline/processMessage.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { insertRawMessage, type Channel } from '../../src/store/rawMessages.js';
 import { queryReadiness, READINESS_DEFAULTS } from '../../src/stats/queryReadiness.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dnsServer.js';
@@ -24,6 +28,9 @@ describe('the same report by HTTPS and by mail, in either order', () => {
   let dns: TestDnsServer;
   let httpsFirst: TestDatabase;
   let mailFirst: TestDatabase;
+  // The same two orders with a fold of the rollups between the first copy and the second.
+  let httpsFoldMail: TestDatabase;
+  let mailFoldHttps: TestDatabase;
   let authenticator: Authenticator;
   let json: Buffer;
   let mail: Buffer;
@@ -35,8 +42,10 @@ describe('the same report by HTTPS and by mail, in either order', () => {
 
   before(async () => {
     const key = makeTestKey();
-    [dns, httpsFirst, mailFirst] = await Promise.all([
+    [dns, httpsFirst, mailFirst, httpsFoldMail, mailFoldHttps] = await Promise.all([
       startDnsServer({ 'sel._domainkey.sys4.example': { TXT: [txtStrings(key.record)] } }),
+      createTestDatabase(),
+      createTestDatabase(),
       createTestDatabase(),
       createTestDatabase(),
     ]);
@@ -57,23 +66,32 @@ describe('the same report by HTTPS and by mail, in either order', () => {
     assert.equal((await receive(httpsFirst, mail, 'smtp')).outcome, 'duplicate');
     assert.equal((await receive(mailFirst, mail, 'smtp')).outcome, 'stored');
     assert.equal((await receive(mailFirst, json, 'http')).outcome, 'duplicate');
+    assert.equal((await receive(httpsFoldMail, json, 'http')).outcome, 'stored');
+    assert.equal((await foldRollups(httpsFoldMail.pool)).folded, 1);
+    assert.equal((await receive(httpsFoldMail, mail, 'smtp')).outcome, 'duplicate');
+    assert.equal((await receive(mailFoldHttps, mail, 'smtp')).outcome, 'stored');
+    assert.equal((await foldRollups(mailFoldHttps.pool)).folded, 1);
+    assert.equal((await receive(mailFoldHttps, json, 'http')).outcome, 'duplicate');
+    // The workers' rollup job folds what came since (and recomputes the day the completion changed).
+    for (const db of [httpsFirst, mailFirst, httpsFoldMail, mailFoldHttps]) assert.equal((await foldRollups(db.pool)).busy, false);
   });
   after(async () => {
-    await Promise.all([httpsFirst?.drop(), mailFirst?.drop(), dns?.close()]);
+    await Promise.all([httpsFirst?.drop(), mailFirst?.drop(), httpsFoldMail?.drop(), mailFoldHttps?.drop(), dns?.close()]);
   });
 
   async function rows(db: TestDatabase, sql: string): Promise<unknown[]> {
     return (await db.pool.query(sql)).rows;
   }
 
-  async function bothOrders(sql: string): Promise<unknown[]> {
-    const [a, b] = await Promise.all([rows(httpsFirst, sql), rows(mailFirst, sql)]);
-    assert.deepEqual(a, b, sql);
-    return a;
+  /** The rows of every database, equal whichever order the copies came in, folded between them or not. */
+  async function everyOrder(sql: string): Promise<unknown[]> {
+    const [first, ...others] = await Promise.all([httpsFirst, mailFirst, httpsFoldMail, mailFoldHttps].map((db) => rows(db, sql)));
+    for (const other of others) assert.deepEqual(other, first, sql);
+    return first!;
   }
 
   it('stores the same report row, with the domain, the mail headers and the DKIM pass', async () => {
-    const [report] = (await bothOrders(
+    const [report] = (await everyOrder(
       `SELECT organization_name, report_id, start_at, end_at, payload_sha256, report_json,
               ARRAY(SELECT f FROM unnest(fixups) AS f ORDER BY f) AS fixups, tls_report_domain, tls_report_submitter,
               subject_report_id, attachment_filename, authenticated, authenticated_by
@@ -90,7 +108,7 @@ describe('the same report by HTTPS and by mail, in either order', () => {
   });
 
   it('stores the same policies, with the policy domain from the header', async () => {
-    const policies = await bothOrders(
+    const policies = await everyOrder(
       `SELECT policy_index, policy_type, policy_domain, policy_string, mx_host, total_successful_session_count,
               total_failure_session_count
        FROM policies ORDER BY policy_index`,
@@ -103,7 +121,7 @@ describe('the same report by HTTPS and by mail, in either order', () => {
 
   it('keeps what each copy proved with the copy', async () => {
     // Which copy is `stored` and which `duplicate` is the arrival order itself; what each proved is not.
-    const copies = await bothOrders(`SELECT channel, authentication ->> 'method' AS method, authentication ->> 'result' AS result
+    const copies = await everyOrder(`SELECT channel, authentication ->> 'method' AS method, authentication ->> 'result' AS result
                                      FROM raw_messages ORDER BY channel`);
     assert.deepEqual(
       copies.map((c) => {
@@ -132,20 +150,26 @@ describe('the same report by HTTPS and by mail, in either order', () => {
   });
 
   it('gives the same daily figures and readiness: 30 sessions for the domain, not "no reports"', async () => {
-    const stats = await bothOrders(`SELECT day, policy_domain, organization_name, successful_sessions, failed_sessions, reports
+    const stats = await everyOrder(`SELECT day, policy_domain, organization_name, successful_sessions, failed_sessions, reports
                                     FROM daily_domain_stats ORDER BY day, policy_domain`);
     assert.deepEqual(
       stats.map((s) => (s as { policy_domain: string | null }).policy_domain),
       [DOMAIN],
     );
     assert.equal(Number((stats[0] as { successful_sessions: string }).successful_sessions), 30);
-    await bothOrders(`SELECT * FROM daily_domain_totals ORDER BY day, policy_domain`);
+    await everyOrder(`SELECT * FROM daily_domain_totals ORDER BY day, policy_domain`);
+    await everyOrder(`SELECT * FROM daily_session_totals ORDER BY day, policy_domain, organization_name, policy_type`);
+    await everyOrder(`SELECT * FROM daily_failure_totals ORDER BY day, policy_domain, result_type`);
+    // Nothing left to recompute once folded.
+    await everyOrder(`SELECT (SELECT count(*) FROM rollup_queue) AS reports, (SELECT count(*) FROM rollup_refresh_days) AS days`);
     const options = { ...READINESS_DEFAULTS, asOf: null, domains: [DOMAIN] };
-    const [a, b] = await Promise.all([queryReadiness(httpsFirst.pool, options), queryReadiness(mailFirst.pool, options)]);
-    assert.deepEqual(a, b);
-    assert.equal(a[0]!.successful_sessions, 30);
-    assert.equal(a[0]!.authenticated_reporters, 1);
-    assert.doesNotMatch(a[0]!.reason, /No reports/);
+    const [a, ...others] = await Promise.all(
+      [httpsFirst, mailFirst, httpsFoldMail, mailFoldHttps].map((db) => queryReadiness(db.pool, options)),
+    );
+    for (const other of others) assert.deepEqual(other, a);
+    assert.equal(a![0]!.successful_sessions, 30);
+    assert.equal(a![0]!.authenticated_reporters, 1);
+    assert.doesNotMatch(a![0]!.reason, /No reports/);
   });
 
   // Last: it adds a third copy to one of the databases.

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAuthenticator, type AuthenticationSettings } from '../../src/auth/authenticateMessage.js';
 import { isServiceOutage } from '../../src/errors.js';
 import { processMessage } from '../../src/pipeline/processMessage.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { insertRawMessage, type Channel } from '../../src/store/rawMessages.js';
 import { queryReadiness, READINESS_DEFAULTS } from '../../src/stats/queryReadiness.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dnsServer.js';
@@ -295,6 +296,8 @@ describe('DKIM authentication of report mail', () => {
         }),
       );
     }
+    // The workers' rollup job folds the stored reports into the per-day totals that readiness reads.
+    assert.equal((await foldRollups(db.pool)).busy, false);
     const options = { ...READINESS_DEFAULTS, asOf: null, domains: ['ready.example'] };
     const [all] = await queryReadiness(db.pool, options);
     assert.equal(all!.ready, true);

@@ -168,6 +168,12 @@ describe('pruneData', () => {
       );
     }
     assert.deepEqual(await views(), before, 'daily_policy_stats, daily_domain_stats and enforce_readiness_for are unchanged');
+    // The prune recorded the first day whose details are all kept: recomputing the totals (a rule changed,
+    // an administrator's refresh) leaves the pruned days as they were instead of emptying them.
+    const kept = (await db.pool.query(`SELECT details_kept_from::text AS d FROM rollup_state`)).rows[0].d;
+    assert.equal(kept, `${year}-06-13`, 'the day after the last pruned report');
+    await db.pool.query(`SELECT refresh_daily_totals()`);
+    assert.deepEqual(await views(), before, 'refresh_daily_totals() after the prune');
     // The views that list single reports and failures need the details: those days are gone from them.
     assert.deepEqual(await rowsOf(db.pool, `SELECT * FROM failure_stats WHERE day < $1`, [`${year + 1}-01-01`]), []);
     assert.deepEqual(await rowsOf(db.pool, `SELECT * FROM report_domain_sessions WHERE day < $1`, [`${year + 1}-01-01`]), []);

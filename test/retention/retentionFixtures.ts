@@ -3,6 +3,8 @@
  * storeReports), then, where a test needs history, moved to the month they would have been stored in.
  */
 import type { Pool } from '../../src/db/pool.js';
+import { foldMessageTotals } from '../../src/metrics/messageTotals.js';
+import { foldRollups as foldReports } from '../../src/rollup/foldRollups.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { storeReports, type StoreItem, type StoreResult } from '../../src/store/storeReport.js';
@@ -90,18 +92,15 @@ export async function moveToPast(pool: Pool, reportIds: number[], rawMessageIds:
 }
 
 /**
- * Folds stored reports into the daily totals where this version folds them in a job (a rollup queue)
- * rather than in the write; a no-op where triggers keep the totals.
+ * What the workers' rollup job does (src/rollup/rollupJob.ts): folds the queued reports into the daily
+ * totals and the settled messages into the message totals of /metrics. Retention keeps what neither has
+ * counted yet (the queued reports' months, the message rows past rollup_state.message_mark). No margin for
+ * young messages: every write of the test has committed.
  */
 export async function foldRollups(pool: Pool): Promise<void> {
-  const fold = await pool.query<{ f: string | null }>(`SELECT to_regprocedure('fold_rollups(integer)') AS f`);
-  if (!fold.rows[0]?.f) return;
-  for (let i = 0; i < 100; i++) {
-    const left = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM rollup_queue`);
-    if (left.rows[0]!.n === 0) return;
-    await pool.query(`SELECT fold_rollups(10000)`);
-  }
-  throw new Error('the rollup queue did not empty');
+  const reports = await foldReports(pool);
+  if (reports.busy) throw new Error('another process holds the rollup lock');
+  if ((await foldMessageTotals(pool, 0)) === null) throw new Error('another process holds the rollup lock');
 }
 
 /** Every row of a query, as JSON text, in a stable order: for before/after equality. */

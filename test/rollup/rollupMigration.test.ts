@@ -3,8 +3,12 @@
  * per-day totals): afterwards the per-day totals are unchanged, the /metrics totals start from the stored
  * rows, nothing is queued twice, and reports stored after it are folded as usual. Down and up again keeps
  * the figures too (0012's down adds what is still queued, as the triggers it restores would have).
+ * "Down" goes to just before 0012, whatever migrations came after it (0013 partitions the tables and adds
+ * the report identities that this version's store needs, so the previous release's rows are written here
+ * by that release's own statement, PREVIOUS_RELEASE_INSERT).
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
@@ -18,6 +22,12 @@ import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 
 const AS_OF = '2026-01-15';
+
+const MIGRATIONS = readdirSync(projectPath('migrations'))
+  .filter((f) => f.endsWith('.sql'))
+  .sort();
+/** Migrations to undo to get back to the schema before 0012: 0012 and every one after it. */
+const FROM_0012 = MIGRATIONS.length - MIGRATIONS.findIndex((f) => f.startsWith('0012_'));
 
 async function down(db: TestDatabase, count: number): Promise<void> {
   const client = new pg.Client({ connectionString: db.url });
@@ -38,7 +48,7 @@ async function down(db: TestDatabase, count: number): Promise<void> {
   }
 }
 
-async function store(db: TestDatabase, suffix: string): Promise<void> {
+async function received(db: TestDatabase, suffix: string): Promise<StoreItem[]> {
   const items: StoreItem[] = [];
   for (const { json } of craftedStatsSet(AS_OF)) {
     const raw = Buffer.from(JSON.stringify({ ...json, 'report-id': `${String(json['report-id'])}${suffix}` }));
@@ -47,7 +57,65 @@ async function store(db: TestDatabase, suffix: string): Promise<void> {
       decoded: await decodeMessage(raw, { reportMaxBytes: 1 << 20 }),
     });
   }
-  for (const r of await storeReports(db.pool, items)) assert.ok(!(r instanceof Error), String(r));
+  return items;
+}
+
+async function store(db: TestDatabase, suffix: string): Promise<void> {
+  for (const r of await storeReports(db.pool, await received(db, suffix))) assert.ok(!(r instanceof Error), String(r));
+}
+
+// How the release before 0012 stored a report (src/store/storeReport.ts then): the report, its policies and
+// failure details and the message's state in one statement, whose triggers (migrations/0004) added it to
+// the per-day totals. No report_identities yet (0013).
+const PREVIOUS_RELEASE_INSERT = `
+WITH r AS (
+  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at, payload_sha256,
+                       report_json, fixups)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  RETURNING id
+), src AS (
+  SELECT r.id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
+  FROM r CROSS JOIN LATERAL jsonb_array_elements($8::jsonb -> 'policies') WITH ORDINALITY AS e
+), p AS (
+  INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
+                        total_successful_session_count, total_failure_session_count)
+  SELECT src.report_id, src.i, src.e -> 'policy' ->> 'policy-type', src.e -> 'policy' ->> 'policy-domain',
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'policy-string', '[]'))),
+         ARRAY(SELECT jsonb_array_elements_text(coalesce(src.e -> 'policy' -> 'mx-host', '[]'))),
+         (src.e -> 'summary' ->> 'total-successful-session-count')::bigint,
+         (src.e -> 'summary' ->> 'total-failure-session-count')::bigint
+  FROM src ORDER BY src.i
+  RETURNING id, report_id, policy_index
+), d AS (
+  INSERT INTO failure_details (policy_id, report_id, result_type, sending_mta_ip, receiving_mx_hostname,
+                               receiving_mx_helo, receiving_ip, failed_session_count, additional_information,
+                               failure_reason_code)
+  SELECT p.id, p.report_id, fd.value ->> 'result-type', fd.value ->> 'sending-mta-ip', fd.value ->> 'receiving-mx-hostname',
+         fd.value ->> 'receiving-mx-helo', fd.value ->> 'receiving-ip', (fd.value ->> 'failed-session-count')::bigint,
+         fd.value ->> 'additional-information', fd.value ->> 'failure-reason-code'
+  FROM src
+  JOIN p ON p.policy_index = src.i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(src.e -> 'failure-details', '[]')) WITH ORDINALITY AS fd
+  ORDER BY src.i, fd.ordinality
+  RETURNING 1
+)
+UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now() FROM r WHERE raw_messages.id = $1`;
+
+async function storeAsPreviousRelease(db: TestDatabase, suffix: string): Promise<void> {
+  for (const { rawMessageId, decoded } of await received(db, suffix)) {
+    const { report } = decoded;
+    await db.pool.query(PREVIOUS_RELEASE_INSERT, [
+      rawMessageId,
+      report.organizationName,
+      report.reportId,
+      report.contactInfo,
+      report.startAt,
+      report.endAt,
+      decoded.payloadSha256,
+      JSON.stringify(decoded.normalised),
+      decoded.fixups,
+    ]);
+  }
 }
 
 const rowsOf = async (db: TestDatabase, sql: string) =>
@@ -78,9 +146,9 @@ describe('migration 0012 over data stored by the previous release', () => {
   after(() => db?.drop());
 
   it('keeps the per-day totals, starts the /metrics totals from the stored rows, and folds what comes after', async () => {
-    await down(db, 1);
+    await down(db, FROM_0012);
     assert.equal((await db.pool.query(`SELECT to_regclass('rollup_queue') AS t`)).rows[0].t, null);
-    await store(db, '-old'); // the previous release: its triggers add to the totals in the write
+    await storeAsPreviousRelease(db, '-old'); // its triggers add to the totals in the write
     const daily = await Promise.all(DAILY.map((q) => rowsOf(db, q)));
     assert.ok(daily[0]!.length > 0);
 
@@ -98,7 +166,8 @@ describe('migration 0012 over data stored by the previous release', () => {
 
     // Down with reports still queued, then up again: the figures stay.
     await store(db, '-queued');
-    await down(db, 1);
+    await down(db, FROM_0012);
+    assert.equal((await db.pool.query(`SELECT to_regclass('rollup_queue') AS t`)).rows[0].t, null);
     const downDaily = await Promise.all(DAILY.map((q) => rowsOf(db, q)));
     await migrate(db.url);
     await db.pool.query(`SELECT refresh_daily_totals()`);
