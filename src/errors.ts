@@ -96,6 +96,7 @@ export const QUARANTINE_REASONS = {
   'unsupported-compression': 'The attachment is compressed with a method this tool does not read.',
   'decompression-limit': 'The report inflates past the configured ceiling (REPORT_MAX_BYTES): likely a decompression bomb.',
   'json-invalid': 'The report part is not valid JSON.',
+  'json-too-deep': 'The report nests arrays or objects deeper than any TLS report does (64 levels): refused before parsing.',
   'schema-violation': 'The JSON is not an RFC 8460 report, even after the known sender fix-ups; the detail names the JSON path.',
   'internal-error':
     'Processing failed repeatedly for a reason that is not the input nor a service outage (a bug): reprocess after upgrading.',
