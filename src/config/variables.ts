@@ -366,6 +366,19 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: httpUrlList,
   }),
+  ALERT_WEBHOOK_SECRET: optional({
+    section: 'alerts',
+    unset: 'unsigned',
+    secret: true,
+    reload: 'alerts',
+    doc: 'signs each generic webhook POST: X-Tlsrpt-Signature is sha256= the HMAC-SHA256 of "<X-Tlsrpt-Timestamp>.<body>" with this secret (at least 16 characters)',
+    readBy: ['worker'],
+    parse: (value, name) => {
+      if (value.length < 16)
+        throw new ConfigError(name, 'is too short to sign with: use a random secret of at least 16 characters (openssl rand -hex 32)');
+      return value;
+    },
+  }),
   ALERT_SLACK_WEBHOOK_URLS: list({
     section: 'alerts',
     unset: 'none',
