@@ -76,7 +76,14 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
       await hooks.onProcessed?.(id, result);
       return result.outcome;
     },
-    { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency },
+    {
+      connection: workerConnection,
+      prefix: config.queuePrefix,
+      concurrency: config.worker.concurrency,
+      // After a Redis error BullMQ waits this long before fetching jobs again (15 s by default): recovery
+      // should take seconds (issue 15 finding 6); a reconnecting client does not hammer Redis meanwhile.
+      runRetryDelay: 1000,
+    },
   );
   worker.on('failed', (job, err) => {
     log.warn({ rawMessageId: job?.data.rawMessageId, attempt: job?.attemptsMade, err: errorMessage(err) }, 'job failed; will retry');
@@ -90,6 +97,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     sweeper,
     stop: once(async () => {
       sweeper.stop();
+      await sweeper.settled();
       await worker.close();
       await queue.close();
       workerConnection.disconnect();
