@@ -28,6 +28,12 @@ export interface Config {
     readonly acceptedRecipients: readonly string[];
     readonly maxMessageBytes: number;
     readonly maxConnections: number;
+    /** Per-session limits (src/receive/smtpSessionLimits.ts); 0 = no limit. */
+    readonly maxConnectionsPerClient: number;
+    readonly maxSessionMs: number;
+    readonly maxCommandsWithoutMail: number;
+    /** Time limit of the commit of a received message (451 past it). */
+    readonly commitTimeoutMs: number;
     readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly certPath: string; readonly keyPath: string } | null;
   };
   readonly worker: {
@@ -128,6 +134,10 @@ export function loadConfig(env: Env = process.env): Config {
       acceptedRecipients: values.ACCEPTED_RECIPIENTS,
       maxMessageBytes: values.MAX_MESSAGE_SIZE,
       maxConnections: values.SMTP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: values.SMTP_MAX_CONNECTIONS_PER_CLIENT,
+      maxSessionMs: values.SMTP_MAX_SESSION_SECONDS * 1000,
+      maxCommandsWithoutMail: values.SMTP_MAX_COMMANDS_WITHOUT_MAIL,
+      commitTimeoutMs: values.SMTP_COMMIT_TIMEOUT_SECONDS * 1000,
       tls,
     },
     worker: {

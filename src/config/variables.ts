@@ -243,6 +243,34 @@ export const VARIABLES = {
     readBy: ['receiver'],
     parse: wholeNumber(1, 100_000),
   }),
+  SMTP_MAX_CONNECTIONS_PER_CLIENT: scalar({
+    section: 'smtp',
+    default: '20',
+    doc: 'concurrent SMTP connections from one client address (421 above it), so one address cannot take every slot; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 100_000),
+  }),
+  SMTP_MAX_SESSION_SECONDS: scalar({
+    section: 'smtp',
+    default: '600',
+    doc: 'longest SMTP session: then 421 and close, after the message in progress; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 86_400),
+  }),
+  SMTP_MAX_COMMANDS_WITHOUT_MAIL: scalar({
+    section: 'smtp',
+    default: '50',
+    doc: 'commands (NOOP, RSET, EHLO, ...) a session may send without starting a message: then 421 and close; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 100_000),
+  }),
+  SMTP_COMMIT_TIMEOUT_SECONDS: scalar({
+    section: 'smtp',
+    default: '10',
+    doc: 'time limit of storing a received mail in PostgreSQL: past it the sender gets 451 and retries later',
+    readBy: ['receiver'],
+    parse: wholeNumber(1, 3600),
+  }),
 
   WORKER_CONCURRENCY: scalar({
     section: 'worker',
