@@ -16,6 +16,7 @@ import {
   createReportQueue,
   createWorkerConnection,
   logQueueErrors,
+  outageBackoff,
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
@@ -83,6 +84,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
       // After a Redis error BullMQ waits this long before fetching jobs again (15 s by default): recovery
       // should take seconds (issue 15 finding 6); a reconnecting client does not hammer Redis meanwhile.
       runRetryDelay: 1000,
+      settings: { backoffStrategy: (attemptsMade: number) => outageBackoff(attemptsMade) },
     },
   );
   worker.on('failed', (job, err) => {
