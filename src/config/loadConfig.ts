@@ -40,6 +40,8 @@ export interface Config {
     readonly concurrency: number;
     /** Ceiling on the decompressed size of one report: the defence against decompression bombs. */
     readonly reportMaxBytes: number;
+    /** WORKER_MEMORY_BUDGET (src/pipeline/memoryBudget.ts). */
+    readonly memoryBudgetBytes: number;
     /** How often stored-but-unprocessed messages are re-enqueued (covers a Redis that lost its jobs). */
     readonly sweepIntervalMs: number;
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     worker: {
       concurrency: values.WORKER_CONCURRENCY,
       reportMaxBytes: values.REPORT_MAX_BYTES,
+      memoryBudgetBytes: values.WORKER_MEMORY_BUDGET,
       sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
       maxAttempts: values.WORKER_MAX_ATTEMPTS,
     },

@@ -293,6 +293,13 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: size,
   }),
+  WORKER_MEMORY_BUDGET: scalar({
+    section: 'worker',
+    default: '512MiB',
+    doc: 'memory one worker process may spend decoding reports at once (about 8 bytes per byte of report JSON); larger reports wait their turn, and one that can never fit is quarantined as memory-limit',
+    readBy: ['worker'],
+    parse: size,
+  }),
   SWEEP_INTERVAL_SECONDS: scalar({
     section: 'worker',
     default: '60',

@@ -13,6 +13,8 @@ export const REPORT_QUEUE = 'raw-messages';
 
 export interface ReportJob {
   rawMessageId: number;
+  /** Stalls of this job already counted as attempts (src/services/workerService.ts stalledSinceLastRun). */
+  stallsCounted?: number;
 }
 
 export function jobIdFor(rawMessageId: number): string {

@@ -2,7 +2,7 @@
  * The worker: consumes the queue, runs processMessage, and sweeps stranded messages. Several worker
  * processes may run against one Postgres and Redis (scale out); BullMQ hands each job to one of them.
  */
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
@@ -21,6 +21,7 @@ import {
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
 import { createGroupCommit } from '../db/groupCommit.js';
+import { createMemoryBudget } from '../pipeline/memoryBudget.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 
 export interface WorkerService {
@@ -42,6 +43,19 @@ export interface WorkerHooks {
  */
 export const WORKER_POOL: PoolOptions = { max: 6, applicationName: 'tlsrpt-worker', keyedLookups: true };
 
+/**
+ * Whether the job's previous run stalled (its worker died before an outcome) and that was not counted yet.
+ * BullMQ counts stalls in the job (stalledCounter); the count already charged to raw_messages.attempts is
+ * kept in the job's data, so a later retry for an outage is not taken for another crash.
+ */
+async function stalledSinceLastRun(job: Job<ReportJob>): Promise<boolean> {
+  const stalls = job.stalledCounter ?? 0;
+  const counted = job.data.stallsCounted ?? 0;
+  if (stalls <= counted) return false;
+  await job.updateData({ ...job.data, stallsCounted: stalls });
+  return true;
+}
+
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
   const pool = createPool(config.databaseUrl, { ...WORKER_POOL, log });
   const workerConnection = createWorkerConnection(config.redisUrl, log);
@@ -57,6 +71,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     load: (rawMessageId) => loadGroup.submit(rawMessageId),
     reportMaxBytes: config.worker.reportMaxBytes,
     maxAttempts: config.worker.maxAttempts,
+    memoryBudget: createMemoryBudget(config.worker.memoryBudgetBytes),
     store: async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {
       const r = await storeGroup.submit({ rawMessageId, decoded });
       if (r instanceof Error) throw r;
@@ -68,7 +83,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     REPORT_QUEUE,
     async (job) => {
       const id = job.data.rawMessageId;
-      const result = await processMessage(deps, id);
+      const result = await processMessage(deps, id, { previousRunStopped: await stalledSinceLastRun(job) });
       if (result.outcome === 'quarantined') {
         log.info({ rawMessageId: id, reason: result.reason, detail: result.detail }, 'message quarantined');
       } else if (result.outcome !== 'skipped') {
@@ -84,6 +99,9 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
       // After a Redis error BullMQ waits this long before fetching jobs again (15 s by default): recovery
       // should take seconds (issue 15 finding 6); a reconnecting client does not hammer Redis meanwhile.
       runRetryDelay: 1000,
+      // A job whose worker died is run again (and counted before decoding, see stalledSinceLastRun) until
+      // WORKER_MAX_ATTEMPTS quarantines it, rather than failed by BullMQ after one stall.
+      maxStalledCount: config.worker.maxAttempts + 1,
       settings: { backoffStrategy: (attemptsMade: number) => outageBackoff(attemptsMade) },
     },
   );
