@@ -17,8 +17,18 @@ import { workerOnlyScenario } from './scenarios/workerOnly.js';
 import { stagesScenario } from './scenarios/stages.js';
 import { scaleScenario } from './scenarios/scale.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { ingestScenario } from './scenarios/ingest.js';
+import { scrapeScenario } from './scenarios/scrape.js';
 
-export const SCENARIOS: Scenario[] = [endToEndScenario, workerOnlyScenario, stagesScenario, scaleScenario, memoryScenario];
+export const SCENARIOS: Scenario[] = [
+  endToEndScenario,
+  workerOnlyScenario,
+  stagesScenario,
+  scaleScenario,
+  scrapeScenario,
+  memoryScenario,
+  ingestScenario,
+];
 
 export async function runBench(): Promise<Figure[]> {
   const settings = loadBenchSettings();

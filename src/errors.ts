@@ -100,6 +100,8 @@ export const QUARANTINE_REASONS = {
   'json-invalid': 'The report part is not valid JSON.',
   'json-too-deep': 'The report nests arrays or objects deeper than any TLS report does (64 levels): refused before parsing.',
   'schema-violation': 'The JSON is not an RFC 8460 report, even after the known sender fix-ups; the detail names the JSON path.',
+  'not-authenticated':
+    'REPORT_AUTHENTICATION=require and the mail has no DKIM signature of its From domain that passed (README "Authentication (DKIM)"); reprocess once the sender publishes its key or its DNS answers.',
   'internal-error':
     'Processing failed repeatedly for a reason that is not the input nor a service outage (a bug): reprocess after upgrading.',
 } as const;

@@ -48,7 +48,12 @@ export async function createBenchDatabase(settings: BenchSettings, suffix = ''):
       // reference reports), so TRUNCATE can lose a deadlock to them: retry, it wins once they are idle.
       for (let attempt = 1; ; attempt++) {
         try {
-          await pool.query('TRUNCATE raw_messages, reports, policies, failure_details CASCADE');
+          // report_identities: the dedupe of every report ever stored (migrations/0013), emptied with them.
+          await pool.query('TRUNCATE raw_messages, reports, policies, failure_details, report_identities CASCADE');
+          // The rollups outlive the rows they count (migrations/0012): empty them too, for the next run.
+          await pool.query(`TRUNCATE rollup_queue, daily_session_totals, daily_domain_totals, daily_failure_totals,
+                                     metric_session_totals, metric_failure_totals`);
+          await pool.query(`UPDATE rollup_state SET reports_stored = 0, message_mark = 0, message_totals = NULL`);
           return;
         } catch (err) {
           if ((err as { code?: string }).code !== '40P01' || attempt >= 10) throw err;
@@ -191,11 +196,45 @@ export function serviceCpu(): ServiceCpu {
   return out;
 }
 
-/** CPU ms each service used between two serviceCpu() readings. */
-export function serviceCpuDelta(before: ServiceCpu, after: ServiceCpu): { postgres: number; redis: number } {
+/**
+ * The PostgreSQL processes that work for other databases: client backends and autovacuum workers connected
+ * to a database other than `database`. On a machine shared with other work (tests of other checkouts, a
+ * deployment) they would otherwise count as the bench's. The server's own processes (WAL writer,
+ * checkpointer, background writer) have no database and stay counted: they serve the bench's writes too.
+ */
+export async function foreignBackends(pool: Pool, database: string): Promise<Set<number>> {
+  const r = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> $1`, [database]);
+  return new Set(r.rows.map((row) => row.pid));
+}
+
+/**
+ * CPU ms each service used between two serviceCpu() readings, leaving out the processes in `exclude`
+ * (foreignBackends read at both ends). Redis is one shared process: its figure includes whatever else
+ * uses it meanwhile.
+ */
+export function serviceCpuDelta(
+  before: ServiceCpu,
+  after: ServiceCpu,
+  exclude: ReadonlySet<number> = new Set(),
+): { postgres: number; redis: number } {
   const out = { postgres: 0, redis: 0 };
-  for (const [pid, now] of after) out[now.name] += now.ms - (before.get(pid)?.ms ?? 0);
+  for (const [pid, now] of after) if (!exclude.has(pid)) out[now.name] += now.ms - (before.get(pid)?.ms ?? 0);
   return out;
+}
+
+/** serviceCpu() with the foreign backends of the moment, for serviceCpuSince. */
+export async function serviceCpuFor(db: { pool: Pool; name: string }): Promise<{ cpu: ServiceCpu; foreign: Set<number> }> {
+  const foreign = await foreignBackends(db.pool, db.name);
+  return { cpu: serviceCpu(), foreign };
+}
+
+/** The services' CPU between two serviceCpuFor readings, for the bench's database only (see foreignBackends). */
+export async function serviceCpuSince(
+  db: { pool: Pool; name: string },
+  start: { cpu: ServiceCpu; foreign: Set<number> },
+): Promise<{ postgres: number; redis: number }> {
+  const end = await serviceCpuFor(db);
+  return serviceCpuDelta(start.cpu, end.cpu, new Set([...start.foreign, ...end.foreign]));
 }
 
 /** Busy and total CPU milliseconds of the whole machine so far (every core), from /proc/stat. */

@@ -1,9 +1,12 @@
--- The function behind the per-day totals (tables and triggers: migrations/0004_create_daily_totals.sql),
--- defined here because it applies the rules of 10_rules.sql: the counted policy type of a report and domain
--- (policy_type_precedence) and the mode of an sts policy (sts_mode). The totals hold what it computed, so
--- this file ends by rebuilding them: it is applied again whenever it or an earlier file changes (README.md
--- in this directory), which is exactly when what it computes may have changed.
--- daily_domain_totals.sts_mode is now the mode of the latest report whose sts policy has one (sts_mode() is
+-- The per-day totals (tables: migrations/0004_create_daily_totals.sql) and the running totals behind /metrics
+-- (migrations/0012_rollups_off_the_write_path.sql) are rollups: kept off the write path, folded in by a job
+-- in the worker processes (src/rollup/), and never recomputed for days whose details retention has deleted:
+-- the rollups must keep the figures of those days (README "Retention").
+-- add_to_daily_totals() applies the rules of 10_rules.sql: the counted policy type of a report and domain
+-- (policy_type_precedence) and the mode of an sts policy (sts_mode). This file ends by recomputing the days
+-- whose details are still stored with the current rules; days already pruned keep what the rules of their
+-- time computed.
+-- daily_domain_totals.sts_mode is the mode of the latest report whose sts policy has one (sts_mode() is
 -- not NULL), so it is NULL only with sts_mode_end_at; 0004's comment on the table predates sts_mode().
 
 -- Adds to the totals what the policies of the given reports change, for each (report, policy domain) group
@@ -174,7 +177,121 @@ BEGIN
 END
 $fn$;
 
--- The totals of the rows stored so far, computed by the definitions above. It locks out writers while it
--- runs: on a year of reports for 1,000 domains it takes about as long as the first build did (README
--- "How the views stay fast").
+-- Adds the given reports to the running totals behind /metrics: every policy as reported (not only the
+-- counted type), and every failure detail. Reports deleted meanwhile are simply not found.
+CREATE OR REPLACE FUNCTION add_to_metric_totals(changed_report_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $fn$
+BEGIN
+  INSERT INTO metric_session_totals AS t (policy_domain, policy_type, successful_sessions, failed_sessions, first_report_id)
+  SELECT p.policy_domain, p.policy_type, sum(p.total_successful_session_count), sum(p.total_failure_session_count), min(p.report_id)
+  FROM policies p
+  WHERE p.report_id = ANY (changed_report_ids)
+  GROUP BY p.policy_domain, p.policy_type
+  ORDER BY p.policy_domain, p.policy_type
+  ON CONFLICT (policy_domain, policy_type) DO UPDATE SET
+    successful_sessions = t.successful_sessions + excluded.successful_sessions,
+    failed_sessions = t.failed_sessions + excluded.failed_sessions,
+    first_report_id = least(t.first_report_id, excluded.first_report_id);
+
+  INSERT INTO metric_failure_totals AS t (policy_domain, policy_type, result_type, failed_sessions, first_report_id)
+  SELECT p.policy_domain, p.policy_type, d.result_type, sum(d.failed_session_count), min(d.report_id)
+  FROM failure_details d
+  JOIN policies p ON p.id = d.policy_id
+  WHERE d.report_id = ANY (changed_report_ids)
+  GROUP BY p.policy_domain, p.policy_type, d.result_type
+  ORDER BY p.policy_domain, p.policy_type, d.result_type
+  ON CONFLICT (policy_domain, policy_type, result_type) DO UPDATE SET
+    failed_sessions = t.failed_sessions + excluded.failed_sessions,
+    first_report_id = least(t.first_report_id, excluded.first_report_id);
+
+  UPDATE rollup_state
+  SET reports_stored = reports_stored + (SELECT count(*) FROM reports r WHERE r.id = ANY (changed_report_ids));
+END
+$fn$;
+
+-- The advisory lock that lets one process at a time fold or rebuild the rollups ('tlsrpt-rollup').
+CREATE OR REPLACE FUNCTION rollup_lock_key() RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 7264501338 $$;
+
+-- Folds up to max_reports queued reports (oldest first) into the per-day totals and the metric totals, and
+-- takes them off the queue, in the caller's transaction: exactly once, since a batch that fails or whose
+-- process dies is rolled back whole, queue rows included. Returns how many reports it took, or NULL when
+-- another process holds the rollup lock (it is folding; this call did nothing). The worker calls it in a
+-- loop (src/rollup/foldRollups.ts); anyone may call it, e.g. before reading the views in a script.
+CREATE OR REPLACE FUNCTION fold_rollups(max_reports integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+-- By index whatever the statistics say (see add_to_daily_totals): a queue that grew while no worker ran
+-- is then still taken batch by batch from its start, not sorted whole for every batch.
+SET enable_seqscan = off
+AS $fn$
+DECLARE
+  ids bigint[];
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(rollup_lock_key()) THEN
+    RETURN NULL;
+  END IF;
+  WITH taken AS (
+    DELETE FROM rollup_queue q
+    WHERE q.report_id IN (SELECT report_id FROM rollup_queue ORDER BY report_id LIMIT max_reports)
+    RETURNING q.report_id
+  )
+  SELECT array_agg(report_id ORDER BY report_id) INTO ids FROM taken;
+  IF ids IS NULL THEN
+    RETURN 0;
+  END IF;
+  PERFORM add_to_daily_totals(ids);
+  PERFORM add_to_metric_totals(ids);
+  UPDATE rollup_state SET folded_at = now();
+  RETURN cardinality(ids);
+END
+$fn$;
+
+-- Recomputes the per-day totals of the given days (NULL: every day) from the reports still stored, leaving
+-- queued reports to the fold. Days before rollup_state.details_kept_from, whose details retention has
+-- pruned, are left as they are: their rollups are all that is left of them. With nothing ever pruned, a
+-- call for every day also recomputes the report totals of /metrics (the message totals, which no rule
+-- changes, are left alone). Use it after correcting stored rows by hand, or
+-- after loading rows with triggers disabled (session_replication_role = replica, as the benchmark does:
+-- then nothing was queued). It waits for a fold in progress; writers are not held up.
+CREATE OR REPLACE FUNCTION refresh_daily_totals(refresh_days date[] DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql
+-- Rebuilding a year sorts and hashes millions of rows: give it the memory to do so without temporary files.
+SET work_mem = '256MB'
+AS $fn$
+DECLARE
+  ids bigint[];
+  kept_from date;
+BEGIN
+  PERFORM pg_advisory_xact_lock(rollup_lock_key());
+  SELECT details_kept_from INTO kept_from FROM rollup_state;
+  kept_from := coalesce(kept_from, '-infinity');
+  -- One statement, one snapshot: a report committed later is queued and left to the fold.
+  SELECT array_agg(r.id ORDER BY r.id) INTO ids
+  FROM reports r
+  WHERE (refresh_days IS NULL OR report_day(r.start_at, r.end_at) = ANY (refresh_days))
+    AND report_day(r.start_at, r.end_at) >= kept_from
+    AND NOT EXISTS (SELECT 1 FROM rollup_queue q WHERE q.report_id = r.id);
+  DELETE FROM daily_session_totals WHERE (refresh_days IS NULL OR day = ANY (refresh_days)) AND day >= kept_from;
+  DELETE FROM daily_domain_totals WHERE (refresh_days IS NULL OR day = ANY (refresh_days)) AND day >= kept_from;
+  DELETE FROM daily_failure_totals WHERE (refresh_days IS NULL OR day = ANY (refresh_days)) AND day >= kept_from;
+  IF refresh_days IS NULL AND kept_from = '-infinity' THEN
+    DELETE FROM metric_session_totals;
+    DELETE FROM metric_failure_totals;
+    UPDATE rollup_state SET reports_stored = 0;
+    PERFORM add_to_metric_totals(coalesce(ids, '{}'));
+  END IF;
+  PERFORM add_to_daily_totals(coalesce(ids, '{}'));
+END
+$fn$;
+
+-- The per-day totals of every day whose details are kept, computed by the definitions above: this file is
+-- applied again whenever it or an earlier file changes (README.md in this directory), which is exactly when
+-- what it computes may have changed. It does not hold writers up; on a year of reports for 1,000 domains it
+-- takes about as long as the first build did (README "How the views stay fast").
 SELECT refresh_daily_totals();

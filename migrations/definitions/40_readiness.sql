@@ -11,12 +11,18 @@
 -- usual two weeks in testing mode), 0.1% failures, 7 days with reports, 2 reporters. The reason column says
 -- why, in words; its failure rate is the failure_rate column (session_failure_rate(), one rounding).
 -- It does not compare the reports with the policy the domain publishes: `tlsrpt check DOMAIN` does that.
+-- A reporter is authenticated when one of its reports for the domain in the window was (reports.authenticated:
+-- a DKIM signature aligned with the From domain that passed, or a trusted HTTPS client; README "Authentication
+-- (DKIM)"); the reason always ends by saying how many were. With authenticated_only, the reporter minimum
+-- counts authenticated reporters only (RFC 8460 3 lets receivers ignore unsigned reports): a forged report
+-- then cannot make up the second reporter. Sessions are still counted from every report.
 CREATE OR REPLACE FUNCTION enforce_readiness_for(
   window_days integer DEFAULT 14,
   max_failure_rate numeric DEFAULT 0.001,
   min_days integer DEFAULT 7,
   min_reporters integer DEFAULT 2,
-  as_of date DEFAULT NULL
+  as_of date DEFAULT NULL,
+  authenticated_only boolean DEFAULT false
 ) RETURNS TABLE (
   policy_domain text,
   policy_mode text,
@@ -27,7 +33,8 @@ CREATE OR REPLACE FUNCTION enforce_readiness_for(
   failure_rate numeric,
   top_result_type text,
   ready boolean,
-  reason text
+  reason text,
+  authenticated_reporters integer
 )
 LANGUAGE plpgsql STABLE
 -- The planner overestimates the joins of this query and would JIT-compile it: that takes longer than the
@@ -54,6 +61,9 @@ BEGIN
   IF min_reporters IS NULL OR min_reporters < 0 THEN
     RAISE EXCEPTION 'min_reporters must be 0 or more, not %', min_reporters USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF authenticated_only IS NULL THEN
+    RAISE EXCEPTION 'authenticated_only must be true or false, not NULL' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   from_day := until_day - window_days;
 
   RETURN QUERY
@@ -71,8 +81,19 @@ BEGIN
           FROM (SELECT DISTINCT c.policy_domain, c.organizations FROM counted c) c
           CROSS JOIN LATERAL unnest(c.organizations) AS u(organization_name)) o
     GROUP BY o.policy_domain
+  ), authenticated AS (
+    -- The reporters of each domain with an authenticated report in the window (index reports_authenticated_day_idx).
+    SELECT p.policy_domain,
+           count(DISTINCT r.organization_name)::integer AS reporters,
+           string_agg(DISTINCT r.organization_name, ', ' ORDER BY r.organization_name) AS reporter_names
+    FROM reports r
+    JOIN policies p ON p.report_id = r.id
+    WHERE r.authenticated AND report_day(r.start_at, r.end_at) >= from_day AND report_day(r.start_at, r.end_at) < until_day
+      AND p.policy_domain IS NOT NULL
+    GROUP BY p.policy_domain
   ), totals AS (
-    SELECT s.policy_domain, s.days, rp.reporters, rp.reporter_names, s.ok, s.failed
+    SELECT s.policy_domain, s.days, rp.reporters, rp.reporter_names, s.ok, s.failed,
+           coalesce(au.reporters, 0) AS authed, au.reporter_names AS authed_names
     FROM (SELECT c.policy_domain,
                  count(*)::integer AS days,
                  sum(c.counted_successful_sessions)::bigint AS ok,
@@ -80,6 +101,7 @@ BEGIN
           FROM counted c
           GROUP BY c.policy_domain) s
     JOIN reporters rp ON rp.policy_domain = s.policy_domain
+    LEFT JOIN authenticated au ON au.policy_domain = s.policy_domain
   ), top_failure AS (
     SELECT DISTINCT ON (f.policy_domain) f.policy_domain, f.result_type
     FROM daily_failure_totals f
@@ -96,7 +118,7 @@ BEGIN
     SELECT t.*, lm.mode, tf.result_type AS top_type,
            session_failure_rate(t.ok, t.failed) AS rate,
            t.days >= min_days AS enough_days,
-           t.reporters >= min_reporters AS enough_reporters,
+           CASE WHEN authenticated_only THEN t.authed ELSE t.reporters END >= min_reporters AS enough_reporters,
            t.ok + t.failed > 0 AS any_sessions,
            t.failed::numeric <= max_failure_rate * (t.ok + t.failed) AS low_failures,
            lm.mode IS NOT NULL AS sts_reported
@@ -121,9 +143,13 @@ BEGIN
                'no MTA-STS policy reported: no report quotes an sts policy with a mode, so there is no MTA-STS policy to enforce' END,
              CASE WHEN NOT w.enough_days THEN
                format('reports on only %s of the last %s, fewer than the %s required', w.days, w.last_days, min_days) END,
-             CASE WHEN NOT w.enough_reporters THEN
+             CASE WHEN NOT w.enough_reporters AND NOT authenticated_only THEN
                format('reports from only %s (%s), fewer than the %s required',
                       count_noun(w.reporters, 'reporter'), w.reporter_names, min_reporters) END,
+             CASE WHEN NOT w.enough_reporters AND authenticated_only THEN
+               format('authenticated reports from only %s%s, fewer than the %s required',
+                      count_noun(w.authed, 'reporter'), CASE WHEN w.authed > 0 THEN format(' (%s)', w.authed_names) ELSE '' END,
+                      min_reporters) END,
              CASE WHEN NOT w.any_sessions THEN 'the reports count no sessions at all' END,
              CASE WHEN w.any_sessions AND NOT w.low_failures THEN
                format('failure rate %s (%s) is above the %s maximum%s', w.rate_pct, w.of_sessions, w.max_pct,
@@ -146,6 +172,8 @@ BEGIN
                 WHEN 'none' THEN ' The MTA-STS policy is in mode none: nothing is being tested.'
                 ELSE ''
               END
+           || format(' %s of %s authenticated.', r.authed, count_noun(r.reporters, 'reporter')),
+         r.authed
   FROM reasoned r
   ORDER BY r.policy_domain;
 END

@@ -9,7 +9,9 @@ import type { CliContext } from './cliContext.js';
 import { registerCoreCommands } from './coreCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
+import { registerPruneCommands } from './pruneCommands.js';
 import { registerQuarantineCommands } from './quarantineCommands.js';
+import { registerReportCommands } from './reportCommands.js';
 import { registerStatsCommands } from './statsCommands.js';
 
 export const EXIT_STATUS_HELP = `
@@ -45,6 +47,8 @@ export function createTlsrptProgram(ctx: CliContext): Command {
   registerHttpCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);
+  registerReportCommands(program, ctx);
+  registerPruneCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerAlertCommands(program, ctx);
   return program;

@@ -1,5 +1,7 @@
 /** `tlsrpt quarantine list|show` and `tlsrpt reprocess`: see what could not be stored, and try it again. */
 import { InvalidArgumentError, type Command } from 'commander';
+import { createAuthenticator } from '../auth/authenticateMessage.js';
+import { describeAuthentication, type MessageAuthentication } from '../auth/verifyDkim.js';
 import { createPool } from '../db/pool.js';
 import { QUARANTINE_REASONS } from '../errors.js';
 import { reprocessMessages, type ReprocessSummary } from '../pipeline/reprocessMessages.js';
@@ -37,6 +39,8 @@ const SHOW_FIELDS = [
   'attempts',
   'last_error',
   'report_id',
+  // Last, so that scripts reading the earlier fields by position keep working.
+  'authentication',
 ] as const;
 
 const REPROCESS_COLUMNS: Column[] = [
@@ -111,6 +115,8 @@ export function registerQuarantineCommands(program: Command, ctx: CliContext): v
       const r = (await pool.query(`SELECT * FROM raw_messages WHERE id = $1`, [id])).rows[0];
       if (!r) throw new Error(`no message ${id}: "tlsrpt quarantine list" shows the ids`);
       if (opts.raw) {
+        // Retention removed the bytes of a settled message (README "Retention"): its row is all there is.
+        if (r.raw === null) throw new Error(`the raw bytes of message ${id} were removed after RETENTION_RAW_DAYS; only its state is kept`);
         ctx.out(r.raw);
         return;
       }
@@ -140,7 +146,12 @@ export function registerQuarantineCommands(program: Command, ctx: CliContext): v
       const tty = ctx.io.stderr.isTTY === true;
       try {
         const summary = await reprocessMessages(
-          { pool, reportMaxBytes: config.worker.reportMaxBytes, maxAttempts: 1 },
+          {
+            pool,
+            reportMaxBytes: config.worker.reportMaxBytes,
+            maxAttempts: 1,
+            authenticator: createAuthenticator(config.worker.authentication),
+          },
           { ids, reason: opts.reason, includePending: opts.includePending },
           (done, total) => {
             if (tty && (done % 50 === 0 || done === total)) ctx.err(`\rreprocessed ${done}/${total}`);
@@ -166,6 +177,11 @@ function formatMessage(r: Record<string, unknown>, format: OutputFormat): string
   const fields: Row = {};
   for (const k of SHOW_FIELDS) {
     const v = r[k];
+    // What DKIM verification found (README "Authentication (DKIM)"): the object in JSON, one line otherwise.
+    if (k === 'authentication') {
+      fields[k] = v == null ? null : format === 'json' ? (v as Row[string]) : describeAuthentication(v as MessageAuthentication);
+      continue;
+    }
     fields[k] = v instanceof Date ? v.toISOString() : Array.isArray(v) && format !== 'json' ? v.join(', ') : (v ?? null);
   }
   if (format === 'json') return formatJson(fields);

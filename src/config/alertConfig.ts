@@ -65,6 +65,11 @@ export interface AlertConfig {
   readonly rulesFile: string | null;
   /** How long a window stays open after the first failing report of a domain, collecting more. */
   readonly groupWaitMs: number;
+  /**
+   * A report whose date range ended longer than this before it was stored joins no window (ALERT_MAX_REPORT_AGE):
+   * a backfill of old mail is history, not news. It still counts in every view.
+   */
+  readonly maxReportAgeMs: number;
   /** A result type alerted for a domain is not alerted again for it within this time... */
   readonly cooldownMs: number;
   /** ...unless its failed-session count reaches this factor times the count in that alert. */
@@ -74,6 +79,8 @@ export interface AlertConfig {
   readonly retryDelayMs: number;
   /** How often stalled work is picked up and quiet reporters are looked for. */
   readonly checkIntervalMs: number;
+  /** Count only authenticated reports in a window (ALERT_AUTHENTICATED_ONLY; README "Authentication (DKIM)"). */
+  readonly authenticatedOnly: boolean;
   /** Per HTTP request and per SMTP stage. */
   readonly sendTimeoutMs: number;
 }
@@ -95,11 +102,13 @@ export function loadAlertConfig(values: Values): AlertConfig {
     domainRules: rulesFile ? loadRulesFile(rulesFile, defaultRule) : {},
     rulesFile,
     groupWaitMs: Math.round(values.ALERT_GROUP_WAIT_SECONDS * 1000),
+    maxReportAgeMs: values.ALERT_MAX_REPORT_AGE,
     cooldownMs: values.ALERT_COOLDOWN_HOURS * 3_600_000,
     growthFactor: values.ALERT_GROWTH_FACTOR,
     deliveryAttempts: values.ALERT_DELIVERY_ATTEMPTS,
     retryDelayMs: Math.round(values.ALERT_RETRY_DELAY_SECONDS * 1000),
     checkIntervalMs: Math.round(values.ALERT_CHECK_INTERVAL_SECONDS * 1000),
+    authenticatedOnly: values.ALERT_AUTHENTICATED_ONLY === 'on',
     sendTimeoutMs: Math.round(values.ALERT_SEND_TIMEOUT_SECONDS * 1000),
   };
 }

@@ -33,6 +33,8 @@ function inForce(config: Config): Partial<Record<VariableName, unknown>> {
     TLS_KEY: smtp.tls ? '(set)' : '(none)',
     HTTP_TLS: http.tls ? 'on (HTTPS with TLS_CERT/TLS_KEY)' : 'off (plain HTTP)',
     HTTP_RATE_LIMIT_PER_MINUTE: http.rateLimitPerMinute || '(off)',
+    // The senders, never the tokens.
+    HTTP_REPORT_TOKENS: http.reportTokens.length ? summariseList(http.reportTokens.map((t) => `${t.sender}=***`)) : '(none)',
     HTTP_TRUST_PROXY: Array.isArray(http.trustProxy)
       ? http.trustProxy.join(', ')
       : http.trustProxy === true

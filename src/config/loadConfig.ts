@@ -6,6 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { AuthenticationSettings } from '../auth/authenticateMessage.js';
 import { ConfigError } from '../errors.js';
 import { loadAlertConfig, type AlertConfig } from './alertConfig.js';
 import { readConfigFile, type ConfigFile } from './readConfigFile.js';
@@ -46,7 +47,11 @@ export interface Config {
     readonly sweepIntervalMs: number;
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
     readonly maxAttempts: number;
+    /** DKIM verification and HTTPS trust (README "Authentication (DKIM)"): createAuthenticator's settings. */
+    readonly authentication: AuthenticationSettings;
   };
+  /** What the daily prune removes, in days after receipt or storage; 0 keeps it forever (README "Retention"). */
+  readonly retention: RetentionConfig;
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -58,6 +63,15 @@ export interface Config {
   readonly configFile: string | null;
   /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
   readonly values: Values;
+}
+
+export interface RetentionConfig {
+  /** Raw bytes of settled (stored, duplicate, conflict) messages. */
+  readonly rawDays: number;
+  /** Quarantined messages, row and bytes. */
+  readonly quarantineDays: number;
+  /** Reports, policies and failure details (by month partition), and the rows of settled messages. */
+  readonly reportDays: number;
 }
 
 export interface MtaStsConfig {
@@ -87,6 +101,8 @@ export interface HttpConfig {
   readonly maxBodyBytes: number;
   /** Report POSTs per client address per minute (429 above it); 0 turns the limit off. */
   readonly rateLimitPerMinute: number;
+  /** Per-sender tokens (HTTP_REPORT_TOKENS): a POST bearing one is recorded as authenticated by that sender. */
+  readonly reportTokens: ReadonlyArray<{ readonly sender: string; readonly token: string }>;
   /** A request must arrive whole, headers and body, within this time (408 otherwise: slow senders, slowloris). */
   readonly bodyTimeoutMs: number;
   /** Open connections at most; with maxBodyBytes this bounds the memory that bodies in flight can take. */
@@ -148,6 +164,20 @@ export function loadConfig(env: Env = process.env): Config {
       memoryBudgetBytes: values.WORKER_MEMORY_BUDGET,
       sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
       maxAttempts: values.WORKER_MAX_ATTEMPTS,
+      authentication: {
+        mode: values.REPORT_AUTHENTICATION,
+        dnsServers: values.DNS_SERVERS,
+        dnsTimeoutMs: values.DKIM_DNS_TIMEOUT_SECONDS * 1000,
+        // A key record is kept five minutes: a published key is seen by a retry soon after.
+        dnsCacheMs: 5 * 60_000,
+        temperrorRetryMs: values.DKIM_TEMPERROR_RETRY_HOURS * 3_600_000,
+        httpTrustedClients: values.HTTP_TRUSTED_CLIENTS,
+      },
+    },
+    retention: {
+      rawDays: values.RETENTION_RAW_DAYS,
+      quarantineDays: values.RETENTION_QUARANTINE_DAYS,
+      reportDays: values.RETENTION_REPORT_DAYS,
     },
     http: loadHttpConfig(values, tls),
     logLevel: values.LOG_LEVEL,
@@ -196,6 +226,7 @@ function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig 
     reportPath: values.HTTP_REPORT_PATH,
     maxBodyBytes: values.HTTP_MAX_BODY_SIZE,
     rateLimitPerMinute: values.HTTP_RATE_LIMIT_PER_MINUTE,
+    reportTokens: values.HTTP_REPORT_TOKENS,
     bodyTimeoutMs: values.HTTP_BODY_TIMEOUT_SECONDS * 1000,
     maxConnections: values.HTTP_MAX_CONNECTIONS,
     tls: values.HTTP_TLS !== 'off' && tls !== null,

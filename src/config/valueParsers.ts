@@ -33,6 +33,25 @@ export function decimal(min: number, max: number): (text: string, name: string) 
   };
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** "3d", "72h", "90m", "2w", or a bare number of days ("3", "1.5") -> milliseconds. */
+export function durationDays(minMs: number, maxMs: number): (text: string, name: string) => number {
+  return (text, name) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([mhdw]?)$/i.exec(text);
+    if (!m) throw new ConfigError(name, `"${text}" is not a duration; write e.g. 3d, 72h or 90m (a bare number is days)`);
+    const ms = Math.round(Number(m[1]) * DURATION_UNITS_MS[(m[2] || 'd').toLowerCase()]!);
+    if (ms < minMs || ms > maxMs) {
+      throw new ConfigError(name, `${text} is out of range: use ${formatDuration(minMs)} to ${formatDuration(maxMs)}`);
+    }
+    return ms;
+  };
+}
+
+function formatDuration(ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`;
+}
+
 /** "0.5" or "0.5%" -> 0.5. */
 export function percent(text: string, name: string): number {
   return decimal(0, 100)(text.replace(/%$/, ''), name);
@@ -157,6 +176,31 @@ export function trustProxy(items: readonly string[], name: string): boolean | nu
   if (only === 'on' || only === 'true' || only === 'yes') return true;
   if (only !== null && /^\d+$/.test(only)) return wholeNumber(1, 100)(only, name);
   return addressList(items, name, ['loopback', 'linklocal', 'uniquelocal'], 'use e.g. 127.0.0.1, 10.0.0.0/8, or "off"');
+}
+
+/** "sender=token" entries (HTTP_REPORT_TOKENS): who a POST with `Authorization: Bearer <token>` comes from. */
+export function senderTokens(items: readonly string[], name: string): ReadonlyArray<{ readonly sender: string; readonly token: string }> {
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    const sender = eq > 0 ? item.slice(0, eq).trim() : '';
+    const token = eq > 0 ? item.slice(eq + 1).trim() : '';
+    // The token is never repeated in a message: it is a credential.
+    if (!sender || !/^[\x21-\x7e]{16,}$/.test(token)) {
+      throw new ConfigError(
+        name,
+        `an entry is not sender=token with a token of 16 or more visible characters (e.g. example-mta=$(openssl rand -hex 24))`,
+      );
+    }
+    if (seen.has(token)) throw new ConfigError(name, `two entries have the same token (one is for ${sender}): give each sender its own`);
+    seen.add(token);
+    return { sender, token };
+  });
+}
+
+/** Addresses and CIDR ranges (HTTP_TRUSTED_CLIENTS); empty = none. */
+export function addressRanges(items: readonly string[], name: string): readonly string[] {
+  return addressList(items, name, [], 'use e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8::/32');
 }
 
 /** "any" | "private" | addresses and CIDR ranges, which may include "private"; null lets anyone. */

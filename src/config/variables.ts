@@ -6,8 +6,11 @@
  */
 import { ConfigError } from '../errors.js';
 import {
+  addressRanges,
   decimal,
+  senderTokens,
   dnsServerList,
+  durationDays,
   domainList,
   emailAddress,
   emailAddressList,
@@ -307,6 +310,55 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: wholeNumber(1, 86_400),
   }),
+  REPORT_AUTHENTICATION: scalar({
+    section: 'worker',
+    default: 'record',
+    doc: 'record: store every report with its DKIM result; require: quarantine mail without an aligned passing signature',
+    readBy: ['worker'],
+    parse: oneOf(['record', 'require'] as const),
+  }),
+  DKIM_DNS_TIMEOUT_SECONDS: scalar({
+    section: 'worker',
+    default: '5',
+    doc: 'time limit of one DKIM key lookup (two tries); a failed lookup retries the message later',
+    readBy: ['worker'],
+    parse: decimal(0.1, 60),
+  }),
+  DKIM_TEMPERROR_RETRY_HOURS: scalar({
+    section: 'worker',
+    default: '24',
+    doc: 'how long after receipt a mail whose DKIM keys cannot be looked up is retried before it is settled as temperror',
+    readBy: ['worker'],
+    parse: decimal(0, 24 * 365),
+  }),
+  HTTP_TRUSTED_CLIENTS: list({
+    section: 'worker',
+    unset: 'none',
+    doc: 'client addresses and CIDR ranges whose HTTPS reports count as authenticated',
+    readBy: ['worker'],
+    parse: addressRanges,
+  }),
+  RETENTION_RAW_DAYS: scalar({
+    section: 'worker',
+    default: '30',
+    doc: 'days the raw bytes of a stored, duplicate or conflict message are kept (0: forever); README "Retention"',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
+  RETENTION_QUARANTINE_DAYS: scalar({
+    section: 'worker',
+    default: '90',
+    doc: 'days a quarantined message is kept for tlsrpt reprocess, then removed with its bytes (0: forever)',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
+  RETENTION_REPORT_DAYS: scalar({
+    section: 'worker',
+    default: '400',
+    doc: 'days reports, policies, failure details and message rows are kept (0: forever); daily totals are kept',
+    readBy: ['worker'],
+    parse: wholeNumber(0, 36_500),
+  }),
 
   HTTP_HOST: scalar({ section: 'http', default: '0.0.0.0', doc: 'address the HTTP server listens on', readBy: ['http'], parse: text }),
   HTTP_PORT: scalar({
@@ -348,6 +400,14 @@ export const VARIABLES = {
     doc: 'report POSTs per client address per minute (429 above it); 0 turns the limit off',
     readBy: ['http'],
     parse: wholeNumber(0, 1_000_000),
+  }),
+  HTTP_REPORT_TOKENS: list({
+    section: 'http',
+    unset: 'none',
+    secret: true,
+    doc: 'sender=token pairs: a report POST with Authorization: Bearer <token> counts as authenticated, from that sender',
+    readBy: ['http'],
+    parse: senderTokens,
   }),
   HTTP_BODY_TIMEOUT_SECONDS: scalar({
     section: 'http',
@@ -524,6 +584,22 @@ export const VARIABLES = {
     readBy: ['worker'],
     parse: wholeNumber(0, 365),
   }),
+  ALERT_MAX_REPORT_AGE: scalar({
+    section: 'alerts',
+    default: '3d',
+    reload: 'alerts',
+    doc: 'a report whose date range ended longer than this before it was stored joins no alert window (a backfill); e.g. 3d, 72h',
+    readBy: ['worker'],
+    parse: durationDays(3_600_000, 3650 * 86_400_000),
+  }),
+  ALERT_AUTHENTICATED_ONLY: scalar({
+    section: 'alerts',
+    default: 'off',
+    reload: 'alerts',
+    doc: 'on: alert windows count only authenticated reports (DKIM pass, trusted HTTPS client)',
+    readBy: ['worker'],
+    parse: oneOf(['off', 'on'] as const),
+  }),
   ALERT_DELIVERY_ATTEMPTS: scalar({
     section: 'alerts',
     default: '10',
@@ -590,8 +666,8 @@ export const VARIABLES = {
   DNS_SERVERS: list({
     section: 'mta-sts',
     unset: 'system resolver',
-    doc: 'resolvers for tlsrpt check, e.g. 127.0.0.1:53, [::1]:5353',
-    readBy: ['policy'],
+    doc: 'resolvers for tlsrpt check and DKIM key lookups, e.g. 127.0.0.1:53, [::1]:5353',
+    readBy: ['policy', 'worker'],
     parse: dnsServerList,
   }),
   MTA_STS_CA_FILE: optional({

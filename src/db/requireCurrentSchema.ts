@@ -1,3 +1,4 @@
+import { TlsrptError } from '../errors.js';
 import type { Pool } from './pool.js';
 import { pendingMigrations } from './migrate.js';
 
@@ -5,11 +6,11 @@ import { pendingMigrations } from './migrate.js';
  * The database lacks migrations or SQL definitions (migrations/definitions/) this version needs: say which
  * and how to apply them.
  */
-export class SchemaNotCurrentError extends Error {
+export class SchemaNotCurrentError extends TlsrptError {
   override readonly name = 'SchemaNotCurrentError';
   readonly reason = 'schema-not-current';
   constructor(readonly pending: string[]) {
-    super(`the database schema is not current (pending: ${pending.join(', ')}); run "tlsrpt migrate" first`);
+    super('schema-not-current', `the database schema is not current (pending: ${pending.join(', ')}); run "tlsrpt migrate" first`);
   }
 }
 

@@ -1,27 +1,42 @@
 /**
- * Backfill: files -> raw messages -> reports, through the same durable path as SMTP.
+ * Backfill: files -> raw messages -> reports, through the same durable path as SMTP, in batches like the
+ * worker, with memory that does not grow with the size of the files.
  *
- * Each message is stored with acceptRawMessage (channel 'ingest'), the one durable write every receiver
- * shares, and then processed at once in this process with processMessage, the worker's own job handler,
- * instead of waiting for a worker to take it from the queue. That way the command knows every file's
- * outcome and can print it, and a backfill needs no running worker. If processing fails for a reason that
- * is neither the input nor an outage (a bug), the message stays pending and is handed to the queue, where
- * the worker retries it like any other; if the command is killed, the worker's sweep finds what it left
- * pending.
+ * Messages are read as a stream (an mbox one message at a time, see ./splitMbox.ts) and taken in batches:
+ * 1. accept: the batch's SHA-256s are looked up in one query, its new messages committed in one INSERT
+ *    (channel 'ingest', with the file and position they came from). Batches are accepted one after the
+ *    other, so a message repeated in a later batch finds the earlier one's row.
+ * 2. process: each new message goes through processMessage, the worker's own job handler (decode, then
+ *    store or quarantine: the one retry-versus-quarantine decision), with the bytes in hand instead of a
+ *    reload; the batch's reports are stored together with the worker's batched statement (storeReports:
+ *    one statement, one commit). While one batch is stored the next is read, accepted and parsed, so Node
+ *    parses while PostgreSQL writes. (Measured on 10,000 report mails, the batch statement is most of
+ *    PostgreSQL's time: about 1.6 ms a report on the loaded 2-core machine, against 0.2 ms for the INSERT
+ *    of the raw mail and 0.1 ms each for the duplicate lookup and the too-old count.)
+ * The command processes the messages itself rather than waiting for a worker, so it knows every message's
+ * outcome and a backfill needs no running worker. If processing fails for a reason that is neither the
+ * input nor an outage (a bug), the message stays pending and is handed to the queue, where the worker
+ * retries it like any other; if the command is killed, the worker's sweep finds what it left pending.
  *
  * "Re-running adds nothing": a message whose bytes (SHA-256) are already in raw_messages is not stored
  * again and counts as a duplicate. A message with new bytes but a report already stored (the .json.gz
  * attachment and the mail that carried it) is stored as raw mail and settled as a duplicate by the pipeline.
+ *
+ * Backfilled reports are history: the ones whose date range ended longer than ALERT_MAX_REPORT_AGE before
+ * they were stored join no alert window (src/alert/store/windowStore.ts); the summary says how many.
  */
+import type { Authenticator } from '../auth/authenticateMessage.js';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { countReportsTooOldToAlert } from '../alert/store/windowStore.js';
 import type { Pool } from '../db/pool.js';
 import { errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
-import { processMessage } from '../pipeline/processMessage.js';
-import { acceptRawMessage } from '../receive/acceptRawMessage.js';
-import type { IngestSource, SkippedFile } from './findIngestSources.js';
-import { splitMbox } from './splitMbox.js';
+import { processMessage, type ProcessDeps } from '../pipeline/processMessage.js';
+import { insertRawMessages, type RawMessage } from '../store/rawMessages.js';
+import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
+import { IngestPathError, type IngestSource, type SkippedFile } from './findIngestSources.js';
+import { readMboxFile } from './splitMbox.js';
 
 export interface IngestDeps {
   pool: Pool;
@@ -30,8 +45,14 @@ export interface IngestDeps {
   maxMessageBytes: number;
   reportMaxBytes: number;
   maxAttempts: number;
+  /** ALERT_MAX_REPORT_AGE in ms, for the count of stored reports too old to alert (unset: no limit, none counted). */
+  maxReportAgeMs?: number | null;
+  /** DKIM verification, as in the worker (src/auth/authenticateMessage.ts); absent: not verified. */
+  authenticator?: Authenticator;
   /** Hands a message that could not be processed here to the worker's queue. */
   enqueue: (rawMessageId: number) => Promise<void>;
+  /** Messages per batch; the default suits report mail of a few kilobytes. */
+  batchSize?: number;
 }
 
 export type MessageOutcome =
@@ -66,14 +87,49 @@ export interface IngestSummary {
   quarantinedByReason: Record<string, number>;
   pending: number;
   tooLarge: number;
+  /** Stored reports whose date range ended longer than ALERT_MAX_REPORT_AGE before they were stored: no alert. */
+  tooOldToAlert: number;
   skipped: SkippedFile[];
+  /** Every message's outcome, in file order; empty unless asked for (it grows with the number of messages). */
   results: MessageResult[];
 }
 
 export interface IngestProgress {
-  /** A source was opened and found to hold this many messages (an mbox may hold many). */
-  onMessagesFound?(count: number): void;
+  /** Before the first message: the bytes of all the sources, for a progress bar. */
+  onStart?(info: { files: number; bytesTotal: number }): void;
   onMessageDone?(result: MessageResult): void;
+  /** After each batch: the bytes of the sources read up to its last message, and the messages done. */
+  onBatchDone?(info: { bytesDone: number; messages: number }): void;
+}
+
+export interface IngestOptions {
+  /** Keep every message's outcome in the summary (--format json). Memory then grows by about 200 bytes a message. */
+  keepResults?: boolean;
+}
+
+const DEFAULT_BATCH = 256;
+/**
+ * A batch also ends at this many bytes of mail: a mailbox export holds large non-report mail too (a few
+ * megabytes each, up to MAX_MESSAGE_SIZE), and 256 of those in hand would be gigabytes. Measured on a
+ * 0.3 GB export of 3 MiB mails: peak RSS 393 MB with 16 MiB batches, about 260 MB with 4 MiB.
+ */
+const BATCH_BYTES = 4 * 2 ** 20;
+/** Batches being processed while the next is read and accepted: Node parses one while PostgreSQL stores the other. */
+const BATCHES_IN_FLIGHT = 2;
+/** Messages of a batch being parsed at once. */
+const PARSES_PER_BATCH = 16;
+
+/** A message read from a source, not yet stored. */
+interface SourceMessage {
+  label: string;
+  file: string;
+  /** 1-based position in an mbox; 1 for a file holding one message. */
+  position: number;
+  /** null: over MAX_MESSAGE_SIZE, not read into memory. */
+  raw: Buffer | null;
+  size: number;
+  /** Bytes of all the sources read up to the end of this message. */
+  bytesDone: number;
 }
 
 export async function ingestSources(
@@ -81,52 +137,325 @@ export async function ingestSources(
   sources: readonly IngestSource[],
   skipped: readonly SkippedFile[],
   progress: IngestProgress = {},
+  options: IngestOptions = {},
 ): Promise<IngestSummary> {
+  const keepResults = options.keepResults ?? true;
   const summary = emptySummary(sources.length, skipped);
-  for (const source of sources) {
-    const data = await readFile(source.path);
-    const messages =
-      source.kind === 'mbox'
-        ? splitMbox(data).map((m) => ({ label: `${source.path}:${m.index}`, raw: m.raw }))
-        : [{ label: source.path, raw: data }];
-    progress.onMessagesFound?.(messages.length);
-    for (const m of messages) {
-      const result = await ingestMessage(deps, m.label, m.raw);
-      record(summary, result);
-      progress.onMessageDone?.(result);
+  const sizes = await Promise.all(sources.map((s) => fileSize(s.path)));
+  progress.onStart?.({ files: sources.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
+
+  const batchSize = deps.batchSize ?? DEFAULT_BATCH;
+  // Reports are handed over in file order (each waits for its turn: the message before it has handed its
+  // report over or finished without one), and each batch's reports are stored in one statement after the
+  // previous batch's. The first copy of a report identity in the files is then the one stored and later
+  // copies are duplicates or conflicts, as when messages went one by one, however the parses interleave.
+  let lastTurn: Promise<void> = Promise.resolve();
+  let lastStore: Promise<void> = Promise.resolve();
+  const takeTurns = (count: number): Turn[] =>
+    Array.from({ length: count }, () => {
+      const turn = createTurn(lastTurn);
+      lastTurn = turn.passed;
+      return turn;
+    });
+
+  let accepting: Promise<unknown> = Promise.resolve();
+  const inFlight: Array<Promise<BatchDone>> = [];
+  const settleOldest = async () => {
+    const done = await inFlight.shift()!;
+    for (const r of done.results) {
+      record(summary, r, keepResults);
+      progress.onMessageDone?.(r);
     }
+    summary.tooOldToAlert += done.tooOldToAlert;
+    progress.onBatchDone?.({ bytesDone: done.bytesDone, messages: summary.messages });
+  };
+  const launch = async (batch: SourceMessage[]) => {
+    if (inFlight.length >= BATCHES_IN_FLIGHT) await settleOldest();
+    // Accepting is chained: this batch's duplicate lookup runs after the previous batch's INSERT committed.
+    const turns = takeTurns(batch.length);
+    const batchStore = createBatchStore(deps.pool, turns, lastStore);
+    lastStore = batchStore.stored;
+    const accepted = accepting.then(() => acceptBatch(deps, batch));
+    accepting = accepted.catch(() => {
+      // The error is the batch's own, rethrown by settleOldest; the next batches must not wait for its turns.
+      for (const t of turns) t.pass();
+    });
+    const done = accepted.then((a) => processBatch(deps, batchStore.storeFor, turns, batch, a));
+    // Marked handled now (settleOldest awaits it later and rethrows its error): a batch that fails while the
+    // next is being read must not count as an unhandled rejection.
+    done.catch(() => undefined);
+    inFlight.push(done);
+  };
+
+  try {
+    let batch: SourceMessage[] = [];
+    let batchBytes = 0;
+    for await (const m of readSourceMessages(sources, sizes, deps.maxMessageBytes)) {
+      batch.push(m);
+      batchBytes += m.raw?.length ?? 0;
+      if (batch.length >= batchSize || batchBytes >= BATCH_BYTES) {
+        await launch(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batch.length) await launch(batch);
+    while (inFlight.length) await settleOldest();
+  } catch (err) {
+    // An outage or an unreadable file stops the run: the batches still running finish (or fail) first, so
+    // nothing is left writing behind the error. Their messages are committed, and a worker's sweep or a
+    // second run settles them.
+    await Promise.allSettled(inFlight);
+    throw err;
   }
   return summary;
 }
 
-/** The enqueue of acceptRawMessage for ingest, which processes the message itself and queues it only if that fails. */
-const processedHere = (): Promise<void> => Promise.resolve();
-
-async function ingestMessage(deps: IngestDeps, source: string, raw: Buffer): Promise<MessageResult> {
-  const base = { source, rawMessageId: null, reportId: null, reason: null, detail: null };
-  if (raw.length > deps.maxMessageBytes) {
-    return { ...base, outcome: 'too-large', detail: `${raw.length} bytes is more than MAX_MESSAGE_SIZE (${deps.maxMessageBytes} bytes)` };
-  }
-  const sha256 = createHash('sha256').update(raw).digest();
-  const seen = await deps.pool.query<{ id: number; report_id: number | null }>(
-    `SELECT id, report_id FROM raw_messages WHERE sha256 = $1 ORDER BY id LIMIT 1`,
-    [sha256],
-  );
-  if (seen.rows[0]) {
-    return { ...base, outcome: 'already-ingested', rawMessageId: seen.rows[0].id, reportId: seen.rows[0].report_id };
-  }
-
-  // Enqueueing is deferred to a failure below: processing happens right here.
-  const id = await acceptRawMessage({ pool: deps.pool, enqueue: processedHere, log: deps.log }, raw, { channel: 'ingest' });
+async function fileSize(path: string): Promise<number> {
   try {
-    const result = await processMessage({ pool: deps.pool, reportMaxBytes: deps.reportMaxBytes, maxAttempts: deps.maxAttempts }, id);
+    return (await stat(path)).size;
+  } catch (err) {
+    throw new IngestPathError(`cannot read "${path}": ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function* readSourceMessages(
+  sources: readonly IngestSource[],
+  sizes: number[],
+  maxMessageBytes: number,
+): AsyncGenerator<SourceMessage> {
+  let before = 0;
+  for (const [i, source] of sources.entries()) {
+    const file = source.path;
+    const size = sizes[i]!;
+    if (source.kind === 'mbox') {
+      for await (const m of readMboxFile(file, maxMessageBytes)) {
+        yield { label: `${file}:${m.index}`, file, position: m.index, raw: m.raw, size: m.size, bytesDone: before + m.endOffset };
+      }
+    } else {
+      // A file over the ceiling is not even read: SMTP would refuse it before the end of DATA.
+      const raw = size > maxMessageBytes ? null : await readFile(file);
+      yield { label: file, file, position: 1, raw, size, bytesDone: before + size };
+    }
+    before += size;
+  }
+}
+
+/** What the accept step decided for each message of a batch. */
+type Accepted =
+  | { kind: 'done'; result: MessageResult }
+  /** Committed now with this id: to be processed. */
+  | { kind: 'new'; id: number }
+  /** Its bytes were received before (or earlier in this batch: `sameAs` is that message's index). */
+  | { kind: 'seen'; id: number; reportId: number | null; sameAs: number | null };
+
+async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[]): Promise<Accepted[]> {
+  const base = { rawMessageId: null, reportId: null, reason: null, detail: null };
+  const shas: Array<Buffer | null> = batch.map((m) => (m.raw ? createHash('sha256').update(m.raw).digest() : null));
+  const known = shas.filter((s): s is Buffer => s !== null);
+  const seen = new Map<string, { id: number; report_id: number | null }>();
+  if (known.length) {
+    const res = await deps.pool.query<{ sha256: Buffer; id: number; report_id: number | null }>({
+      name: 'tlsrpt-ingest-seen-v1',
+      text: `SELECT DISTINCT ON (sha256) sha256, id, report_id FROM raw_messages WHERE sha256 = ANY($1::bytea[]) ORDER BY sha256, id`,
+      values: [known],
+    });
+    for (const row of res.rows) seen.set(row.sha256.toString('hex'), row);
+  }
+
+  const accepted: Array<Accepted | null> = [];
+  const firstInBatch = new Map<string, number>();
+  const fresh: number[] = [];
+  batch.forEach((m, i) => {
+    if (!m.raw) {
+      const detail = `${m.size} bytes is more than MAX_MESSAGE_SIZE (${deps.maxMessageBytes} bytes)`;
+      accepted.push({ kind: 'done', result: { ...base, source: m.label, outcome: 'too-large', detail } });
+      return;
+    }
+    const hex = shas[i]!.toString('hex');
+    const before = seen.get(hex);
+    const earlier = firstInBatch.get(hex);
+    if (before) accepted.push({ kind: 'seen', id: before.id, reportId: before.report_id, sameAs: null });
+    else if (earlier !== undefined) accepted.push({ kind: 'seen', id: 0, reportId: null, sameAs: earlier });
+    else {
+      firstInBatch.set(hex, i);
+      fresh.push(i);
+      accepted.push(null);
+    }
+  });
+  const ids = await insertRawMessages(
+    deps.pool,
+    fresh.map((i) => {
+      const m = batch[i]!;
+      return { raw: m.raw!, envelope: { channel: 'ingest', source: { file: m.file, position: m.position } } };
+    }),
+  );
+  fresh.forEach((i, k) => {
+    accepted[i] = { kind: 'new', id: ids[k]! };
+  });
+  return accepted.map((a) => a!);
+}
+
+interface BatchDone {
+  results: MessageResult[];
+  tooOldToAlert: number;
+  bytesDone: number;
+}
+
+/** A message's place in the order reports are handed to the group commit. */
+interface Turn {
+  /** Resolves when the message before has passed its turn. */
+  wait: Promise<void>;
+  /** Resolves when this message has passed its own. */
+  passed: Promise<void>;
+  /** Idempotent. */
+  pass(): void;
+}
+
+function createTurn(previous: Promise<void>): Turn {
+  let pass!: () => void;
+  const passed = new Promise<void>((resolve) => {
+    pass = resolve;
+  });
+  return { wait: previous, passed, pass };
+}
+
+/**
+ * The reports of one batch, stored with one storeReports statement (one commit) once every message of the
+ * batch has passed its turn, and after the previous batch's statement. A report's result, or the Error of
+ * storing it, goes back to its message's processMessage, which decides as the worker does.
+ */
+function createBatchStore(
+  pool: Pool,
+  turns: readonly Turn[],
+  previous: Promise<void>,
+): { storeFor: (turn: Turn) => NonNullable<ProcessDeps['store']>; stored: Promise<void> } {
+  const items: StoreItem[] = [];
+  const waiting: Array<{ resolve: (r: StoreResult | Error) => void; reject: (err: unknown) => void }> = [];
+  const stored = Promise.all([previous, turns[turns.length - 1]!.passed]).then(async () => {
+    if (items.length === 0) return;
+    try {
+      const results = await storeReports(pool, items);
+      results.forEach((r, k) => waiting[k]!.resolve(r));
+    } catch (err) {
+      // An outage: every message of the batch gets it, and processMessage rethrows it.
+      for (const w of waiting) w.reject(err);
+    }
+  });
+  const storeFor =
+    (turn: Turn) =>
+    async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {
+      await turn.wait;
+      const result = new Promise<StoreResult | Error>((resolve, reject) => {
+        items.push({ rawMessageId, decoded });
+        waiting.push({ resolve, reject });
+      });
+      turn.pass();
+      const r = await result;
+      if (r instanceof Error) throw r;
+      return r;
+    };
+  return { storeFor, stored };
+}
+
+/** A counting semaphore: at most `n` holders; waiters are served in the order they asked. */
+function createSlots(n: number): { acquire(): Promise<void>; release(): void } {
+  let free = n;
+  const waiters: Array<() => void> = [];
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    release: () => {
+      const next = waiters.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}
+
+async function processBatch(
+  deps: IngestDeps,
+  storeFor: (turn: Turn) => NonNullable<ProcessDeps['store']>,
+  turns: readonly Turn[],
+  batch: readonly SourceMessage[],
+  accepted: readonly Accepted[],
+): Promise<BatchDone> {
+  // A few messages are parsed at a time, in order: a parse holds the whole mail and its parts, so 256 at
+  // once would hold hundreds of megabytes, for no gain on a machine with few cores. A message gives its
+  // slot back once it has handed its report over (it then only waits for the batch's statement).
+  const slots = createSlots(PARSES_PER_BATCH);
+  const settled = await Promise.allSettled(
+    accepted.map(async (a, i): Promise<MessageResult | null> => {
+      const turn = turns[i]!;
+      try {
+        if (a.kind !== 'new') return null;
+        await slots.acquire();
+        void turn.passed.then(() => slots.release());
+        return await processOne(deps, storeFor(turn), batch[i]!, a.id);
+      } finally {
+        // Quarantined, failed, or nothing to process: no report to hand over, the next message may go.
+        await turn.wait;
+        turn.pass();
+      }
+    }),
+  );
+  // An outage stops the run (every message of the batch is committed; a second run or the sweep finishes it).
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const processed = settled.map((s) => (s as PromiseFulfilledResult<MessageResult | null>).value);
+
+  const results = accepted.map((a, i): MessageResult => {
+    const source = batch[i]!.label;
+    if (a.kind === 'done') return a.result;
+    if (a.kind === 'new') return processed[i]!;
+    const same = a.sameAs === null ? null : processed[a.sameAs]!;
+    return {
+      source,
+      outcome: 'already-ingested',
+      rawMessageId: same ? same.rawMessageId : a.id,
+      reportId: same ? same.reportId : a.reportId,
+      reason: null,
+      detail: null,
+    };
+  });
+  const storedIds = results.filter((r) => r.outcome === 'stored' && r.reportId !== null).map((r) => r.reportId!);
+  const tooOldToAlert = await countReportsTooOldToAlert(deps.pool, storedIds, deps.maxReportAgeMs ?? null);
+  return { results, tooOldToAlert, bytesDone: batch[batch.length - 1]!.bytesDone };
+}
+
+async function processOne(
+  deps: IngestDeps,
+  store: NonNullable<ProcessDeps['store']>,
+  m: SourceMessage,
+  id: number,
+): Promise<MessageResult> {
+  const source = m.label;
+  const base = { source, rawMessageId: id, reportId: null, reason: null, detail: null };
+  // The row was committed a moment ago with these bytes: no need to read them back. A message that another
+  // process settles meanwhile is still caught by the state checks of the store and the quarantine.
+  const inHand: RawMessage = { id, channel: 'ingest', status: 'pending', raw: m.raw!, attempts: 0 };
+  const processDeps: ProcessDeps = {
+    pool: deps.pool,
+    reportMaxBytes: deps.reportMaxBytes,
+    maxAttempts: deps.maxAttempts,
+    load: () => Promise.resolve(inHand),
+    store,
+    authenticator: deps.authenticator,
+  };
+  try {
+    const result = await processMessage(processDeps, id);
     switch (result.outcome) {
       case 'stored':
       case 'duplicate':
       case 'conflict':
-        return { ...base, outcome: result.outcome, rawMessageId: id, reportId: result.reportId };
+        return { ...base, outcome: result.outcome, reportId: result.reportId };
       case 'quarantined':
-        return { ...base, outcome: 'quarantined', rawMessageId: id, reason: result.reason, detail: result.detail };
+        return { ...base, outcome: 'quarantined', reason: result.reason, detail: result.detail };
       case 'skipped':
         // Settled meanwhile by a worker's sweep: report what it decided.
         return await settledElsewhere(deps.pool, source, id);
@@ -137,7 +466,7 @@ async function ingestMessage(deps: IngestDeps, source: string, raw: Buffer): Pro
     await deps.enqueue(id).catch((qErr: unknown) => {
       deps.log.warn({ rawMessageId: id, err: errorMessage(qErr) }, 'ingest: not enqueued; the worker sweep will pick it up');
     });
-    return { ...base, outcome: 'pending', rawMessageId: id, detail: errorMessage(err) };
+    return { ...base, outcome: 'pending', detail: errorMessage(err) };
   }
 }
 
@@ -165,14 +494,15 @@ function emptySummary(files: number, skipped: readonly SkippedFile[]): IngestSum
     quarantinedByReason: {},
     pending: 0,
     tooLarge: 0,
+    tooOldToAlert: 0,
     skipped: [...skipped],
     results: [],
   };
 }
 
-function record(s: IngestSummary, r: MessageResult): void {
+function record(s: IngestSummary, r: MessageResult, keepResults: boolean): void {
   s.messages++;
-  s.results.push(r);
+  if (keepResults) s.results.push(r);
   switch (r.outcome) {
     case 'stored':
       s.stored++;

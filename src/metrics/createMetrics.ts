@@ -2,8 +2,9 @@
  * The Prometheus registry behind GET /metrics (README "Metrics" lists every series).
  *
  * Two kinds of series:
- * - read at scrape time from Postgres (pipelineTotals.ts) and Redis (BullMQ job counts): the pipeline's
- *   numbers, the same in every process whatever the process layout;
+ * - read at scrape time from Postgres (pipelineTotals.ts: running totals the rollup job keeps, at constant
+ *   cost) and Redis (BullMQ job counts): the pipeline's numbers, the same in every process whatever the
+ *   process layout;
  * - counted in this process: HTTP requests and refusals, certificate reloads, and Node's own process metrics.
  * When Postgres or Redis cannot be read, the scrape still succeeds: the last values read are served and
  * tlsrpt_metrics_source_up says which source failed.
@@ -23,7 +24,7 @@ export interface Metrics {
   registry: Registry;
   /** Every HTTP response, by route pattern ("unmatched" for 404s), method and status code. */
   httpRequests: Counter<'route' | 'method' | 'status'>;
-  /** Report POSTs refused before storage, by reason code (README "HTTP replies"). */
+  /** Report POSTs refused before storage, by reason code (README "What a sender gets back"). */
   httpRefused: Counter<'reason'>;
   tlsReloads: Counter<'result'>;
   /** Records when the certificate served on HTTPS expires (Unix seconds); the series exists only once set. */
@@ -132,6 +133,14 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     'Age of the oldest message not yet settled (0 when none is pending): a stuck worker makes it grow.',
     'gauge',
     fromPipeline((p) => [{ value: p.oldestPendingAgeSeconds }]),
+  ).registerIn(registry);
+
+  new SnapshotMetric(
+    'tlsrpt_rollup_lag_seconds',
+    'Age of the oldest stored report not yet counted in the daily totals and the report series here (0 when none waits): ' +
+      'a few seconds while a worker runs; growing means no worker folds them.',
+    'gauge',
+    fromPipeline((p) => [{ value: p.rollupLagSeconds }]),
   ).registerIn(registry);
 
   new SnapshotMetric(

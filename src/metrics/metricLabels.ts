@@ -32,15 +32,13 @@ export function quarantineReasonLabel(reason: string | null): string {
  */
 export class DomainLabels {
   private readonly configured: ReadonlySet<string>;
-  private readonly seen: Set<string>;
+  private readonly seen = new Set<string>();
 
   constructor(
     configured: readonly string[],
     private readonly maxSeen: number,
-    seen: Iterable<string> = [],
   ) {
     this.configured = new Set(configured);
-    this.seen = new Set(seen);
   }
 
   /** The label for `domain`, giving it a series of its own while there is room. */
@@ -53,11 +51,6 @@ export class DomainLabels {
       return d;
     }
     return OTHER;
-  }
-
-  /** A copy to label rows tentatively (rows not yet folded into the totals) without using up room. */
-  clone(): DomainLabels {
-    return new DomainLabels([...this.configured], this.maxSeen, this.seen);
   }
 
   get configuredDomains(): readonly string[] {

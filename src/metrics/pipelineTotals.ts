@@ -7,16 +7,18 @@
  * see only its own share and restart at zero. The database sees everything, so every process that serves
  * /metrics reports the same totals, whatever the layout and however often processes restart.
  *
- * Why incremental: the tables only grow, so re-aggregating them at every scrape would cost more each day.
- * Rows are folded once into running totals, in id order, through primary-key range scans. Only rows too young
- * to be final are read again at each scrape: messages still pending, and rows younger than FOLD_MARGIN_SECONDS
- * (an id is taken before its transaction commits, so a young row with a lower id may still appear). The first
- * scrape after start folds the whole history once.
+ * Why at constant cost: a scrape reads running totals that the rollup job of the worker processes keeps in
+ * the database (src/rollup/, migrations/0012), plus what that job has not folded yet: the reports still in
+ * rollup_queue (a few seconds' worth) and the raw messages past its mark (messages still pending, and rows
+ * younger than FOLD_MARGIN_SECONDS: see messageTotals.ts). So the first scrape after a start costs what
+ * every other costs, whatever the size of the history, and the totals keep the figures of rows that
+ * retention has deleted since.
  *
  * Limits, by design: a message that is reprocessed after it was folded keeps its first outcome in these
- * totals, and rows deleted later are not subtracted (the series are counters: they never go down).
+ * totals (the series are counters: they never go down).
  */
 import type { Pool, PoolClient } from '../db/pool.js';
+import { ROLLUP_LAG_SQL } from '../rollup/rollupLag.js';
 import { DomainLabels, POLICY_TYPES, policyTypeLabel, quarantineReasonLabel, resultTypeLabel } from './metricLabels.js';
 
 /** Upper bounds of the processing-delay histogram, receipt to settlement (seconds). */
@@ -51,6 +53,8 @@ export interface PipelineSnapshot extends PipelineTotals {
   /** channel -> messages stored and not yet settled. */
   pending: Map<string, number>;
   oldestPendingAgeSeconds: number;
+  /** Age of the oldest report not yet folded into the rollups (src/rollup/rollupLag.ts). */
+  rollupLagSeconds: number;
 }
 
 export interface RawRow {
@@ -90,18 +94,6 @@ export function emptyTotals(): PipelineTotals {
     reportsStored: 0,
     sessions: new Map(),
     failedSessions: new Map(),
-  };
-}
-
-export function cloneTotals(t: PipelineTotals): PipelineTotals {
-  return {
-    received: new Map(t.received),
-    processed: new Map(t.processed),
-    quarantined: new Map(t.quarantined),
-    delay: new Map([...t.delay].map(([k, d]) => [k, { buckets: [...d.buckets], sum: d.sum, count: d.count }])),
-    reportsStored: t.reportsStored,
-    sessions: new Map(t.sessions),
-    failedSessions: new Map(t.failedSessions),
   };
 }
 
@@ -174,68 +166,89 @@ export function withConfiguredDomains(t: PipelineTotals, domains: readonly strin
   }
 }
 
-const BOUNDS_SQL = `
+/** Which raw_messages may be folded past `mark` (rawFoldBoundary), in one query. */
+export const RAW_BOUNDS_SQL = `
 SELECT (SELECT min(id) FROM raw_messages WHERE status = 'pending' AND id > $1) AS first_pending,
-       (SELECT max(id) FROM raw_messages WHERE id > $1 AND received_at < now() - make_interval(secs => $3)) AS raw_old,
-       (SELECT max(id) FROM reports WHERE id > $2 AND stored_at < now() - make_interval(secs => $3)) AS report_old`;
+       (SELECT max(id) FROM raw_messages WHERE id > $1 AND received_at < now() - make_interval(secs => $2)) AS raw_old`;
 
-function rawSql(bounded: boolean): string {
+/** raw_messages with an id above `from` (and up to `to`: SQL expressions), by channel, status and reason. */
+function rawSql(from: string, to: string | null): string {
   const le = DELAY_BUCKETS_SECONDS.map((b, i) => `count(*) FILTER (WHERE delay <= ${b}) AS le${i}`).join(', ');
   return `
 WITH m AS (
   SELECT channel, status, reason,
          CASE WHEN status <> 'pending' THEN extract(epoch FROM processed_at - received_at)::float8 END AS delay
-  FROM raw_messages WHERE id > $1 ${bounded ? 'AND id <= $2' : ''}
+  FROM raw_messages WHERE id > ${from} ${to === null ? '' : `AND id <= ${to}`}
 )
 SELECT channel, status, reason, count(*) AS n, count(delay) AS settled, coalesce(sum(delay), 0)::float8 AS delay_sum, ${le}
 FROM m GROUP BY channel, status, reason`;
 }
 
-function reportSql(bounded: boolean): { reports: string; policies: string; failures: string } {
-  const range = (col: string) => `${col} > $1 ${bounded ? `AND ${col} <= $2` : ''}`;
-  return {
-    reports: `SELECT count(*) AS n FROM reports WHERE ${range('id')}`,
-    policies: `
-SELECT policy_domain, policy_type, min(report_id) AS first,
-       sum(total_successful_session_count)::bigint AS ok, sum(total_failure_session_count)::bigint AS failed
-FROM policies WHERE ${range('report_id')} GROUP BY policy_domain, policy_type`,
-    failures: `
-SELECT p.policy_domain, p.policy_type, d.result_type, min(d.report_id) AS first, sum(d.failed_session_count)::bigint AS n
-FROM failure_details d JOIN policies p ON p.id = d.policy_id
-WHERE ${range('d.report_id')} GROUP BY p.policy_domain, p.policy_type, d.result_type`,
-  };
+const RAW_BOUNDED_SQL = rawSql('$1', '$2');
+
+/** Each part of a snapshot as a JSON array of rows. */
+const rows = (sql: string) => `(SELECT coalesce(json_agg(x), '[]') FROM (${sql}) x)`;
+
+// Everything a scrape reads, in ONE statement: one snapshot, so the folded and the live parts neither
+// overlap nor leave a gap, and one round trip, which keeps a scrape quick on a busy machine.
+// - the running totals the rollup job keeps (rollup_state, metric_session_totals, metric_failure_totals);
+// - the reports stored and not yet folded (rollup_queue: a report is either there or in the totals);
+//   deleted reports are not found;
+// - the raw messages past the mark of the message totals (src/metrics/messageTotals.ts);
+// - the messages pending, and the rollup lag (src/rollup/rollupLag.ts).
+const SNAPSHOT_SQL = `
+WITH state AS (SELECT reports_stored, message_mark, message_totals FROM rollup_state)
+SELECT (SELECT row_to_json(s) FROM state s) AS state,
+       ${rows(`SELECT policy_domain, policy_type, first_report_id AS first, successful_sessions AS ok, failed_sessions AS failed
+               FROM metric_session_totals`)} AS folded_policies,
+       ${rows(`SELECT policy_domain, policy_type, result_type, first_report_id AS first, failed_sessions AS n FROM metric_failure_totals`)}
+         AS folded_failures,
+       (SELECT count(*) FROM reports WHERE id IN (SELECT report_id FROM rollup_queue)) AS live_reports,
+       ${rows(`SELECT policy_domain, policy_type, min(report_id) AS first,
+                      sum(total_successful_session_count)::bigint AS ok, sum(total_failure_session_count)::bigint AS failed
+               FROM policies WHERE report_id IN (SELECT report_id FROM rollup_queue) GROUP BY policy_domain, policy_type`)} AS live_policies,
+       ${rows(`SELECT p.policy_domain, p.policy_type, d.result_type, min(d.report_id) AS first, sum(d.failed_session_count)::bigint AS n
+               FROM failure_details d JOIN policies p ON p.id = d.policy_id
+               WHERE d.report_id IN (SELECT report_id FROM rollup_queue) GROUP BY p.policy_domain, p.policy_type, d.result_type`)}
+         AS live_failures,
+       ${rows(rawSql('coalesce((SELECT message_mark FROM state), 0)', null))} AS raw_live,
+       ${rows(`SELECT channel, count(*) AS n, extract(epoch FROM now() - min(received_at))::float8 AS oldest
+               FROM raw_messages WHERE status = 'pending' GROUP BY channel`)} AS pending,
+       (SELECT row_to_json(l) FROM (${ROLLUP_LAG_SQL}) l) AS lag`;
+
+/** A row of rawSql(): the histogram's buckets in columns le0, le1, ... */
+interface RawSqlRow extends Omit<RawRow, 'le'> {
+  [le: `le${number}`]: number;
 }
 
-const SQL = {
-  rawBounded: rawSql(true),
-  rawOpen: rawSql(false),
-  reportBounded: reportSql(true),
-  reportOpen: reportSql(false),
-  pending: `
-SELECT channel, count(*) AS n, extract(epoch FROM now() - min(received_at))::float8 AS oldest
-FROM raw_messages WHERE status = 'pending' GROUP BY channel`,
-};
-
-async function readRaw(c: PoolClient, from: number, to: number | null): Promise<RawRow[]> {
-  const res = to === null ? await c.query(SQL.rawOpen, [from]) : await c.query(SQL.rawBounded, [from, to]);
-  return res.rows.map((r) => ({
+function rawRow(r: RawSqlRow): RawRow {
+  return {
     channel: r.channel,
     status: r.status,
     reason: r.reason,
     n: r.n,
     settled: r.settled,
     delay_sum: r.delay_sum,
-    le: DELAY_BUCKETS_SECONDS.map((_, i) => r[`le${i}`] as number),
-  }));
+    le: DELAY_BUCKETS_SECONDS.map((_, i) => r[`le${i}`] ?? 0),
+  };
 }
 
-async function readReports(c: PoolClient, from: number, to: number | null) {
-  const sql = to === null ? SQL.reportOpen : SQL.reportBounded;
-  const params = to === null ? [from] : [from, to];
-  const reports = (await c.query<{ n: number }>(sql.reports, params)).rows[0]?.n ?? 0;
-  const policies = (await c.query<PolicyRow>(sql.policies, params)).rows;
-  const failures = (await c.query<FailureRow>(sql.failures, params)).rows;
-  return { reports, policies, failures };
+/** raw_messages with an id above `from` and up to `to`, aggregated by channel, status and reason. */
+export async function readRaw(c: PoolClient, from: number, to: number): Promise<RawRow[]> {
+  const res = await c.query<RawSqlRow>(RAW_BOUNDED_SQL, [from, to]);
+  return res.rows.map(rawRow);
+}
+
+interface SnapshotRow {
+  state: { reports_stored: number; message_mark: number; message_totals: unknown } | null;
+  folded_policies: PolicyRow[];
+  folded_failures: FailureRow[];
+  live_reports: number;
+  live_policies: PolicyRow[];
+  live_failures: FailureRow[];
+  raw_live: RawSqlRow[];
+  pending: Array<{ channel: string; n: number; oldest: number }>;
+  lag: { lag: number; waiting: number } | null;
 }
 
 export interface PipelineTally {
@@ -246,48 +259,37 @@ export interface PipelineTally {
 export interface PipelineTallyOptions {
   domains: readonly string[];
   maxDomains: number;
-  /** Default FOLD_MARGIN_SECONDS. */
-  foldMarginSeconds?: number;
 }
 
 export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): PipelineTally {
-  const margin = options.foldMarginSeconds ?? FOLD_MARGIN_SECONDS;
-  const folded = emptyTotals();
-  const labels = new DomainLabels(options.domains, options.maxDomains);
-  let rawMark = 0;
-  let reportMark = 0;
   let inflight: Promise<PipelineSnapshot> | null = null;
 
   const read = async (): Promise<PipelineSnapshot> => {
     const client = await pool.connect();
     let broken = false;
     try {
-      // One snapshot for every query, so the folded and the live parts neither overlap nor leave a gap.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET LOCAL statement_timeout = '10s'`);
-      const b = (await client.query(BOUNDS_SQL, [rawMark, reportMark, margin])).rows[0];
-      const rawTo = rawFoldBoundary(rawMark, b.first_pending, b.raw_old);
-      const reportTo = Math.max(reportMark, b.report_old ?? reportMark);
-      const rawFold = rawTo > rawMark ? await readRaw(client, rawMark, rawTo) : [];
-      const rawLive = await readRaw(client, rawTo, null);
-      const reportFold = reportTo > reportMark ? await readReports(client, reportMark, reportTo) : null;
-      const reportLive = await readReports(client, reportTo, null);
-      const pending = (await client.query<{ channel: string; n: number; oldest: number }>(SQL.pending)).rows;
-      await client.query('COMMIT');
-
-      addRawRows(folded, rawFold);
-      if (reportFold) addReportRows(folded, reportFold, labels);
-      rawMark = rawTo;
-      reportMark = reportTo;
-
-      const now = cloneTotals(folded);
-      addRawRows(now, rawLive);
-      addReportRows(now, reportLive, labels.clone());
+      // One round trip: the statement timeout applies to this read only.
+      const results = (await client.query(
+        `BEGIN READ ONLY; SET LOCAL statement_timeout = '10s'; ${SNAPSHOT_SQL}; COMMIT`,
+      )) as unknown as Array<{ rows: SnapshotRow[] }>;
+      const row = results[2]!.rows[0]!;
+      const now = decodeMessageTotals(row.state?.message_totals);
+      addRawRows(now, row.raw_live.map(rawRow));
+      addReportRows(
+        now,
+        {
+          reports: (row.state?.reports_stored ?? 0) + row.live_reports,
+          policies: [...row.folded_policies, ...row.live_policies],
+          failures: [...row.folded_failures, ...row.live_failures],
+        },
+        new DomainLabels(options.domains, options.maxDomains),
+      );
       withConfiguredDomains(now, options.domains);
       return {
         ...now,
-        pending: new Map(pending.map((p) => [p.channel, p.n])),
-        oldestPendingAgeSeconds: Math.max(0, ...pending.map((p) => p.oldest)),
+        pending: new Map(row.pending.map((p) => [p.channel, p.n])),
+        oldestPendingAgeSeconds: Math.max(0, ...row.pending.map((p) => p.oldest)),
+        rollupLagSeconds: Math.max(0, row.lag?.lag ?? 0),
       };
     } catch (err) {
       broken = true;
@@ -306,4 +308,37 @@ export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): 
         inflight = null;
       })),
   };
+}
+
+/** The JSON kept in rollup_state.message_totals: the raw-message part of PipelineTotals. */
+export interface MessageTotalsJson {
+  received: Record<string, number>;
+  processed: Record<string, number>;
+  quarantined: Record<string, number>;
+  delay: Record<string, DelayTally>;
+}
+
+export function encodeMessageTotals(t: PipelineTotals): MessageTotalsJson {
+  return {
+    received: Object.fromEntries(t.received),
+    processed: Object.fromEntries(t.processed),
+    quarantined: Object.fromEntries(t.quarantined),
+    delay: Object.fromEntries(t.delay),
+  };
+}
+
+/** Totals holding the raw-message part of `json` (empty when NULL: nothing folded yet). */
+export function decodeMessageTotals(json: unknown): PipelineTotals {
+  const t = emptyTotals();
+  if (json === null || json === undefined) return t;
+  const j = json as MessageTotalsJson;
+  for (const [k, n] of Object.entries(j.received ?? {})) t.received.set(k, n);
+  for (const [k, n] of Object.entries(j.processed ?? {})) t.processed.set(k, n);
+  for (const [k, n] of Object.entries(j.quarantined ?? {})) t.quarantined.set(k, n);
+  for (const [k, d] of Object.entries(j.delay ?? {})) {
+    // Buckets by position: a change of DELAY_BUCKETS_SECONDS needs the totals folded again from the start
+    // (refresh_daily_totals() resets them; retention's deleted rows are then no longer counted).
+    t.delay.set(k, { buckets: DELAY_BUCKETS_SECONDS.map((_, i) => d.buckets[i] ?? 0), sum: d.sum, count: d.count });
+  }
+  return t;
 }

@@ -4,6 +4,7 @@
  * No I/O: the same function serves the worker, `tlsrpt reprocess` and the per-stage benchmark.
  */
 import { createHash } from 'node:crypto';
+import type { MessageAuthentication } from '../auth/verifyDkim.js';
 import { decompressReport } from '../decompress/decompressReport.js';
 import { extractReportPart, type MailFacts, type ReportPart } from '../parse/extractReportPart.js';
 import { normaliseReport } from '../validate/normaliseReport.js';
@@ -21,6 +22,13 @@ export interface DecodedReport {
   fixups: string[];
   mail: MailFacts;
   filename: string | null;
+  /** The input is a bare report (an HTTPS POST body, a backfilled .json/.json.gz file), not a mail. */
+  bareBody: boolean;
+  /**
+   * What this copy proved about its sender: set by the authentication step that follows decoding
+   * (src/auth/authenticateMessage.ts, I/O), never by decodeMessage. Absent: not verified.
+   */
+  authentication?: MessageAuthentication | null;
 }
 
 export interface DecodeOptions {
@@ -41,6 +49,7 @@ export async function decodeMessage(raw: Buffer, options: DecodeOptions): Promis
     fixups,
     mail: part.mail,
     filename: part.filename,
+    bareBody: part.foundBy === 'bare-body',
   };
 }
 

@@ -6,11 +6,17 @@
  *   (isServiceOutage decides by the error's kind: SQLSTATE class, errno, error class)
  * - anything else (a bug, or an input that trips one) -> retried up to WORKER_MAX_ATTEMPTS, then quarantined
  *   as internal-error with the error message, so `tlsrpt reprocess` can replay it after a fix.
+ * Between decoding and storing, the authentication step (DKIM for mail, the client address for HTTPS;
+ * src/auth/authenticateMessage.ts): a DNS failure there is a service outage (retried); with
+ * REPORT_AUTHENTICATION=require an unauthenticated mail is quarantined as not-authenticated.
  * A message that is no longer pending (processed by an earlier job) is left alone: processing is idempotent.
  * Every state change goes through src/store/messageState.ts; when another process (a second job, `tlsrpt
  * reprocess`, `tlsrpt ingest`) settled the message while this one worked on it, the result is `skipped` with
  * `raced: true` and the state that process left, which stays as it is.
  */
+import { requireAuthentication, type Authenticator } from '../auth/authenticateMessage.js';
+import { recordAuthentication } from '../auth/recordAuthentication.js';
+import type { MessageAuthentication } from '../auth/verifyDkim.js';
 import type { Pool } from '../db/pool.js';
 import { ReportInputError, errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
 import { MessageStateChanged, quarantineMessage, recordAttempt } from '../store/messageState.js';
@@ -25,6 +31,8 @@ export interface ProcessDeps {
   maxAttempts: number;
   /** The worker's memory budget (src/pipeline/memoryBudget.ts): held from before inflating until stored. */
   memoryBudget?: MemoryBudget;
+  /** Verifies who sent each message (createAuthenticator(config.authentication)); absent: not verified. */
+  authenticator?: Authenticator;
   /** Loads a raw message, possibly with others in one query (the worker's batch load). */
   load?: (rawMessageId: number) => Promise<RawMessage | null>;
   /** Stores a decoded report, possibly with others in one statement (the worker's group commit). */
@@ -71,8 +79,14 @@ async function decideMessage(deps: ProcessDeps, rawMessageId: number, options: P
   }
 
   const lease = deps.memoryBudget?.lease(deps.reportMaxBytes);
+  let authentication: MessageAuthentication | null = null;
   try {
-    const decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes, memory: lease });
+    let decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes, memory: lease });
+    if (deps.authenticator) {
+      authentication = await deps.authenticator.authenticate({ ...message, bareBody: decoded.bareBody });
+      decoded = { ...decoded, authentication };
+      requireAuthentication(deps.authenticator.mode, authentication);
+    }
     const stored = deps.store ? await deps.store(rawMessageId, decoded) : await storeReport(deps.pool, rawMessageId, decoded);
     return { ...stored, decoded };
   } catch (err) {
@@ -80,6 +94,8 @@ async function decideMessage(deps: ProcessDeps, rawMessageId: number, options: P
     if (err instanceof MessageStateChanged) throw err;
     if (err instanceof ReportInputError) {
       await quarantineMessage(deps.pool, rawMessageId, err.reason, err.detail);
+      // What was found stays with the quarantined message, for `tlsrpt quarantine show`.
+      if (authentication) await recordAuthentication(deps.pool, rawMessageId, authentication);
       return { outcome: 'quarantined', reason: err.reason, detail: err.detail };
     }
     if (isServiceOutage(err)) throw err;

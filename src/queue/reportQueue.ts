@@ -1,7 +1,11 @@
 /**
- * The BullMQ queue between the receivers and the worker. One job per stored raw message, with the job id
- * derived from the message id, so enqueueing the same message twice (receiver + sweep, two sweeps) is
- * harmless: BullMQ keeps the first job with a given id.
+ * The BullMQ queue between the receivers and the worker. One job carries the ids of up to JOB_MAX_MESSAGES
+ * stored raw messages (a receiver's group commit), so Redis and the worker pay one job's round trips for
+ * many reports. The message row stays the record: each message keeps its own state, outcome, attempts and
+ * quarantine (src/store/messageState.ts); the job is only the hand-over. The job id is derived from the
+ * message ids it carries (`raw-17`, `raw-17..48`), so enqueueing the same messages twice (two sweeps) is
+ * harmless: BullMQ keeps the first job with a given id, and the sweep reads from the ids which messages
+ * are queued (queuedMessageIds).
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -12,13 +16,59 @@ import { createRateLimitedLog, fallbackLogger, type RateLimitedLog } from '../lo
 export const REPORT_QUEUE = 'raw-messages';
 
 export interface ReportJob {
-  rawMessageId: number;
+  rawMessageIds: number[];
   /** Stalls of this job already counted as attempts (src/services/workerService.ts stalledSinceLastRun). */
   stallsCounted?: number;
 }
 
-export function jobIdFor(rawMessageId: number): string {
-  return `raw-${rawMessageId}`;
+/**
+ * The job of the release before jobs carried several messages: one message per job. Such jobs may still wait
+ * in Redis when a worker of this release starts, and are processed like any other (messageIdsOf).
+ */
+interface SingleMessageJob {
+  rawMessageId: number;
+}
+
+/** The message ids a job carries, whichever release queued it. */
+export function messageIdsOf(data: ReportJob | SingleMessageJob): number[] {
+  return 'rawMessageIds' in data ? data.rawMessageIds : [data.rawMessageId];
+}
+
+/**
+ * Messages per job at most. Half of WORKER_CONCURRENCY's default, so that a worker holds two jobs at once
+ * (one decoded while the other is stored) and two workers share a backlog instead of one taking all of it.
+ */
+export const JOB_MAX_MESSAGES = 32;
+
+const JOB_ID_PREFIX = 'raw-';
+
+/**
+ * The job id of a group of messages: their ids as ascending runs, `raw-17` for one message (as before jobs
+ * carried several), `raw-17..48` for a run, `raw-17..30,32..48` with gaps. A group commit draws consecutive
+ * ids, so the id is short; BullMQ forbids `:` in custom ids, and these have none.
+ */
+export function jobIdFor(rawMessageIds: number | readonly number[]): string {
+  const ids = typeof rawMessageIds === 'number' ? [rawMessageIds] : [...rawMessageIds].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < ids.length;) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1]! <= ids[j]! + 1) j++;
+    runs.push(ids[i] === ids[j] ? `${ids[i]}` : `${ids[i]}..${ids[j]}`);
+    i = j + 1;
+  }
+  return JOB_ID_PREFIX + runs.join(',');
+}
+
+/** The id runs [first, last] a job id of jobIdFor names; none for an id of another form. */
+export function messageRunsOf(jobId: string): Array<[number, number]> {
+  if (!jobId.startsWith(JOB_ID_PREFIX)) return [];
+  const runs: Array<[number, number]> = [];
+  for (const run of jobId.slice(JOB_ID_PREFIX.length).split(',')) {
+    const m = /^([0-9]+)(?:\.\.([0-9]+))?$/.exec(run);
+    if (!m) return [];
+    runs.push([Number(m[1]), Number(m[2] ?? m[1])]);
+  }
+  return runs;
 }
 
 /** The custom backoff of report jobs; every Worker of the queue passes outageBackoff as its backoffStrategy. */
@@ -112,21 +162,54 @@ export function createReportQueue(connection: Redis, prefix: string, log?: Logge
   return queue;
 }
 
-export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: number[]): Promise<void> {
+/** Queues `ids` in jobs of up to JOB_MAX_MESSAGES, in one addBulk (one round trip to Redis). */
+export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
-  await queue.addBulk(ids.map((id) => ({ name: 'process', data: { rawMessageId: id }, opts: { jobId: jobIdFor(id) } })));
+  const jobs = [];
+  for (let i = 0; i < ids.length; i += JOB_MAX_MESSAGES) {
+    const rawMessageIds = ids.slice(i, i + JOB_MAX_MESSAGES);
+    jobs.push({ name: 'process', data: { rawMessageIds }, opts: { jobId: jobIdFor(rawMessageIds) } });
+  }
+  await queue.addBulk(jobs);
+}
+
+/** The job states in which a job still stands for its messages: it will run, or runs now (a paused queue's jobs wait). */
+const LIVE_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+/**
+ * Which message ids the jobs in Redis carry, read from the job ids alone (one list read per state, no job
+ * hash): `has(id)` answers in O(log jobs). A job id of another form (none are made) covers nothing.
+ */
+export async function queuedMessageIds(queue: Queue<ReportJob>): Promise<{ has(id: number): boolean }> {
+  const jobIds = await queue.getRanges([...LIVE_STATES], 0, -1);
+  const runs = jobIds.flatMap((id) => messageRunsOf(id)).sort((a, b) => a[0] - b[0]);
+  // Runs may overlap (a message queued twice); keep for each index the furthest end so far.
+  const reach: number[] = [];
+  runs.forEach(([, last], i) => reach.push(Math.max(last, reach[i - 1] ?? -Infinity)));
+  return {
+    has(id) {
+      // The last run starting at or before id; covered when the furthest end up to it reaches id.
+      let lo = 0;
+      let hi = runs.length - 1;
+      let at = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (runs[mid]![0] <= id) {
+          at = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return at >= 0 && reach[at]! >= id;
+    },
+  };
 }
 
 /**
- * Enqueues those of `ids` that have no job in Redis (one pipelined EXISTS per batch), so that a sweep
- * during a large backlog does not re-add every waiting job. Returns how many were added.
+ * Enqueues those of `ids` that no job in Redis carries (`queued`, from queuedMessageIds), so that a sweep
+ * during a large backlog does not re-add every waiting message. Returns how many were added.
  */
-export async function enqueueMissing(queue: Queue<ReportJob>, redis: Redis, ids: number[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.exists(queue.toKey(jobIdFor(id)));
-  const results = (await pipeline.exec()) ?? [];
-  const missing = ids.filter((_, i) => results[i]?.[1] === 0);
+export async function enqueueMissing(queue: Queue<ReportJob>, queued: { has(id: number): boolean }, ids: number[]): Promise<number> {
+  const missing = ids.filter((id) => !queued.has(id));
   await enqueueRawMessages(queue, missing);
   return missing.length;
 }

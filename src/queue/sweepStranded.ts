@@ -1,15 +1,16 @@
 /**
  * Re-enqueues messages that are stored but neither processed nor queued: the receiver could not reach
  * Redis, Redis lost its data (it may run without persistence), or a job exhausted its retries while
- * Postgres was down. Adding a job that already exists is a no-op (the job id is the message id), so the
- * sweep never causes double processing, and several workers may sweep at once.
+ * Postgres was down. Messages that a job in Redis carries are left alone (read from the job ids, which name
+ * the messages), and adding a job that already exists is a no-op, so several workers may sweep at once; a
+ * message queued twice anyway is processed once (a settled message is skipped).
  *
  * When it sweeps:
  * - every interval, for messages older than one interval (younger ones are normally still on their way);
  * - at start-up and whenever the Redis connection becomes ready again, for messages older than a few
  *   seconds: a Redis that restarted without persistence has lost every job, and a worker that starts has
  *   no reason to wait a whole interval (60-120 s before, issue 15 finding 6). Sweeping a message whose job
- *   is merely late costs one EXISTS and, at worst, a job that finds the message settled and skips it.
+ *   is merely late costs, at worst, a job that finds the message settled and skips it.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -17,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { listStrandedIds } from '../store/rawMessages.js';
-import { enqueueMissing, type ReportJob } from './reportQueue.js';
+import { enqueueMissing, queuedMessageIds, type ReportJob } from './reportQueue.js';
 
 export interface Sweeper {
   /** One pass over messages older than `minAgeMs` (default: one interval); resolves with the number (re-)enqueued. */
@@ -42,9 +43,12 @@ export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis:
     let total = 0;
     let afterId = 0;
     let ids: number[];
+    // Read once per pass, before the stranded messages: a job that finishes meanwhile has settled its
+    // messages (they are no longer listed), and new jobs carry messages younger than minAgeMs.
+    const queued = await queuedMessageIds(deps.queue);
     do {
       ids = await listStrandedIds(deps.pool, minAgeMs, BATCH, afterId);
-      total += await enqueueMissing(deps.queue, deps.redis, ids);
+      total += await enqueueMissing(deps.queue, queued, ids);
       afterId = ids[ids.length - 1] ?? afterId;
     } while (ids.length === BATCH);
     if (total > 0) deps.log.info({ count: total }, 'sweep: enqueued stored messages that were not yet processed');

@@ -25,6 +25,8 @@ import {
 } from '../http/httpReplies.js';
 import type { Metrics } from '../metrics/createMetrics.js';
 import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
+import { tokenSender } from '../auth/tokenSender.js';
+import { httpsAuthentication } from '../auth/verifyDkim.js';
 
 export interface ReportRoutesOptions extends AcceptDeps {
   log: Logger;
@@ -33,6 +35,8 @@ export interface ReportRoutesOptions extends AcceptDeps {
   reportPath: string;
   /** HTTP_RATE_LIMIT_PER_MINUTE per client address; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** HTTP_REPORT_TOKENS: a POST bearing one of these is recorded as authenticated by its sender. */
+  reportTokens?: ReadonlyArray<{ readonly sender: string; readonly token: string }>;
 }
 
 export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (scope, deps) => {
@@ -86,7 +90,14 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (scop
     if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpRefusal('empty-body');
     let id: number;
     try {
-      id = await acceptRawMessage(deps, body, { channel: 'http', remoteAddress: request.ip });
+      // RFC 8460 5.4 POSTs carry no DKIM: a sender's token (HTTP_REPORT_TOKENS) is what can vouch for one. A
+      // POST without a known token is accepted all the same (senders do not send tokens unless asked to).
+      const sender = tokenSender(request.headers.authorization, deps.reportTokens ?? []);
+      id = await acceptRawMessage(deps, body, {
+        channel: 'http',
+        remoteAddress: request.ip,
+        authentication: sender === null ? null : httpsAuthentication(`token of ${sender}`),
+      });
     } catch (err) {
       throw new HttpRefusal('storage-unavailable', undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }, { cause: err });
     }

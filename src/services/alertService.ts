@@ -21,7 +21,10 @@ import { createProducerConnection, createWorkerConnection, logQueueErrors } from
 
 export interface AlertService {
   pool: Pool;
-  /** For WorkerHooks.onProcessed: only a newly stored report (outcome `stored`) can open or join a window. */
+  /**
+   * For WorkerHooks.onProcessed: only a newly stored report (outcome `stored`) can open or join a window, and
+   * only one whose date range ended within ALERT_MAX_REPORT_AGE of its storing.
+   */
   onProcessed(rawMessageId: number, result: ProcessResult): Promise<void>;
   /** One pass of the periodic check; resolves with what it re-enqueued or created. */
   checkOnce(now?: Date): Promise<{ attached: number; windows: number; deliveries: number }>;
@@ -59,13 +62,13 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
   logQueueErrors(worker, workerConnection, log);
 
   const attach = async (reportIds: number[]): Promise<void> => {
-    await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, deps.config.groupWaitMs));
+    await enqueueWindowEvaluations(queue, await attachReports(pool, reportIds, deps.config.groupWaitMs, deps.config.maxReportAgeMs));
   };
   // The worker's hook: reports stored while an attach transaction runs are attached together by the next.
   const attachGroup = createGroupRun(attach, 256);
 
   const checkOnce = async (now = new Date()) => {
-    const unattached = await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS);
+    const unattached = await listUnattachedFailingReports(pool, CHECK_GRACE_MS, UNATTACHED_MAX_AGE_MS, deps.config.maxReportAgeMs);
     await attach(unattached);
     const attached = unattached.length;
     const overdue = await listOverdueWindows(pool, CHECK_GRACE_MS);

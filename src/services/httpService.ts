@@ -62,6 +62,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
         metrics,
         reportPath: http.reportPath,
         rateLimitPerMinute: http.rateLimitPerMinute,
+        reportTokens: http.reportTokens,
         ...createRawIntake(pool, queue),
       },
     },

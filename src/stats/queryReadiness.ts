@@ -16,6 +16,8 @@ export interface ReadinessOptions {
   asOf: string | null;
   /** Policy domains to judge (lower-case); empty = every domain with reports in the window. */
   domains: readonly string[];
+  /** Judge the reporter minimum by authenticated reporters only (README "Authentication (DKIM)"). */
+  authenticatedOnly?: boolean;
 }
 
 /** Defaults of enforce_readiness_for(); the enforce_readiness view uses the same. */
@@ -26,6 +28,8 @@ export interface ReadinessRow {
   policy_mode: string | null;
   days_with_reports: number;
   reporters: number;
+  /** Reporters with an authenticated report for the domain in the window. */
+  authenticated_reporters: number;
   successful_sessions: number;
   failed_sessions: number;
   failure_rate: number | null;
@@ -47,13 +51,18 @@ export const READINESS_COLUMNS: Column[] = [
   { name: 'reason', kind: 'text' },
 ];
 
+/** The columns with --authenticated-only: the authenticated reporters beside the reporters. */
+export const AUTHENTICATED_READINESS_COLUMNS: Column[] = READINESS_COLUMNS.flatMap((c) =>
+  c.name === 'reporters' ? [c, { name: 'authenticated_reporters', kind: 'count' as const }] : [c],
+);
+
 export async function queryReadiness(pool: Pool, o: ReadinessOptions): Promise<ReadinessRow[]> {
   const res = await pool.query<ReadinessRow>(
-    `SELECT policy_domain, policy_mode, days_with_reports, reporters, successful_sessions, failed_sessions,
-            failure_rate::float8 AS failure_rate, top_result_type, ready, reason
-     FROM enforce_readiness_for($1::integer, $2::numeric, $3::integer, $4::integer, $5::date)
+    `SELECT policy_domain, policy_mode, days_with_reports, reporters, authenticated_reporters, successful_sessions,
+            failed_sessions, failure_rate::float8 AS failure_rate, top_result_type, ready, reason
+     FROM enforce_readiness_for($1::integer, $2::numeric, $3::integer, $4::integer, $5::date, $7::boolean)
      WHERE cardinality($6::text[]) = 0 OR policy_domain = ANY($6::text[])`,
-    [o.windowDays, o.maxFailureRate, o.minDays, o.minReporters, o.asOf, o.domains],
+    [o.windowDays, o.maxFailureRate, o.minDays, o.minReporters, o.asOf, o.domains, o.authenticatedOnly ?? false],
   );
   const found = new Set(res.rows.map((r) => r.policy_domain));
   const silent: ReadinessRow[] = o.domains
@@ -63,6 +72,7 @@ export async function queryReadiness(pool: Pool, o: ReadinessOptions): Promise<R
       policy_mode: null,
       days_with_reports: 0,
       reporters: 0,
+      authenticated_reporters: 0,
       successful_sessions: 0,
       failed_sessions: 0,
       failure_rate: null,

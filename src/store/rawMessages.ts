@@ -3,11 +3,25 @@
  * once, by the INSERT behind every acknowledgement; its state changes only through ./messageState.ts.
  */
 import { createHash } from 'node:crypto';
+import type { MessageAuthentication } from '../auth/verifyDkim.js';
 import type { Pool } from '../db/pool.js';
 import type { MessageStatus } from './messageState.js';
 
 export type { MessageStatus } from './messageState.js';
 export type Channel = 'smtp' | 'http' | 'ingest';
+
+/**
+ * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
+ * (mailbox, UIDVALIDITY, UID) or an ingested file's message (file, position: 1-based in an mbox).
+ */
+export interface MessageSource {
+  /** The mailbox as `imap://USER@HOST:PORT/FOLDER` (never the password). */
+  mailbox?: string;
+  uidValidity?: number;
+  uid?: number;
+  file?: string;
+  position?: number;
+}
 
 export interface Envelope {
   channel: Channel;
@@ -15,6 +29,9 @@ export interface Envelope {
   helo?: string | null;
   mailFrom?: string | null;
   rcptTo?: string[];
+  source?: MessageSource;
+  /** What the intake already knows of the sender (an HTTPS POST's token, HTTP_REPORT_TOKENS). */
+  authentication?: MessageAuthentication | null;
 }
 
 export interface RawMessage {
@@ -23,6 +40,12 @@ export interface RawMessage {
   status: MessageStatus;
   raw: Buffer;
   attempts: number;
+  /** The client's address (SMTP, HTTPS); what HTTP_TRUSTED_CLIENTS is matched against. */
+  remoteAddress?: string | null;
+  /** When it was received: how long a DKIM lookup failure is retried is counted from it. */
+  receivedAt?: Date;
+  /** raw_messages.authentication: what the intake recorded (a POST's token), or an earlier verification. */
+  authentication?: MessageAuthentication | null;
 }
 
 /** The durable write behind every "250 queued as <id>": one INSERT, committed when it returns. */
@@ -55,11 +78,12 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
       raw.length,
       createHash('sha256').update(raw).digest(),
       raw,
+      envelope.authentication ? JSON.stringify(envelope.authentication) : null,
     );
-    return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    return `(${Array.from({ length: 9 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
   });
   const res = await pool.query<{ id: number }>(
-    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw)
+    `INSERT INTO raw_messages (channel, remote_address, helo, mail_from, rcpt_to, size_bytes, sha256, raw, authentication)
      VALUES ${rows.join(', ')} RETURNING id`,
     params,
   );
@@ -77,8 +101,9 @@ export async function loadRawMessage(pool: Pool, id: number): Promise<RawMessage
  */
 export async function loadRawMessages(pool: Pool, ids: number[]): Promise<Array<RawMessage | null>> {
   const res = await pool.query<RawMessage>({
-    name: 'tlsrpt-load-raw-v1',
-    text: `SELECT id, channel, status, raw, attempts FROM raw_messages WHERE id = ANY($1::bigint[])`,
+    name: 'tlsrpt-load-raw-v2',
+    text: `SELECT id, channel, status, raw, attempts, remote_address AS "remoteAddress", received_at AS "receivedAt", authentication
+           FROM raw_messages WHERE id = ANY($1::bigint[])`,
     values: [ids],
   });
   const byId = new Map(res.rows.map((m) => [m.id, m]));

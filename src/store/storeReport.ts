@@ -4,6 +4,11 @@
  * - new identity           -> rows written, message `stored`
  * - same identity and data -> nothing written, message `duplicate` (a re-delivery never double-counts)
  * - same identity, new data-> nothing written, message `conflict`; the first report is kept, both raw mails are
+ * A duplicate may complete the stored report with what only this copy says (README "Authentication (DKIM)"),
+ * so that the stored figures do not depend on which copy came first: a policy domain recovered from the
+ * mail's TLS-Report-Domain header when the stored copy (an HTTPS POST, say) lacked it, the mail headers, and
+ * an authentication the stored copy did not have. Each copy keeps what its own verification found
+ * (raw_messages.authentication).
  * Each is the `settle` transition of ./messageState.ts: only a message still pending is settled, and one that
  * another process settled or quarantined first gets MessageStateChanged (and no report rows are written).
  */
@@ -43,7 +48,7 @@ type Queryable = Pool | PoolClient;
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v3',
+  name: 'tlsrpt-insert-reports-v5',
   text: `
 WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
@@ -55,19 +60,28 @@ WITH input AS (
   FOR UPDATE
 ), item AS (
   SELECT input.* FROM input JOIN live ON live.id = input.raw_message_id
-), r AS (
-  INSERT INTO reports (raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
-                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
-                       subject_report_id, attachment_filename)
-  SELECT raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
-         (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
-         v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
-         v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename'
+), ident AS (
+  -- Dedupe against every report ever stored, pruned or not (report_identities, migrations/0013); the new
+  -- report's id is drawn here and given to its reports row.
+  INSERT INTO report_identities (id, organization_name, report_id, payload_sha256, raw_message_id)
+  SELECT nextval('reports_id_seq'), v ->> 'organizationName', v ->> 'reportId', decode(v ->> 'payloadSha256', 'hex'), raw_message_id
   FROM item
   -- In identity order: two statements inserting the same identities (copies of a report in two workers'
   -- batches) then wait for each other in one order and cannot deadlock. Within a batch the first copy wins.
   ORDER BY v ->> 'organizationName', v ->> 'reportId', k
   ON CONFLICT (organization_name, report_id) DO NOTHING
+  RETURNING id, raw_message_id
+), r AS (
+  INSERT INTO reports (id, raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
+                       payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
+                       subject_report_id, attachment_filename, authenticated, authenticated_by)
+  SELECT ident.id, item.raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
+         (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
+         v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
+         v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename',
+         coalesce((v -> 'authentication' ->> 'authenticated')::boolean, false), v -> 'authentication' ->> 'authenticatedBy'
+  FROM ident JOIN item ON item.raw_message_id = ident.raw_message_id
+  ORDER BY ident.id
   RETURNING id, raw_message_id
 ), src AS (
   SELECT r.id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
@@ -101,8 +115,10 @@ WITH input AS (
   ORDER BY p.report_id, src.i, fd.ordinality -- ids in the order the report lists the details
   RETURNING 1
 ), m AS (
-  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL
-  FROM r WHERE raw_messages.id = r.raw_message_id AND ${sqlLeaving('settle', 'raw_messages.status')}
+  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL,
+                          authentication = item.v -> 'authentication'
+  FROM r JOIN item ON item.raw_message_id = r.raw_message_id
+  WHERE raw_messages.id = r.raw_message_id AND ${sqlLeaving('settle', 'raw_messages.status')}
   RETURNING 1
 )
 SELECT raw_message_id, id FROM r
@@ -111,23 +127,71 @@ SELECT raw_message_id, NULL FROM input WHERE raw_message_id NOT IN (SELECT id FR
 };
 
 // The identity exists: a re-delivery, or a different report reusing the identity (or the message that
-// stored it, being reprocessed). Settles the message only if it is still pending.
+// stored it, being reprocessed). Settles the message only if it is still pending. A duplicate (the same
+// report JSON) then completes the stored report, in the same statement, with what this copy adds:
+// - $6, this copy's normalised report, given only when a fix-up recovered a policy domain from the mail
+//   (quirk 8): each stored policy without a domain gets this copy's, and report_json becomes this copy's,
+//   which is what the report would hold had this copy come first. The policies UPDATE is what the daily
+//   totals see (their UPDATE trigger rebuilds the report's day), so readiness and the stats follow;
+// - the mail headers the stored copy did not have (an HTTPS POST has none), and the fix-ups it did not make;
+// - authentication: authenticated when either copy is, by the least name of the two, so that the order in
+//   which copies arrive does not change the row.
+// A report whose month was pruned (its identity outlives it, migrations/0013) has no rows left to complete.
 const SETTLE_EXISTING = {
-  name: 'tlsrpt-settle-existing-v2',
+  name: 'tlsrpt-settle-existing-v5',
   text: `
 WITH existing AS (
   SELECT id, CASE WHEN raw_message_id = $1 THEN 'stored' -- reprocessing the message that stored it
                   WHEN payload_sha256 = $4 THEN 'duplicate' ELSE 'conflict' END AS outcome
-  FROM reports WHERE organization_name = $2 AND report_id = $3
+  FROM report_identities WHERE organization_name = $2 AND report_id = $3
+), settled AS (
+  UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
+                          reason = NULL,
+                          detail = CASE WHEN existing.outcome = 'conflict'
+                                        THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
+                                   END,
+                          authentication = $5::jsonb
+  FROM existing WHERE raw_messages.id = $1 AND ${sqlLeaving('settle', 'raw_messages.status')}
+  RETURNING existing.id AS report_id, existing.outcome AS outcome
+), completing AS (
+  SELECT s.report_id FROM settled s WHERE s.outcome = 'duplicate'
+), completed_policies AS (
+  UPDATE policies p SET policy_domain = x.domain
+  FROM completing c,
+       (SELECT (e.ordinality - 1)::int AS i, e.value -> 'policy' ->> 'policy-domain' AS domain
+        FROM jsonb_array_elements($6::jsonb -> 'policies') WITH ORDINALITY AS e) x
+  WHERE p.report_id = c.report_id AND p.policy_index = x.i AND p.policy_domain IS NULL AND x.domain IS NOT NULL
+  RETURNING p.id
+), completed_report AS (
+  UPDATE reports r SET
+    report_json = CASE WHEN EXISTS (SELECT 1 FROM completed_policies) THEN $6::jsonb ELSE r.report_json END,
+    fixups = r.fixups || ARRAY(SELECT f.name FROM unnest($7::text[]) WITH ORDINALITY AS f(name, k)
+                               WHERE f.name <> ALL (r.fixups) ORDER BY f.k),
+    tls_report_domain = coalesce(r.tls_report_domain, $8::text),
+    tls_report_submitter = coalesce(r.tls_report_submitter, $9::text),
+    subject_report_id = coalesce(r.subject_report_id, $10::text),
+    attachment_filename = coalesce(r.attachment_filename, $11::text),
+    authenticated = r.authenticated OR $12::boolean,
+    authenticated_by = CASE WHEN NOT $12::boolean THEN r.authenticated_by
+                            WHEN r.authenticated THEN least(r.authenticated_by, $13::text)
+                            ELSE $13::text END
+  FROM completing c
+  WHERE r.id = c.report_id
+    -- Only when this copy adds something: a re-delivery of what is stored writes nothing.
+    AND (EXISTS (SELECT 1 FROM completed_policies)
+         OR NOT ($7::text[] <@ r.fixups)
+         OR (r.tls_report_domain IS NULL AND $8::text IS NOT NULL)
+         OR (r.tls_report_submitter IS NULL AND $9::text IS NOT NULL)
+         OR (r.subject_report_id IS NULL AND $10::text IS NOT NULL)
+         OR (r.attachment_filename IS NULL AND $11::text IS NOT NULL)
+         OR ($12::boolean AND (NOT r.authenticated OR $13::text < r.authenticated_by)))
+  RETURNING r.id
 )
-UPDATE raw_messages SET status = existing.outcome, report_id = existing.id, processed_at = now(),
-                        reason = NULL,
-                        detail = CASE WHEN existing.outcome = 'conflict'
-                                      THEN 'a different report with the same organization-name and report-id was stored first; kept the first'
-                                 END
-FROM existing WHERE raw_messages.id = $1 AND ${sqlLeaving('settle', 'raw_messages.status')}
-RETURNING existing.id AS report_id, existing.outcome AS outcome`,
+SELECT report_id, outcome FROM settled`,
 };
+
+/** Fix-ups that recover a policy domain from the mail rather than the report (quirk 8). */
+const DOMAIN_RECOVERIES = new Set(['policy-domain-from-mail-header', 'policy-domain-from-filename']);
 
 /** The $1 element of INSERT_REPORTS for one report. */
 function batchElement({ rawMessageId, decoded }: StoreItem): Record<string, unknown> {
@@ -146,6 +210,8 @@ function batchElement({ rawMessageId, decoded }: StoreItem): Record<string, unkn
     subjectReportId: mail.subjectReportId,
     attachmentFilename: decoded.filename,
     report: decoded.normalised,
+    // Left out when not verified, so the column stays NULL.
+    authentication: decoded.authentication ?? undefined,
   };
 }
 
@@ -198,10 +264,26 @@ export async function storeReport(db: Queryable, rawMessageId: number, decoded: 
 }
 
 async function settleExisting(db: Queryable, { rawMessageId, decoded }: StoreItem): Promise<StoreResult> {
-  const { report } = decoded;
+  const { report, mail } = decoded;
+  const authentication = decoded.authentication ?? null;
+  const recoversDomain = decoded.fixups.some((f) => DOMAIN_RECOVERIES.has(f));
   const settled = await db.query<{ report_id: number; outcome: StoreOutcome }>({
     ...SETTLE_EXISTING,
-    values: [rawMessageId, report.organizationName, report.reportId, decoded.payloadSha256],
+    values: [
+      rawMessageId,
+      report.organizationName,
+      report.reportId,
+      decoded.payloadSha256,
+      authentication === null ? null : JSON.stringify(authentication),
+      recoversDomain ? JSON.stringify(decoded.normalised) : null,
+      decoded.fixups,
+      mail.tlsReportDomain,
+      mail.tlsReportSubmitter,
+      mail.subjectReportId,
+      decoded.filename,
+      authentication?.authenticated === true,
+      authentication?.authenticatedBy ?? null,
+    ],
   });
   const row = settled.rows[0];
   if (!row) {

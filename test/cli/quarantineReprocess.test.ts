@@ -81,7 +81,7 @@ describe('quarantine list and reprocess', () => {
     const csv = (await runCli(['quarantine', 'show', String(junkId), '--format', 'csv'], { DATABASE_URL: db.url })).stdout.split('\r\n');
     assert.equal(
       csv[0],
-      'id,channel,received_at,remote_address,mail_from,rcpt_to,size_bytes,status,reason,detail,attempts,last_error,report_id',
+      'id,channel,received_at,remote_address,mail_from,rcpt_to,size_bytes,status,reason,detail,attempts,last_error,report_id,authentication',
     );
     assert.match(csv[1]!, new RegExp(`^${junkId},smtp,\\d{4}-.*,someone@example\\.org,.*,quarantined,json-invalid,old detail,`));
   });

@@ -17,6 +17,7 @@ describe('HTTP configuration', () => {
       reportPath: '/tlsrpt',
       maxBodyBytes: 2 * 1024 * 1024,
       rateLimitPerMinute: 60,
+      reportTokens: [],
       bodyTimeoutMs: 30_000,
       maxConnections: 256,
       tls: false,

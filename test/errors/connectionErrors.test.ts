@@ -3,30 +3,18 @@
  * line per reconnection attempt, and the recovery is logged too.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
+import { captureLog } from '../helpers/captureLog.js';
 import { it } from 'node:test';
-import { pino } from 'pino';
 import { createPool } from '../../src/db/pool.js';
 import { createProducerConnection, createReportQueue } from '../../src/queue/reportQueue.js';
 import { PG_URL_BASE, REDIS_URL, requireServices } from '../helpers/services.js';
 import { startTcpProxy } from '../helpers/tcpProxy.js';
 import { waitFor } from '../helpers/waitFor.js';
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, log: pino({ level: 'info' }, stream) };
-}
-
 it('a Redis outage is logged once, however many reconnection attempts fail, and so is the recovery', async () => {
   await requireServices();
   const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-  const { lines, log } = capture();
+  const { lines, log } = captureLog();
   const url = new URL(REDIS_URL);
   url.port = String(proxy.port);
   const redis = createProducerConnection(url.toString(), log);
@@ -51,7 +39,7 @@ it('a Redis outage is logged once, however many reconnection attempts fail, and 
 it('an idle PostgreSQL connection that is lost is logged', async () => {
   await requireServices();
   const proxy = await startTcpProxy(Number(new URL(PG_URL_BASE).port || 5432));
-  const { lines, log } = capture();
+  const { lines, log } = captureLog();
   const url = new URL(`${PG_URL_BASE}/postgres`);
   url.port = String(proxy.port);
   const pool = createPool(url.toString(), { max: 1, log });

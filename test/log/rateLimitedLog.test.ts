@@ -1,23 +1,11 @@
 /** A repeating error is logged once, then as a count at most once per interval, and its end is logged too. */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
+import { captureLog } from '../helpers/captureLog.js';
 import { it } from 'node:test';
-import { pino } from 'pino';
 import { createRateLimitedLog } from '../../src/log/rateLimitedLog.js';
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, log: pino({ level: 'info' }, stream) };
-}
-
 it('logs the first occurrence, then one line with the count per interval, then the end', () => {
-  const { lines, log } = capture();
+  const { lines, log } = captureLog();
   let t = 0;
   const limited = createRateLimitedLog(log, 'redis connection error', { intervalMs: 60_000, now: () => t });
   // An hour of reconnection attempts every 5 s.
@@ -40,7 +28,7 @@ it('logs the first occurrence, then one line with the count per interval, then t
 });
 
 it('counts one error object once, however many listeners report it', () => {
-  const { lines, log } = capture();
+  const { lines, log } = captureLog();
   const limited = createRateLimitedLog(log, 'x', { intervalMs: 0, now: () => 0 });
   const err = new Error('one');
   limited.report(err);
@@ -49,7 +37,7 @@ it('counts one error object once, however many listeners report it', () => {
 });
 
 it('says nothing on settling when nothing went wrong', () => {
-  const { lines, log } = capture();
+  const { lines, log } = captureLog();
   createRateLimitedLog(log, 'x').settled('back');
   assert.equal(lines.length, 0);
 });

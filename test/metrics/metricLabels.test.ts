@@ -39,13 +39,6 @@ describe('label bounds', () => {
       ['a.example', 'example.com', 'b.example', 'other', 'a.example', 'none'],
     );
   });
-
-  it('labels tentatively on a clone without using up room', () => {
-    const labels = new DomainLabels([], 1);
-    assert.equal(labels.clone().label('a.example'), 'a.example');
-    assert.equal(labels.label('b.example'), 'b.example');
-    assert.equal(labels.label('a.example'), 'other');
-  });
 });
 
 describe('folding rows into totals', () => {

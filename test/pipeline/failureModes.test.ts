@@ -2,8 +2,7 @@
  * Nothing lost when services fail, and bad input quarantined with its own reason, never an unhandled error.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,6 +11,7 @@ import { Queue } from 'bullmq';
 import { createLogger } from '../../src/log/createLogger.js';
 import { REPORT_QUEUE, jobIdFor } from '../../src/queue/reportQueue.js';
 import { REDIS_URL } from '../helpers/services.js';
+import { makeCertificate } from '../helpers/certificates.js';
 import { startReceiverService } from '../../src/services/receiverService.js';
 import { startWorkerService } from '../../src/services/workerService.js';
 import { realFixture, realJson } from '../helpers/fixtures.js';
@@ -226,25 +226,9 @@ describe('service outages', () => {
 describe('STARTTLS', () => {
   it('is offered when TLS_CERT and TLS_KEY are set, and a report sent over it is stored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=tlsrpt.test',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    const pair = makeCertificate('tlsrpt.test');
+    writeFileSync(join(dir, 'cert.pem'), pair.cert);
+    writeFileSync(join(dir, 'key.pem'), pair.key);
     const h = await startHarness({ TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem') });
     try {
       assert.ok((await smtpEhlo(h.receiver.port)).includes('STARTTLS'));

@@ -136,7 +136,7 @@ describe('one report with tlsa {100, 0} and sts {90, 10}: 10 % in the alert, sta
         successful_sessions: 90,
         failed_sessions: 10,
         failure_rate: 0.1,
-        reason: 'Failure rate 10% (10 of 100 sessions) is above the 0.1% maximum.',
+        reason: 'Failure rate 10% (10 of 100 sessions) is above the 0.1% maximum. 0 of 1 reporter authenticated.',
       },
     ]);
   });

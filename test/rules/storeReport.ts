@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Pool } from '../../src/db/pool.js';
 import type { PolicySessions } from '../../src/rules/countedSessions.js';
 import { processMessage } from '../../src/pipeline/processMessage.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 
 export interface ReportPolicy {
@@ -41,13 +42,15 @@ export async function storeReport(
   const id = await insertRawMessage(pool, Buffer.from(JSON.stringify(json)), { channel: 'ingest' });
   const result = await processMessage({ pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, id);
   if (result.outcome !== 'stored') assert.fail(`not stored: ${JSON.stringify(result)}`);
+  // Into the daily totals now, as a worker's rollup job would within seconds (src/rollup/).
+  await foldRollups(pool);
   return result.reportId;
 }
 
 /**
  * Writes a report and its policies with plain INSERTs, as an administrator's own load would: for policy
  * types the pipeline refuses (RFC 8460 4.3 knows three) but the SQL must still rank. One statement, so the
- * daily-totals trigger sees the report's policies together, as it does for the worker's.
+ * report is queued for the rollups with its policies, as the worker's are; then folded into them.
  */
 export async function insertReportRows(pool: Pool, r: { day: string; domain: string; policies: PolicySessions[] }): Promise<number> {
   const res = await pool.query<{ id: string }>(
@@ -73,5 +76,6 @@ export async function insertReportRows(pool: Pool, r: { day: string; domain: str
       r.policies.map((p) => p.failedSessions),
     ],
   );
+  await foldRollups(pool);
   return Number(res.rows[0]!.id);
 }

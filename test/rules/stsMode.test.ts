@@ -46,7 +46,7 @@ describe('the sts mode of a policy-string: one table of cases, TypeScript and SQ
       {
         policy_mode: 'enforce',
         reason:
-          'Reports on 1 of the last 14 days from 1 reporter; failure rate 0% (0 of 10 sessions) is within the 0.1% maximum. The MTA-STS policy is already in enforce mode.',
+          'Reports on 1 of the last 14 days from 1 reporter; failure rate 0% (0 of 10 sessions) is within the 0.1% maximum. The MTA-STS policy is already in enforce mode. 0 of 1 reporter authenticated.',
       },
     ]);
   });

@@ -189,9 +189,9 @@ describe('tlsrpt stats and readiness', () => {
     );
     assert.ok(
       r.stdout.includes(
-        'fewdays.example: NOT READY. Reports on only 5 of the last 14 days, fewer than the 7 required.\n' +
-          'ready.example: ready. Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum.\n' +
-          'single.example: NOT READY. Reports from only 1 reporter (Google Inc.), fewer than the 2 required. The MTA-STS policy is already in enforce mode.\n',
+        'fewdays.example: NOT READY. Reports on only 5 of the last 14 days, fewer than the 7 required. 0 of 3 reporters authenticated.\n' +
+          'ready.example: ready. Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum. 0 of 2 reporters authenticated.\n' +
+          'single.example: NOT READY. Reports from only 1 reporter (Google Inc.), fewer than the 2 required. The MTA-STS policy is already in enforce mode. 0 of 1 reporter authenticated.\n',
       ),
       r.stdout,
     );
@@ -208,7 +208,7 @@ describe('tlsrpt stats and readiness', () => {
     assert.equal(row.ready, false);
     assert.equal(
       row.reason,
-      'Failure rate 0.1% (10 of 10000 sessions) is above the 0.05% maximum; most failed sessions: certificate-host-mismatch.',
+      'Failure rate 0.1% (10 of 10000 sessions) is above the 0.05% maximum; most failed sessions: certificate-host-mismatch. 0 of 2 reporters authenticated.',
     );
 
     const oneReporter = await cli('readiness', '--domain', 'single.example', '--min-reporters', '1');
@@ -219,7 +219,7 @@ describe('tlsrpt stats and readiness', () => {
     assert.equal(shortWindow.code, 0, shortWindow.stdout);
     assert.match(
       shortWindow.stdout,
-      /^fewdays\.example,testing,true,3,2,900,0,0,,Reports on 3 of the last 3 days from 2 reporters; failure rate 0% \(0 of 900 sessions\) is within the 0\.1% maximum\.\r$/m,
+      /^fewdays\.example,testing,true,3,2,900,0,0,,Reports on 3 of the last 3 days from 2 reporters; failure rate 0% \(0 of 900 sessions\) is within the 0\.1% maximum\. 0 of 2 reporters authenticated\.\r$/m,
     );
 
     // Replaying the decision as of 20 days ago: only the k = 20..34 window, which holds one failing report.

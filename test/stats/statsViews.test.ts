@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { processMessage } from '../../src/pipeline/processMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { craftedStatsSet, dayOf, GOOGLE, MICROSOFT, WEEKLY } from '../helpers/craftedStatsSet.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { storeReport } from '../rules/storeReport.js';
 import { formatPercent } from '../../src/stats/formatRows.js';
@@ -26,6 +27,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       const result = await processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1 }, id);
       assert.equal(result.outcome, 'stored', `${r.filename}: ${JSON.stringify(result)}`);
     }
+    // Into the daily totals, as a worker's rollup job would within seconds.
+    await foldRollups(db.pool);
   });
   after(() => db?.drop());
 
@@ -154,7 +157,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       failure_rate: 0.001,
       top_result_type: 'certificate-host-mismatch',
       ready: true,
-      reason: 'Reports on 10 of the last 14 days from 2 reporters; failure rate 0.1% (10 of 10000 sessions) is within the 0.1% maximum.',
+      reason:
+        'Reports on 10 of the last 14 days from 2 reporters; failure rate 0.1% (10 of 10000 sessions) is within the 0.1% maximum. 0 of 2 reporters authenticated.',
     },
     {
       // Google 14 x (900 + 100), Microsoft 14 x 100: 14000 ok, 1400 failed; 1400 / 15400 = 9.0909%.
@@ -168,7 +172,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       failure_rate: 0.09091, // rounded to 5 decimals: the 9.091% the reason prints
       top_result_type: 'certificate-host-mismatch',
       ready: false,
-      reason: 'Failure rate 9.091% (1400 of 15400 sessions) is above the 0.1% maximum; most failed sessions: certificate-host-mismatch.',
+      reason:
+        'Failure rate 9.091% (1400 of 15400 sessions) is above the 0.1% maximum; most failed sessions: certificate-host-mismatch. 0 of 2 reporters authenticated.',
     },
     {
       // Days k = 1..4 and 7 (the weekly report's first day): 5 < 7. 4 x 200 + 4 x 100 + 700 = 1900 ok.
@@ -181,7 +186,7 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       failure_rate: 0,
       top_result_type: null,
       ready: false,
-      reason: 'Reports on only 5 of the last 14 days, fewer than the 7 required.',
+      reason: 'Reports on only 5 of the last 14 days, fewer than the 7 required. 0 of 3 reporters authenticated.',
     },
     {
       // Google 13 x 1000 + 999, Microsoft 10 x 500 = 18999 ok, 1 failed; 1 / 19000 = 0.0053%. The k = 0 and k = 20
@@ -195,7 +200,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       failure_rate: 0.00005, // the 0.005% the reason prints
       top_result_type: 'certificate-expired',
       ready: true,
-      reason: 'Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum.',
+      reason:
+        'Reports on 14 of the last 14 days from 2 reporters; failure rate 0.005% (1 of 19000 sessions) is within the 0.1% maximum. 0 of 2 reporters authenticated.',
     },
     {
       policy_domain: 'single.example',
@@ -207,7 +213,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
       failure_rate: 0,
       top_result_type: null,
       ready: false,
-      reason: 'Reports from only 1 reporter (Google Inc.), fewer than the 2 required. The MTA-STS policy is already in enforce mode.',
+      reason:
+        'Reports from only 1 reporter (Google Inc.), fewer than the 2 required. The MTA-STS policy is already in enforce mode. 0 of 1 reporter authenticated.',
     },
   ];
 
@@ -236,7 +243,8 @@ describe('stats views over a crafted multi-day, multi-reporter set', () => {
     ]);
     assert.deepEqual(dual, {
       ready: false,
-      reason: 'Failure rate 0.1% (10 of 10000 sessions) is above the 0.09% maximum; most failed sessions: certificate-host-mismatch.',
+      reason:
+        'Failure rate 0.1% (10 of 10000 sessions) is above the 0.09% maximum; most failed sessions: certificate-host-mismatch. 0 of 2 reporters authenticated.',
     });
   });
 
@@ -298,7 +306,7 @@ describe('enforce_readiness words what it decides: one rounding, "1 reporter", n
     );
     assert.equal(
       wide.rows[0].reason,
-      'Reports on 1 of the last 1 day from 1 reporter; failure rate 0.154% (1535 of 1000000 sessions) is within the 1% maximum.',
+      'Reports on 1 of the last 1 day from 1 reporter; failure rate 0.154% (1535 of 1000000 sessions) is within the 1% maximum. 0 of 1 reporter authenticated.',
     );
   });
 
@@ -307,7 +315,8 @@ describe('enforce_readiness words what it decides: one rounding, "1 reporter", n
     assert.deepEqual(v, {
       ready: false,
       failure_rate: 0,
-      reason: 'No MTA-STS policy reported: no report quotes an sts policy with a mode, so there is no MTA-STS policy to enforce.',
+      reason:
+        'No MTA-STS policy reported: no report quotes an sts policy with a mode, so there is no MTA-STS policy to enforce. 0 of 2 reporters authenticated.',
     });
   });
 });

@@ -10,6 +10,7 @@ import { attachReports } from '../../src/alert/store/windowStore.js';
 import { WORKER_POOL } from '../../src/services/workerService.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
+import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { storeReports, type StoreItem } from '../../src/store/storeReport.js';
 import { buildReportMail } from '../helpers/reportMail.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
@@ -105,9 +106,11 @@ describe('storing and attaching in a new database', () => {
       });
       stored += ids.length;
       await attachReports(pool, ids, 60_000);
+      // The worker's rollup job folds them in (src/rollup/), on a worker connection too.
+      await foldRollups(pool);
     }
     assert.equal(stored, 64);
-    // The work was done: the totals triggers ran and failing domains got windows.
+    // The work was done: the rollups were folded and failing domains got windows.
     assert.equal((await db.pool.query(`SELECT sum(reports)::int AS n FROM daily_session_totals`)).rows[0].n, 64);
     // All but keyed-4: it has no failure and came before any window of its domain (d4) was open.
     assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM alert_window_reports`)).rows[0].n, 63);

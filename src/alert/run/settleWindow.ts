@@ -30,7 +30,7 @@ export async function settleWindow(deps: SettleDeps, windowId: number): Promise<
       policyDomain: w.policyDomain,
       openedAt: w.openedAt,
       closesAt: w.closesAt,
-      reports: await loadWindowReports(c, w.id),
+      reports: await loadWindowReports(c, w.id, deps.config.authenticatedOnly),
       history: await loadCooldownHistory(c, w.policyDomain, w.openedAt),
       rule: ruleFor(deps.config, w.policyDomain),
       cooldownMs: deps.config.cooldownMs,

@@ -17,6 +17,16 @@ const DOMAIN_OF_POLICY = `lower(coalesce(p.policy_domain, ''))`;
 
 const FAILING_POLICY = `(p.total_failure_session_count > 0 OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id))`;
 
+/**
+ * ALERT_MAX_REPORT_AGE: a report whose date range ended longer than $N milliseconds before it was stored is
+ * history (a backfill, an export of old mail), not news, and joins no window; it still counts in every view.
+ * One definition for attaching, the periodic check and the count `tlsrpt ingest` prints. A null limit is none.
+ * `r` is the reports row.
+ */
+function recentEnoughToAlert(maxAgeParam: string): string {
+  return `(${maxAgeParam}::float8 IS NULL OR r.end_at >= r.stored_at - ${maxAgeParam}::float8 * interval '1 millisecond')`;
+}
+
 /** The advisory-lock key of a domain's windows is hashtextextended(LOCK_KEY_PREFIX || domain, 0). */
 const LOCK_KEY_PREFIX = 'tlsrpt-alerts:';
 
@@ -30,12 +40,17 @@ export async function lockDomain(client: PoolClient, domain: string): Promise<vo
  * open window (its sessions count in the failure rate) but never opens one. Reports attached together
  * behave as if the failing ones came first: a window opened by one of them is joined by the others of its
  * domain. A report already in a window for a domain is left where it is: that is what keeps a reprocessed
- * report from alerting twice.
+ * report from alerting twice. A report older than `maxReportAgeMs` (recentEnoughToAlert) joins nothing.
  * One transaction and four statements for the whole batch (the worker's hook and the periodic check each
  * attach their reports together), whatever the number of reports and domains.
  * Returns the windows opened, for the caller to schedule their evaluation.
  */
-export async function attachReports(pool: Pool, reportIds: number[], groupWaitMs: number): Promise<OpenedWindow[]> {
+export async function attachReports(
+  pool: Pool,
+  reportIds: number[],
+  groupWaitMs: number,
+  maxReportAgeMs: number | null = null,
+): Promise<OpenedWindow[]> {
   if (reportIds.length === 0) return [];
   return withTransaction(
     pool,
@@ -44,7 +59,10 @@ export async function attachReports(pool: Pool, reportIds: number[], groupWaitMs
       // deadlock, and a window being evaluated is never joined meanwhile. (DISTINCT keeps the sorted
       // subquery from being flattened: the locks are taken in its order.)
       await c.query({ ...LOCK_DOMAINS_OF_REPORTS, values: [reportIds] });
-      const opened = await c.query<{ id: number; closes_at: Date }>({ ...ATTACH_REPORTS, values: [reportIds, groupWaitMs] });
+      const opened = await c.query<{ id: number; closes_at: Date }>({
+        ...ATTACH_REPORTS,
+        values: [reportIds, groupWaitMs, maxReportAgeMs],
+      });
       return opened.rows.map((r) => ({ windowId: r.id, closesAt: r.closes_at }));
     },
     { keyedLookups: true },
@@ -61,11 +79,12 @@ const LOCK_DOMAINS_OF_REPORTS = {
 // The LATERAL ... LIMIT 1 lookups keep the "already attached" and "open window" checks on their indexes;
 // written as NOT EXISTS, the planner may hash the whole alert_window_reports table for every batch.
 const ATTACH_REPORTS = {
-  name: 'tlsrpt-attach-reports-v1',
+  name: 'tlsrpt-attach-reports-v2',
   text: `
 WITH todo AS (
   SELECT p.report_id, ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
   FROM policies p
+  JOIN reports r ON r.id = p.report_id AND ${recentEnoughToAlert('$3')}
   LEFT JOIN LATERAL (
     SELECT true AS attached FROM alert_window_reports w
     WHERE w.report_id = p.report_id AND w.policy_domain = ${DOMAIN_OF_POLICY} LIMIT 1
@@ -97,21 +116,40 @@ SELECT id, closes_at FROM opened ORDER BY id`,
 /**
  * Reports with failed sessions that are in no window: stored while the alert hook could not reach the
  * database. The periodic check attaches them, so no failing report is missed. Only recent ones: reports
- * stored before alerting existed are history, not news.
+ * stored before alerting existed are history, not news; so are reports too old to alert (which would
+ * otherwise be listed again on every check, ahead of newer ones).
  */
-export async function listUnattachedFailingReports(pool: Pool, minAgeMs: number, maxAgeMs: number, limit = 500): Promise<number[]> {
+export async function listUnattachedFailingReports(
+  pool: Pool,
+  minAgeMs: number,
+  maxAgeMs: number,
+  maxReportAgeMs: number | null = null,
+  limit = 500,
+): Promise<number[]> {
   const res = await pool.query<{ id: number }>(
     `SELECT r.id FROM reports r
      WHERE r.stored_at < now() - $1 * interval '1 millisecond'
        AND r.stored_at > now() - $2 * interval '1 millisecond'
+       AND ${recentEnoughToAlert('$4')}
        AND EXISTS (
          SELECT 1 FROM policies p
          WHERE p.report_id = r.id AND ${FAILING_POLICY}
            AND NOT EXISTS (SELECT 1 FROM alert_window_reports w WHERE w.report_id = r.id AND w.policy_domain = ${DOMAIN_OF_POLICY}))
      ORDER BY r.id LIMIT $3`,
-    [minAgeMs, maxAgeMs, limit],
+    [minAgeMs, maxAgeMs, limit, maxReportAgeMs],
   );
   return res.rows.map((r) => r.id);
+}
+
+/** How many of these stored reports are too old to join an alert window (what `tlsrpt ingest` reports). */
+export async function countReportsTooOldToAlert(pool: Pool, reportIds: number[], maxReportAgeMs: number | null): Promise<number> {
+  if (reportIds.length === 0) return 0;
+  const res = await pool.query<{ n: number }>({
+    name: 'tlsrpt-count-too-old-to-alert-v1',
+    text: `SELECT count(*)::int AS n FROM reports r WHERE r.id = ANY($1::bigint[]) AND NOT ${recentEnoughToAlert('$2')}`,
+    values: [reportIds, maxReportAgeMs],
+  });
+  return res.rows[0]!.n;
 }
 
 /** Windows whose evaluation is overdue by `graceMs`: their job was lost (Redis without persistence). */
@@ -141,8 +179,12 @@ export async function loadWindow(c: PoolClient, windowId: number, forUpdate = fa
   return r ? { id: r.id, policyDomain: r.policy_domain, openedAt: r.opened_at, closesAt: r.closes_at, evaluatedAt: r.evaluated_at } : null;
 }
 
-/** The window's reports with only the policies (and failure details) of the window's domain. */
-export async function loadWindowReports(c: PoolClient, windowId: number): Promise<WindowReport[]> {
+/**
+ * The window's reports with only the policies (and failure details) of the window's domain; with
+ * authenticatedOnly, only the authenticated reports (ALERT_AUTHENTICATED_ONLY): a forged report then cannot
+ * raise an alert, and a window with no authenticated report evaluates to no alert.
+ */
+export async function loadWindowReports(c: PoolClient, windowId: number, authenticatedOnly = false): Promise<WindowReport[]> {
   const rows = (
     await c.query<{
       report_id: number;
@@ -162,9 +204,9 @@ export async function loadWindowReports(c: PoolClient, windowId: number): Promis
        FROM alert_window_reports w
        JOIN reports r ON r.id = w.report_id
        JOIN policies p ON p.report_id = r.id AND ${DOMAIN_OF_POLICY} = w.policy_domain
-       WHERE w.window_id = $1
+       WHERE w.window_id = $1 AND (NOT $2::boolean OR r.authenticated)
        ORDER BY r.id, p.policy_index`,
-      [windowId],
+      [windowId, authenticatedOnly],
     )
   ).rows;
   const details = (
