@@ -21,7 +21,7 @@ import { waitFor } from '../helpers/waitFor.js';
 import { freePort, startTlsrpt, type TlsrptProcess } from './tlsrptProcess.js';
 
 const DETAILS = Number(process.env.MEMORY_TEST_DETAILS ?? 200_000);
-const MAX_RSS_MB = Number(process.env.MEMORY_TEST_MAX_RSS_MB ?? 700);
+const MAX_RSS_MB = Number(process.env.MEMORY_TEST_MAX_RSS_MB ?? 800);
 const BUDGET = process.env.MEMORY_TEST_BUDGET ?? (DETAILS >= 1_000_000 ? '512MiB' : '128MiB');
 const MAILS = 16;
 
