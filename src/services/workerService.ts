@@ -99,8 +99,13 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     worker.concurrency = Math.max(1, inHand.jobs + (inHand.messages < config.worker.concurrency ? 1 : 0));
   };
 
-  /** One message of a job: its own outcome, log line and hook, as when a job carried one message. */
-  const handleMessage = async (id: number, previousRunStopped: boolean): Promise<ProcessResult> => {
+  /**
+   * One message of a job: its own outcome, log line and hook, as when a job carried one message. Returns the
+   * outcome only: the decoded report (hundreds of MB for a million failure details) must not stay reachable
+   * until the job's last message is done, outside WORKER_MEMORY_BUDGET (16 such reports in one job reached
+   * 3.4 GB).
+   */
+  const handleMessage = async (id: number, previousRunStopped: boolean): Promise<ProcessResult['outcome']> => {
     const result = await processMessage(deps, id, { previousRunStopped });
     if (result.outcome === 'quarantined') {
       log.info({ rawMessageId: id, reason: result.reason, detail: result.detail }, 'message quarantined');
@@ -108,7 +113,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
       log.debug({ rawMessageId: id, outcome: result.outcome, reportId: result.reportId }, 'report processed');
     }
     await hooks.onProcessed?.(id, result);
-    return result;
+    return result.outcome;
   };
 
   /**
@@ -132,7 +137,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
         throw failed[0]!.err;
       }
       const outcomes: Record<string, number> = {};
-      for (const r of results) if (r.status === 'fulfilled') outcomes[r.value.outcome] = (outcomes[r.value.outcome] ?? 0) + 1;
+      for (const r of results) if (r.status === 'fulfilled') outcomes[r.value] = (outcomes[r.value] ?? 0) + 1;
       return outcomes;
     } finally {
       inHand.jobs -= 1;
