@@ -3,9 +3,11 @@
  * details each (1,000,000 in the acceptance run: 62 MB of JSON in a ~250 KB mail; 200,000 by default, to keep
  * the suite's time), sent at once to a real `tlsrpt serve`, leave it running, every report stored, and its
  * peak RSS (VmHWM of the process) under MEMORY_TEST_MAX_RSS_MB. Measured on 2 loaded cores:
- * - 200,000 details: 1,400 MB without the budget (MEMORY_TEST_BUDGET=16GiB), 432 MB with 128MiB;
+ * - 200,000 details: 1,400 MB without the budget (MEMORY_TEST_BUDGET=16GiB), 432 to 631 MB with 128MiB (the
+ *   limit, 800 MB, leaves room for a loaded machine's slower garbage collection);
  * - 1,000,000 details (the acceptance): before the budget `serve` died ("JavaScript heap out of memory");
- *   with the default 512MiB, 924 MB peak, all 16 stored (16,000,000 failure details) in about 6 minutes.
+ *   with the default 512MiB, 892 MB peak, all 16 stored (16,000,000 failure details) in about 5 minutes.
+ *   (A job that kept its messages' decoded reports until its last message was done reached 3.4 GB.)
  *
  *   MEMORY_TEST_DETAILS=1000000 MEMORY_TEST_MAX_RSS_MB=1024 node --import tsx --test test/workers/memoryUnderLoad.test.ts
  */
