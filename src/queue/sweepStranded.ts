@@ -39,7 +39,15 @@ export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis:
   let again: number | null = null;
   let stopped = false;
 
-  const sweepOnce = async (minAgeMs = intervalMs): Promise<number> => {
+  /** Passes run one at a time, whoever asks: two at once would each queue what the other is queueing. */
+  let chain: Promise<unknown> = Promise.resolve();
+  const sweepOnce = (minAgeMs = intervalMs): Promise<number> => {
+    const pass = chain.then(() => sweepPass(minAgeMs));
+    chain = pass.catch(() => 0); // the caller of this pass gets its error; the next pass runs anyway
+    return pass;
+  };
+
+  const sweepPass = async (minAgeMs: number): Promise<number> => {
     let total = 0;
     let afterId = 0;
     let ids: number[];
@@ -86,6 +94,7 @@ export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis:
     sweepOnce,
     async settled() {
       while (running) await running;
+      await chain;
     },
     stop: () => {
       stopped = true;
