@@ -57,6 +57,8 @@ export async function runBench(): Promise<Figure[]> {
       HTTP_PORT: '0',
       // Every POST comes from one address here; the per-client limit would measure itself.
       HTTP_RATE_LIMIT_PER_MINUTE: '0',
+      // Likewise every SMTP connection, which stand for many senders: no per-address connection limit.
+      SMTP_MAX_CONNECTIONS_PER_CLIENT: '0',
       TLS_CERT: tls.certPath,
       TLS_KEY: tls.keyPath,
       SHUTDOWN_TIMEOUT_SECONDS: '10',

@@ -95,7 +95,10 @@ export const QUARANTINE_REASONS = {
   'zip-corrupt': 'The zip archive is corrupt or holds no .json member.',
   'unsupported-compression': 'The attachment is compressed with a method this tool does not read.',
   'decompression-limit': 'The report inflates past the configured ceiling (REPORT_MAX_BYTES): likely a decompression bomb.',
+  'memory-limit':
+    'The report is so large that decoding it would need more memory than WORKER_MEMORY_BUDGET allows (about 8 bytes per byte of JSON).',
   'json-invalid': 'The report part is not valid JSON.',
+  'json-too-deep': 'The report nests arrays or objects deeper than any TLS report does (64 levels): refused before parsing.',
   'schema-violation': 'The JSON is not an RFC 8460 report, even after the known sender fix-ups; the detail names the JSON path.',
   'not-authenticated':
     'REPORT_AUTHENTICATION=require and the mail has no DKIM signature of its From domain that passed (README "Authentication (DKIM)"); reprocess once the sender publishes its key or its DNS answers.',

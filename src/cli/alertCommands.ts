@@ -7,6 +7,7 @@ import { when } from '../alert/decide/formatAlert.js';
 import { sendTestAlert } from '../alert/run/sendTestAlert.js';
 import { createPool } from '../db/pool.js';
 import { RESULT_TYPES, explainResultType } from '../resultTypes.js';
+import { terminalText } from '../util/terminalText.js';
 import { formatRows, type Column, type OutputFormat, type Row } from '../stats/formatRows.js';
 import type { CliContext } from './cliContext.js';
 import { EXIT_FINDING } from './exitCodeFor.js';
@@ -155,11 +156,12 @@ export function formatAlertList(alerts: readonly ListedAlert[], format: OutputFo
   }
   if (!alerts.length) return 'No alerts recorded.\n';
   let text = '';
+  // Subjects, domains and delivery errors carry report text: shown escaped (src/util/terminalText.ts).
   for (const a of alerts) {
-    text += `#${a.id}  ${when(a.createdAt.toISOString())}  ${a.severity}  ${a.policyDomain}  ${a.kind}  ${a.status}\n`;
-    text += `     ${a.subject}\n`;
+    text += `#${a.id}  ${when(a.createdAt.toISOString())}  ${a.severity}  ${terminalText(a.policyDomain)}  ${a.kind}  ${a.status}\n`;
+    text += `     ${terminalText(a.subject)}\n`;
     for (const d of a.deliveries) {
-      const error = d.status !== 'delivered' && d.lastErrorCode ? `  ${d.lastErrorCode}: ${d.lastError}` : '';
+      const error = d.status !== 'delivered' && d.lastErrorCode ? `  ${d.lastErrorCode}: ${terminalText(d.lastError ?? '')}` : '';
       text += `     ${d.kind.padEnd(7)}  ${d.target}  ${d.status}, ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${error}\n`;
     }
   }

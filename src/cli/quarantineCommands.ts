@@ -5,6 +5,7 @@ import { describeAuthentication, type MessageAuthentication } from '../auth/veri
 import { createPool } from '../db/pool.js';
 import { QUARANTINE_REASONS } from '../errors.js';
 import { reprocessMessages, type ReprocessSummary } from '../pipeline/reprocessMessages.js';
+import { terminalText } from '../util/terminalText.js';
 import { formatRows, type Column, type OutputFormat, type Row } from '../stats/formatRows.js';
 import type { CliContext } from './cliContext.js';
 import { addFormatOption, formatJson, outputFormat, type FormatOptions } from './outputFormat.js';
@@ -201,7 +202,7 @@ function formatMessage(r: Record<string, unknown>, format: OutputFormat): string
       [fields],
       'csv',
     );
-  return SHOW_FIELDS.map((k) => `${k.padEnd(15)} ${fields[k] ?? ''}\n`).join('');
+  return SHOW_FIELDS.map((k) => `${k.padEnd(15)} ${terminalText(String(fields[k] ?? ''))}\n`).join('');
 }
 
 export function formatReprocessSummary(summary: ReprocessSummary, format: OutputFormat): string {

@@ -42,6 +42,8 @@ interface DestinationBase {
 export interface HttpDestinationConfig extends DestinationBase {
   readonly kind: 'webhook' | 'slack';
   readonly url: string;
+  /** ALERT_WEBHOOK_SECRET, for generic webhooks: each POST is signed with it (src/alert/deliver/signPayload.ts). */
+  readonly signingSecret?: string | null;
 }
 
 export interface EmailDestinationConfig extends DestinationBase {
@@ -127,7 +129,8 @@ function loadDestinations(values: Values): AlertDestinationConfig[] {
     [values.ALERT_WEBHOOK_URLS, 'webhook'],
     [values.ALERT_SLACK_WEBHOOK_URLS, 'slack'],
   ] as const) {
-    for (const url of urls) add({ kind, key: destinationKey(kind, url), target: maskSecretUrl(url), url });
+    const signingSecret = kind === 'webhook' ? values.ALERT_WEBHOOK_SECRET : null;
+    for (const url of urls) add({ kind, key: destinationKey(kind, url), target: maskSecretUrl(url), url, signingSecret });
   }
 
   const smtpUrl = values.ALERT_EMAIL_SMTP_URL;

@@ -31,12 +31,20 @@ export interface Config {
     readonly acceptedRecipients: readonly string[];
     readonly maxMessageBytes: number;
     readonly maxConnections: number;
+    /** Per-session limits (src/receive/smtpSessionLimits.ts); 0 = no limit. */
+    readonly maxConnectionsPerClient: number;
+    readonly maxSessionMs: number;
+    readonly maxCommandsWithoutMail: number;
+    /** Time limit of the commit of a received message (451 past it). */
+    readonly commitTimeoutMs: number;
     readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly certPath: string; readonly keyPath: string } | null;
   };
   readonly worker: {
     readonly concurrency: number;
     /** Ceiling on the decompressed size of one report: the defence against decompression bombs. */
     readonly reportMaxBytes: number;
+    /** WORKER_MEMORY_BUDGET (src/pipeline/memoryBudget.ts). */
+    readonly memoryBudgetBytes: number;
     /** How often stored-but-unprocessed messages are re-enqueued (covers a Redis that lost its jobs). */
     readonly sweepIntervalMs: number;
     /** Attempts for a job that fails for an unknown reason before it is quarantined as internal-error. */
@@ -171,11 +179,16 @@ export function loadConfig(env: Env = process.env): Config {
       acceptedRecipients: values.ACCEPTED_RECIPIENTS,
       maxMessageBytes: values.MAX_MESSAGE_SIZE,
       maxConnections: values.SMTP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: values.SMTP_MAX_CONNECTIONS_PER_CLIENT,
+      maxSessionMs: values.SMTP_MAX_SESSION_SECONDS * 1000,
+      maxCommandsWithoutMail: values.SMTP_MAX_COMMANDS_WITHOUT_MAIL,
+      commitTimeoutMs: values.SMTP_COMMIT_TIMEOUT_SECONDS * 1000,
       tls,
     },
     worker: {
       concurrency: values.WORKER_CONCURRENCY,
       reportMaxBytes: values.REPORT_MAX_BYTES,
+      memoryBudgetBytes: values.WORKER_MEMORY_BUDGET,
       sweepIntervalMs: values.SWEEP_INTERVAL_SECONDS * 1000,
       maxAttempts: values.WORKER_MAX_ATTEMPTS,
       authentication: {

@@ -250,6 +250,34 @@ export const VARIABLES = {
     readBy: ['receiver'],
     parse: wholeNumber(1, 100_000),
   }),
+  SMTP_MAX_CONNECTIONS_PER_CLIENT: scalar({
+    section: 'smtp',
+    default: '20',
+    doc: 'concurrent SMTP connections from one client address (421 above it), so one address cannot take every slot; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 100_000),
+  }),
+  SMTP_MAX_SESSION_SECONDS: scalar({
+    section: 'smtp',
+    default: '600',
+    doc: 'longest SMTP session: then 421 and close, after the message in progress; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 86_400),
+  }),
+  SMTP_MAX_COMMANDS_WITHOUT_MAIL: scalar({
+    section: 'smtp',
+    default: '50',
+    doc: 'commands (NOOP, RSET, EHLO, ...) a session may send without starting a message: then 421 and close; 0 = no limit',
+    readBy: ['receiver'],
+    parse: wholeNumber(0, 100_000),
+  }),
+  SMTP_COMMIT_TIMEOUT_SECONDS: scalar({
+    section: 'smtp',
+    default: '10',
+    doc: 'time limit of storing a received mail in PostgreSQL: past it the sender gets 451 and retries later',
+    readBy: ['receiver'],
+    parse: wholeNumber(1, 3600),
+  }),
 
   WORKER_CONCURRENCY: scalar({
     section: 'worker',
@@ -269,6 +297,13 @@ export const VARIABLES = {
     section: 'worker',
     default: '64MiB',
     doc: "ceiling on a report's decompressed size (decompression bombs)",
+    readBy: ['worker'],
+    parse: size,
+  }),
+  WORKER_MEMORY_BUDGET: scalar({
+    section: 'worker',
+    default: '512MiB',
+    doc: 'memory one worker process may spend decoding reports at once (about 8 bytes per byte of report JSON); larger reports wait their turn, and one that can never fit is quarantined as memory-limit',
     readBy: ['worker'],
     parse: size,
   }),
@@ -454,6 +489,19 @@ export const VARIABLES = {
     doc: 'generic webhooks (JSON POST), https:// or http:// URLs',
     readBy: ['worker'],
     parse: httpUrlList,
+  }),
+  ALERT_WEBHOOK_SECRET: optional({
+    section: 'alerts',
+    unset: 'unsigned',
+    secret: true,
+    reload: 'alerts',
+    doc: 'signs each generic webhook POST: X-Tlsrpt-Signature is sha256= the HMAC-SHA256 of "<X-Tlsrpt-Timestamp>.<body>" with this secret (at least 16 characters)',
+    readBy: ['worker'],
+    parse: (value, name) => {
+      if (value.length < 16)
+        throw new ConfigError(name, 'is too short to sign with: use a random secret of at least 16 characters (openssl rand -hex 32)');
+      return value;
+    },
   }),
   ALERT_SLACK_WEBHOOK_URLS: list({
     section: 'alerts',

@@ -11,6 +11,7 @@ import { normaliseReport } from '../validate/normaliseReport.js';
 import { parseReportJson } from '../validate/parseReportJson.js';
 import { toTlsReport, type TlsReport, type WireReport } from '../validate/reportTypes.js';
 import { validateReport } from '../validate/validateReport.js';
+import type { MemoryLease } from './memoryBudget.js';
 
 export interface DecodedReport {
   report: TlsReport;
@@ -33,6 +34,8 @@ export interface DecodedReport {
 export interface DecodeOptions {
   /** Ceiling on decompressed bytes (REPORT_MAX_BYTES). */
   reportMaxBytes: number;
+  /** The worker's memory budget for this message: reserved before inflating, corrected after (memoryBudget.ts). */
+  memory?: Pick<MemoryLease, 'beforeDecompress' | 'afterDecompress'>;
 }
 
 export async function decodeMessage(raw: Buffer, options: DecodeOptions): Promise<DecodedReport> {
@@ -59,7 +62,9 @@ async function readReport(
   part: ReportPart,
   options: DecodeOptions,
 ): Promise<{ normalised: unknown; payloadSha256: Buffer; fixups: string[] }> {
+  await options.memory?.beforeDecompress(part.bytes);
   const { json, compression, fixups: decompressFixups } = await decompressReport(part.bytes, options.reportMaxBytes);
+  await options.memory?.afterDecompress(json.length);
   const fixups = [...part.fixups, ...decompressFixups];
   if (compression === 'none' && part.contentType !== null && /gzip/.test(part.contentType)) {
     fixups.push('plain-json-labelled-gzip');

@@ -23,11 +23,14 @@ import { MessageStateChanged, quarantineMessage, recordAttempt } from '../store/
 import { loadRawMessage, type MessageStatus, type RawMessage } from '../store/rawMessages.js';
 import { storeReport, type StoreResult } from '../store/storeReport.js';
 import { decodeMessage, type DecodedReport } from './decodeMessage.js';
+import type { MemoryBudget } from './memoryBudget.js';
 
 export interface ProcessDeps {
   pool: Pool;
   reportMaxBytes: number;
   maxAttempts: number;
+  /** The worker's memory budget (src/pipeline/memoryBudget.ts): held from before inflating until stored. */
+  memoryBudget?: MemoryBudget;
   /** Verifies who sent each message (createAuthenticator(config.authentication)); absent: not verified. */
   authenticator?: Authenticator;
   /** Loads a raw message, possibly with others in one query (the worker's batch load). */
@@ -41,23 +44,44 @@ export type ProcessResult =
   | { outcome: 'quarantined'; reason: QuarantineReason; detail: string }
   | { outcome: 'skipped'; status: MessageStatus | 'missing'; raced?: boolean };
 
-export async function processMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
+export interface ProcessOptions {
+  /**
+   * The previous run of this message's job stopped without an outcome: the process died (a crash, out of
+   * memory, killed). Counted as an attempt before decoding, so a message that crashes the worker every time
+   * ends quarantined as internal-error instead of crashing it again after every restart (issue 15 finding 1).
+   */
+  previousRunStopped?: boolean;
+}
+
+export async function processMessage(deps: ProcessDeps, rawMessageId: number, options: ProcessOptions = {}): Promise<ProcessResult> {
   try {
-    return await decideMessage(deps, rawMessageId);
+    return await decideMessage(deps, rawMessageId, options);
   } catch (err) {
     if (err instanceof MessageStateChanged) return { outcome: 'skipped', status: err.found, raced: true };
     throw err;
   }
 }
 
-async function decideMessage(deps: ProcessDeps, rawMessageId: number): Promise<ProcessResult> {
+async function decideMessage(deps: ProcessDeps, rawMessageId: number, options: ProcessOptions): Promise<ProcessResult> {
   const message = deps.load ? await deps.load(rawMessageId) : await loadRawMessage(deps.pool, rawMessageId);
   if (!message) return { outcome: 'skipped', status: 'missing' };
   if (message.status !== 'pending') return { outcome: 'skipped', status: message.status };
 
+  if (options.previousRunStopped) {
+    const why = 'the worker stopped while processing this message (crashed, ran out of memory, or was killed)';
+    await recordAttempt(deps.pool, rawMessageId, why);
+    message.attempts += 1;
+    if (message.attempts >= deps.maxAttempts) {
+      const detail = `processing did not finish ${message.attempts} times: ${why}`;
+      await quarantineMessage(deps.pool, rawMessageId, 'internal-error', detail);
+      return { outcome: 'quarantined', reason: 'internal-error', detail };
+    }
+  }
+
+  const lease = deps.memoryBudget?.lease(deps.reportMaxBytes);
   let authentication: MessageAuthentication | null = null;
   try {
-    let decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes });
+    let decoded = await decodeMessage(message.raw, { reportMaxBytes: deps.reportMaxBytes, memory: lease });
     if (deps.authenticator) {
       authentication = await deps.authenticator.authenticate({ ...message, bareBody: decoded.bareBody });
       decoded = { ...decoded, authentication };
@@ -83,5 +107,7 @@ async function decideMessage(deps: ProcessDeps, rawMessageId: number): Promise<P
       return { outcome: 'quarantined', reason: 'internal-error', detail };
     }
     throw err;
+  } finally {
+    lease?.release();
   }
 }

@@ -17,6 +17,8 @@ export const REPORT_QUEUE = 'raw-messages';
 
 export interface ReportJob {
   rawMessageIds: number[];
+  /** Stalls of this job already counted as attempts (src/services/workerService.ts stalledSinceLastRun). */
+  stallsCounted?: number;
 }
 
 /**
@@ -69,17 +71,34 @@ export function messageRunsOf(jobId: string): Array<[number, number]> {
   return runs;
 }
 
+/** The custom backoff of report jobs; every Worker of the queue passes outageBackoff as its backoffStrategy. */
+export const OUTAGE_BACKOFF = 'outage';
+/** First retry after 1 s, doubling up to this: a long outage costs one attempt per job every 5 minutes. */
+export const OUTAGE_BACKOFF_MAX_MS = 300_000;
+
 /**
- * Retries cover service outages (Postgres or Redis down): exponential from 1 s, about 4.5 hours in all.
- * Failed jobs are removed so that, if even that runs out, the sweep can add the message again: the message
- * stays `pending` in Postgres and is never dropped.
+ * Retries cover service outages (Postgres down, disk full, Redis down; processMessage decides) without a
+ * limit that matters: a million attempts at most 5 minutes apart is years. A disk-full fault of 30 s left 533
+ * of 1,500 messages quarantined for good (issue 15 finding 2); now they wait and continue when it clears.
+ * Unexpected errors (bugs) are limited separately, by WORKER_MAX_ATTEMPTS counted in raw_messages. Failed
+ * jobs are removed so that the sweep can add the message again: it stays `pending` and is never dropped.
  */
 export const JOB_OPTIONS: JobsOptions = {
-  attempts: 14,
-  backoff: { type: 'exponential', delay: 1000 },
+  attempts: 1_000_000,
+  backoff: { type: OUTAGE_BACKOFF },
   removeOnComplete: { count: 1000 },
   removeOnFail: true,
 };
+
+/**
+ * Exponential from 1 s, capped at OUTAGE_BACKOFF_MAX_MS, with up to 20 % taken off at random so that the
+ * jobs of a backlog do not all retry in the same second when the database returns.
+ */
+export function outageBackoff(attemptsMade: number, random: () => number = Math.random): number {
+  const exponential = 1000 * 2 ** Math.min(Math.max(attemptsMade - 1, 0), 30);
+  const capped = Math.min(exponential, OUTAGE_BACKOFF_MAX_MS);
+  return Math.round(capped * (1 - 0.2 * random()));
+}
 
 /**
  * A connection for producers: fails fast instead of queueing commands while Redis is down, so a Redis outage

@@ -4,6 +4,13 @@
  * Postgres was down. Messages that a job in Redis carries are left alone (read from the job ids, which name
  * the messages), and adding a job that already exists is a no-op, so several workers may sweep at once; a
  * message queued twice anyway is processed once (a settled message is skipped).
+ *
+ * When it sweeps:
+ * - every interval, for messages older than one interval (younger ones are normally still on their way);
+ * - at start-up and whenever the Redis connection becomes ready again, for messages older than a few
+ *   seconds: a Redis that restarted without persistence has lost every job, and a worker that starts has
+ *   no reason to wait a whole interval (60-120 s before, issue 15 finding 6). Sweeping a message whose job
+ *   is merely late costs, at worst, a job that finds the message settled and skips it.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -14,19 +21,33 @@ import { listStrandedIds } from '../store/rawMessages.js';
 import { enqueueMissing, queuedMessageIds, type ReportJob } from './reportQueue.js';
 
 export interface Sweeper {
-  /** One pass; resolves with the number of messages (re-)enqueued. */
-  sweepOnce(): Promise<number>;
+  /** One pass over messages older than `minAgeMs` (default: one interval); resolves with the number (re-)enqueued. */
+  sweepOnce(minAgeMs?: number): Promise<number>;
+  /** Resolves when the sweep started at start-up (or the one running) has finished. */
+  settled(): Promise<void>;
   stop(): void;
 }
 
 const BATCH = 1000;
 
-export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis: Redis; log: Logger }, intervalMs: number): Sweeper {
-  // Only messages older than one interval: younger ones are normally still on their way through the queue.
-  const minAgeMs = intervalMs;
-  let running: Promise<number> | null = null;
+/** Minimum age of a message swept at start-up or on reconnection: the receiver enqueues within milliseconds. */
+export const PROMPT_SWEEP_MIN_AGE_MS = 2000;
 
-  const sweepOnce = async (): Promise<number> => {
+export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis: Redis; log: Logger }, intervalMs: number): Sweeper {
+  let running: Promise<number> | null = null;
+  /** A prompt sweep asked for while one was running: run it after. */
+  let again: number | null = null;
+  let stopped = false;
+
+  /** Passes run one at a time, whoever asks: two at once would each queue what the other is queueing. */
+  let chain: Promise<unknown> = Promise.resolve();
+  const sweepOnce = (minAgeMs = intervalMs): Promise<number> => {
+    const pass = chain.then(() => sweepPass(minAgeMs));
+    chain = pass.catch(() => 0); // the caller of this pass gets its error; the next pass runs anyway
+    return pass;
+  };
+
+  const sweepPass = async (minAgeMs: number): Promise<number> => {
     let total = 0;
     let afterId = 0;
     let ids: number[];
@@ -42,18 +63,43 @@ export function startSweeper(deps: { pool: Pool; queue: Queue<ReportJob>; redis:
     return total;
   };
 
-  const tick = () => {
-    if (running) return;
-    running = sweepOnce()
+  const tick = (minAgeMs: number, why: string) => {
+    if (stopped) return;
+    if (running) {
+      again = Math.min(again ?? minAgeMs, minAgeMs);
+      return;
+    }
+    running = sweepOnce(minAgeMs)
       .catch((err) => {
-        deps.log.warn({ err: errorMessage(err) }, 'sweep failed; will try again');
+        deps.log.warn({ err: errorMessage(err), sweep: why }, 'sweep failed; will try again');
         return 0;
       })
       .finally(() => {
         running = null;
+        if (again !== null) {
+          const next = again;
+          again = null;
+          tick(next, 'queued');
+        }
       });
   };
-  const timer = setInterval(tick, intervalMs);
+  const timer = setInterval(() => tick(intervalMs, 'interval'), intervalMs);
   timer.unref();
-  return { sweepOnce, stop: () => clearInterval(timer) };
+  // 'ready' comes after the first connection and after every reconnection.
+  const onReady = () => tick(PROMPT_SWEEP_MIN_AGE_MS, 'redis-ready');
+  deps.redis.on('ready', onReady);
+  if (deps.redis.status === 'ready') onReady();
+
+  return {
+    sweepOnce,
+    async settled() {
+      while (running) await running;
+      await chain;
+    },
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      deps.redis.off('ready', onReady);
+    },
+  };
 }

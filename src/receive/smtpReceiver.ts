@@ -3,9 +3,11 @@
  *   550  recipient not accepted            (RCPT TO)
  *   552  message over MAX_MESSAGE_SIZE     (counted while DATA streams; a MAIL FROM with a larger SIZE= is
  *        answered 552 by smtp-server itself, from the `size` option, before any handler here runs)
- *   451  the raw message could not be committed to Postgres: the sender keeps it and retries
+ *   451  the raw message could not be committed to Postgres, or not within SMTP_COMMIT_TIMEOUT_SECONDS: the
+ *        sender keeps it and retries
  *   250  "queued as <id>" only after the INSERT of the raw bytes has committed
- *   421  while shutting down, to new connections
+ *   421  while shutting down, to new connections; to an address past SMTP_MAX_CONNECTIONS_PER_CLIENT; and to
+ *        end a session past SMTP_MAX_SESSION_SECONDS or SMTP_MAX_COMMANDS_WITHOUT_MAIL (smtpSessionLimits.ts)
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { createSecureContext } from 'node:tls';
@@ -14,6 +16,7 @@ import type { Config } from '../config/loadConfig.js';
 import { errorMessage } from '../errors.js';
 import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
 import { isAcceptedRecipient } from './recipients.js';
+import { applySmtpSessionLimits } from './smtpSessionLimits.js';
 
 export interface SmtpReceiver {
   /** Resolves with the port actually bound (useful with port 0). */
@@ -109,6 +112,16 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
   });
 
   server.on('error', (err) => log.error({ err: errorMessage(err) }, 'SMTP server error'));
+  applySmtpSessionLimits(
+    server,
+    {
+      maxConnectionsPerClient: smtp.maxConnectionsPerClient,
+      maxSessionMs: smtp.maxSessionMs,
+      maxCommandsWithoutMail: smtp.maxCommandsWithoutMail,
+    },
+    smtp.serverName,
+    log,
+  );
 
   return {
     listen: () =>

@@ -22,7 +22,11 @@ export async function startReceiverService(config: Config, log: Logger): Promise
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver', log });
   const redis = createProducerConnection(config.redisUrl, log);
   const queue = createReportQueue(redis, config.queuePrefix, log);
-  const receiver = createSmtpReceiver(config, { pool, log, ...createRawIntake(pool, queue) });
+  const receiver = createSmtpReceiver(config, {
+    pool,
+    log,
+    ...createRawIntake(pool, queue, { commitTimeoutMs: config.smtp.commitTimeoutMs }),
+  });
   const port = await receiver.listen();
   log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
   if (config.smtp.acceptedRecipients.length === 0) {

@@ -18,12 +18,14 @@ import {
   createReportQueue,
   createWorkerConnection,
   logQueueErrors,
+  outageBackoff,
   messageIdsOf,
   type ReportJob,
 } from '../queue/reportQueue.js';
 import { startSweeper, type Sweeper } from '../queue/sweepStranded.js';
 import { startRollupJob, type RollupJob } from '../rollup/rollupJob.js';
 import { createGroupCommit } from '../db/groupCommit.js';
+import { createMemoryBudget } from '../pipeline/memoryBudget.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 import { startRetentionJob, type RetentionJob } from '../retention/retentionJob.js';
 
@@ -50,6 +52,19 @@ export interface WorkerHooks {
  */
 export const WORKER_POOL: PoolOptions = { max: 6, applicationName: 'tlsrpt-worker', keyedLookups: true };
 
+/**
+ * Whether the job's previous run stalled (its worker died before an outcome) and that was not counted yet.
+ * BullMQ counts stalls in the job (stalledCounter); the count already charged to raw_messages.attempts is
+ * kept in the job's data, so a later retry for an outage is not taken for another crash.
+ */
+async function stalledSinceLastRun(job: Job<ReportJob>): Promise<boolean> {
+  const stalls = job.stalledCounter ?? 0;
+  const counted = job.data.stallsCounted ?? 0;
+  if (stalls <= counted) return false;
+  await job.updateData({ ...job.data, stallsCounted: stalls });
+  return true;
+}
+
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
   const pool = createPool(config.databaseUrl, { ...WORKER_POOL, log });
   const workerConnection = createWorkerConnection(config.redisUrl, log);
@@ -65,6 +80,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     load: (rawMessageId) => loadGroup.submit(rawMessageId),
     reportMaxBytes: config.worker.reportMaxBytes,
     maxAttempts: config.worker.maxAttempts,
+    memoryBudget: createMemoryBudget(config.worker.memoryBudgetBytes),
     // DKIM verification between decode and store; its DNS cache is shared by the jobs in hand.
     authenticator: createAuthenticator(config.worker.authentication),
     store: async (rawMessageId: number, decoded: StoreItem['decoded']): Promise<StoreResult> => {
@@ -83,16 +99,21 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     worker.concurrency = Math.max(1, inHand.jobs + (inHand.messages < config.worker.concurrency ? 1 : 0));
   };
 
-  /** One message of a job: its own outcome, log line and hook, as when a job carried one message. */
-  const handleMessage = async (id: number): Promise<ProcessResult> => {
-    const result = await processMessage(deps, id);
+  /**
+   * One message of a job: its own outcome, log line and hook, as when a job carried one message. Returns the
+   * outcome only: the decoded report (hundreds of MB for a million failure details) must not stay reachable
+   * until the job's last message is done, outside WORKER_MEMORY_BUDGET (16 such reports in one job reached
+   * 3.4 GB).
+   */
+  const handleMessage = async (id: number, previousRunStopped: boolean): Promise<ProcessResult['outcome']> => {
+    const result = await processMessage(deps, id, { previousRunStopped });
     if (result.outcome === 'quarantined') {
       log.info({ rawMessageId: id, reason: result.reason, detail: result.detail }, 'message quarantined');
     } else if (result.outcome !== 'skipped') {
       log.debug({ rawMessageId: id, outcome: result.outcome, reportId: result.reportId }, 'report processed');
     }
     await hooks.onProcessed?.(id, result);
-    return result;
+    return result.outcome;
   };
 
   /**
@@ -102,11 +123,12 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
    */
   const handleJob = async (job: Job<ReportJob>): Promise<Record<string, number>> => {
     const ids = messageIdsOf(job.data);
+    const stopped = await stalledSinceLastRun(job);
     inHand.jobs += 1;
     inHand.messages += ids.length;
     admit();
     try {
-      const results = await Promise.allSettled(ids.map(handleMessage));
+      const results = await Promise.allSettled(ids.map((id) => handleMessage(id, stopped)));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ id: ids[i]!, err: r.reason as unknown }] : []));
       if (failed.length > 0) {
         if (failed.length > 1) {
@@ -115,7 +137,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
         throw failed[0]!.err;
       }
       const outcomes: Record<string, number> = {};
-      for (const r of results) if (r.status === 'fulfilled') outcomes[r.value.outcome] = (outcomes[r.value.outcome] ?? 0) + 1;
+      for (const r of results) if (r.status === 'fulfilled') outcomes[r.value] = (outcomes[r.value] ?? 0) + 1;
       return outcomes;
     } finally {
       inHand.jobs -= 1;
@@ -128,6 +150,13 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     connection: workerConnection,
     prefix: config.queuePrefix,
     concurrency: 1,
+    // After a Redis error BullMQ waits this long before fetching jobs again (15 s by default): recovery
+    // should take seconds (issue 15 finding 6); a reconnecting client does not hammer Redis meanwhile.
+    runRetryDelay: 1000,
+    // A job whose worker died is run again (and counted before decoding, see stalledSinceLastRun) until
+    // WORKER_MAX_ATTEMPTS quarantines its messages, rather than failed by BullMQ after one stall.
+    maxStalledCount: config.worker.maxAttempts + 1,
+    settings: { backoffStrategy: (attemptsMade: number) => outageBackoff(attemptsMade) },
   });
   worker.on('failed', (job, err) => {
     log.warn(
@@ -151,6 +180,7 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
     rollup,
     stop: once(async () => {
       sweeper.stop();
+      await sweeper.settled();
       await retention.stop();
       await worker.close();
       await rollup.stop();

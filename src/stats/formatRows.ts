@@ -1,7 +1,10 @@
 /**
  * Query rows -> text for a terminal (aligned table), for programs (JSON) or for spreadsheets (CSV).
  * Pure. Values are printed as the views hold them; only the table shows rates as percentages.
+ * Report fields come from anyone who can mail us, so the table shows control characters escaped
+ * (terminalText) and CSV defuses fields a spreadsheet would run as formulas (csvField).
  */
+import { terminalText } from '../util/terminalText.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -45,14 +48,14 @@ function formatTable(columns: readonly Column[], rows: readonly Row[]): string {
       .map((v, i) => (columns[i]!.kind === 'count' || columns[i]!.kind === 'rate' ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(columns.map((c) => c.name)), ...cells.map(line)].map((l) => `${l}\n`).join('');
+  return [line(columns.map((c) => terminalText(c.name))), ...cells.map(line)].map((l) => `${l}\n`).join('');
 }
 
 function tableValue(column: Column, value: unknown): string {
   if (value === null || value === undefined) return '-';
   if (column.kind === 'rate' && typeof value === 'number') return formatPercent(value);
   if (column.kind === 'flag') return value ? 'yes' : 'no';
-  return String(value);
+  return terminalText(String(value));
 }
 
 /** 0.0125 -> "1.25%"; up to three decimals of a percent, trailing zeros dropped. */
@@ -65,7 +68,15 @@ function csvValue(value: unknown): string {
   return String(value);
 }
 
-/** RFC 4180 2.6/2.7: quote fields holding a comma, quote or line break; double the quotes inside. */
-function csvField(value: string): string {
+/**
+ * RFC 4180 2.6/2.7: quote fields holding a comma, quote or line break; double the quotes inside.
+ * Before that, the OWASP rule against CSV injection: a field starting with `=`, `+`, `-`, `@`, tab or CR
+ * is a formula to Excel, LibreOffice and Google Sheets (`=HYPERLINK(...)`, `=cmd|...` came out live in
+ * `stats --format csv`), so it gets a leading `'`, which they show as text; such a field is always
+ * quoted. A plain number ("-3", "+1.5") is data, not a formula, and stays as it is.
+ */
+export function csvField(value: string): string {
+  const formula = /^[=+\-@\t\r]/.test(value) && !/^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value);
+  if (formula) return `"'${value.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }

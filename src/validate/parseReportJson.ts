@@ -1,5 +1,13 @@
 import { ReportInputError } from '../errors.js';
 
+/**
+ * Deepest nesting of arrays and objects a report may have. An RFC 8460 report nests five levels
+ * (report > policies > [] > policy > policy-string []); a sender's extensions may add a few. Anything deeper
+ * is refused before JSON.parse: a value nested 100,000 levels passes the schema (unknown keys are allowed)
+ * and then overflows the stack in JSON.stringify when stored (issue 15 finding 4).
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** Report JSON bytes -> value. Strips a UTF-8 byte order mark, which JSON.parse refuses. */
 export function parseReportJson(bytes: Buffer): unknown {
   let text = bytes.toString('utf8');
@@ -9,6 +17,13 @@ export function parseReportJson(bytes: Buffer): unknown {
     // A DMARC aggregate report sent to the TLS-RPT address (quirk 25).
     throw new ReportInputError('not-a-tls-report', 'the attachment is XML (a DMARC aggregate report?), not a TLS report');
   }
+  const tooDeep = nestingPastLimit(text, MAX_JSON_DEPTH);
+  if (tooDeep !== null) {
+    throw new ReportInputError(
+      'json-too-deep',
+      `the report nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep (at position ${tooDeep}); an RFC 8460 report nests five`,
+    );
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -17,4 +32,34 @@ export function parseReportJson(bytes: Buffer): unknown {
     const where = pos ? ` near ${JSON.stringify(text.slice(Math.max(0, Number(pos[1]) - 20), Number(pos[1]) + 20))}` : '';
     throw new ReportInputError('json-invalid', `the report is not valid JSON: ${msg}${where}`, { cause: err });
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * The position where nesting first passes `limit`, or null. One pass, no allocation; brackets inside strings
+ * do not count. It does not check the syntax: JSON.parse does that next.
+ */
+export function nestingPastLimit(text: string, limit: number): number | null {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > limit) return i;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return null;
 }

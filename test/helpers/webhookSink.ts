@@ -10,6 +10,8 @@ export interface ReceivedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body as received, for checking signatures over the exact bytes. */
+  rawBody: string;
 }
 
 export interface WebhookSink {
@@ -32,7 +34,7 @@ export async function startWebhookSink(options: { port?: number; respond?: (req:
       } catch {
         // recorded as text
       }
-      const r: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      const r: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, rawBody: text };
       const status = options.respond?.(r) ?? 200;
       if (status >= 200 && status < 300) requests.push(r);
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'unavailable');

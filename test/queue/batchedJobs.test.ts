@@ -165,10 +165,14 @@ describe('the worker settles each message of a job on its own', () => {
     const redis = createProducerConnection(config.redisUrl);
     const queue = createReportQueue(redis, config.queuePrefix);
     await queue.pause(); // nothing is processed: what the sweep adds stays visible
+    await enqueueRawMessages(queue, [ids[1]!]);
     const sweeper = startSweeper({ pool: db.pool, queue, redis, log }, 3_600_000);
     try {
-      await enqueueRawMessages(queue, [ids[1]!]);
-      assert.equal(await sweeper.sweepOnce(), 4);
+      // The sweeper also sweeps when it starts (and its Redis connection is ready): this pass and that one
+      // add the 4 stranded messages between them, one pass after the other.
+      const first = await sweeper.sweepOnce();
+      await sweeper.settled();
+      assert.ok(first === 4 || first === 0, `the first explicit pass added ${first}`);
       assert.equal(await sweeper.sweepOnce(), 0, 'a second sweep finds every message queued');
       const jobs = await queue.getJobs(['waiting']);
       const carried = jobs.flatMap((j) => j.data.rawMessageIds).sort((a, b) => a - b);

@@ -33,6 +33,8 @@ export interface ResultTypeSummary {
   reasonCodes: string[];
   meaning: string;
   fix: string;
+  /** The mail provider every failing MX belongs to (src/alert/decide/mailProviders.ts); `fix` then says to contact them. */
+  mxProvider?: string;
 }
 
 export interface ReporterSummary {

@@ -16,6 +16,7 @@ import type { DomainAlertRule } from '../../config/alertConfig.js';
 import { explainResultType } from '../../resultTypes.js';
 import { countedSessions } from '../../rules/countedSessions.js';
 import { isKnownStsMode, stsMode } from '../../rules/stsMode.js';
+import { commonMailProvider } from './mailProviders.js';
 import type {
   FailedSessionsAlert,
   HostCount,
@@ -232,6 +233,7 @@ export function evaluateWindow(input: WindowInput): WindowEvaluation {
         reasonCodes: [...acc.reasonCodes].slice(0, TOP_REASON_CODES),
         meaning: forDomain(info.meaning),
         fix: forDomain(info.fix),
+        ...providerAdvice(resultType, [...acc.mx.keys()]),
       };
     })
     .sort(
@@ -292,6 +294,23 @@ export function policyMode(policyType: string, policyString: readonly string[]):
   if (policyType !== 'sts') return 'unknown';
   const mode = stsMode(policyString);
   return isKnownStsMode(mode) ? mode : 'unknown';
+}
+
+/**
+ * When every failing MX of a negotiation failure belongs to one well-known mail provider, the fix is the
+ * provider's: the advice says so instead of asking the reader to renew a certificate they do not hold.
+ * sts-* failures are about the domain's own policy host, and stay as they are.
+ */
+function providerAdvice(resultType: string, mxHosts: string[]): { mxProvider?: string; fix?: string } {
+  if (resultType.startsWith('sts-') || resultType === NO_FAILURE_DETAILS) return {};
+  const provider = commonMailProvider(mxHosts);
+  if (!provider) return {};
+  return {
+    mxProvider: provider,
+    fix:
+      `The failing MX is your provider's: ${mxHosts.length === 1 ? 'it belongs' : 'they all belong'} to ${provider}. ` +
+      `There is nothing to fix on your side for it; if it persists, contact ${provider} support with this report.`,
+  };
 }
 
 function due(acc: TypeAcc, last: CooldownState | undefined, input: WindowInput): TriggerReason | null {

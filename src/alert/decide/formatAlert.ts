@@ -12,6 +12,7 @@ import type {
   ResultTypeSummary,
   TestAlert,
 } from './alertContent.js';
+import { terminalText } from '../../util/terminalText.js';
 
 export interface FormattedAlert {
   subject: string;
@@ -43,18 +44,18 @@ export function formatAlert(content: AlertContent): FormattedAlert {
 }
 
 function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
-  const domain = a.policyDomain || '(no policy-domain)';
+  const domain = one(a.policyDomain) || '(no policy-domain)';
   const label = a.severity === 'critical' ? 'CRITICAL' : 'Warning';
   const s = a.sessions;
   const total = s.failed + s.successful;
-  const triggered = a.resultTypes.filter((t) => t.trigger).map((t) => t.resultType);
-  const named = triggered.length ? triggered : a.resultTypes.map((t) => t.resultType);
+  const triggered = a.resultTypes.filter((t) => t.trigger).map((t) => one(t.resultType));
+  const named = triggered.length ? triggered : a.resultTypes.map((t) => one(t.resultType));
   const subject = `[tlsrpt] ${label} ${domain}: ${s.failed} failed TLS session${s.failed === 1 ? '' : 's'} (${listShort(named, 3)})`;
 
-  const modes = a.modes.map((m) => `${MODE_LABELS[m.mode]}, as reported by ${m.organizations.join(', ')}`);
+  const modes = a.modes.map((m) => `${MODE_LABELS[m.mode]}, as reported by ${m.organizations.map(one).join(', ')}`);
   const reporters = a.reporters.map(
     (r) =>
-      `${r.organizationName}${r.contactInfo ? ` <${r.contactInfo}>` : ''}: ${plural(r.reports, 'report')}, ${r.failedSessions} failed, ${r.successfulSessions} successful`,
+      `${one(r.organizationName)}${r.contactInfo ? ` <${one(r.contactInfo)}>` : ''}: ${plural(r.reports, 'report')}, ${r.failedSessions} failed, ${r.successfulSessions} successful`,
   );
   const shown = a.resultTypes.slice(0, SHOWN_RESULT_TYPES);
   const rest = a.resultTypes.slice(SHOWN_RESULT_TYPES);
@@ -74,17 +75,17 @@ function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
   lines.push('', `Result types (${a.resultTypes.length}):`);
   shown.forEach((t, i) => {
     lines.push(
-      `${i + 1}. ${t.resultType}: ${plural(t.failedSessions, 'failed session')} (${status(t)})`,
+      `${i + 1}. ${one(t.resultType)}: ${plural(t.failedSessions, 'failed session')} (${status(t)})`,
       `   MX hosts:      ${hosts(t.receivingMxHostnames)}`,
       `   Receiving IPs: ${hosts(t.receivingIps)}`,
       `   Sending IPs:   ${hosts(t.sendingMtaIps)}`,
     );
-    if (t.reasonCodes.length) lines.push(`   Reported reason: ${t.reasonCodes.join('; ')}`);
+    if (t.reasonCodes.length) lines.push(`   Reported reason: ${t.reasonCodes.map(one).join('; ')}`);
     lines.push(`   What it means: ${t.meaning}`, `   How to fix:    ${t.fix}`, '');
   });
   if (rest.length)
     lines.push(
-      `... and ${plural(rest.length, 'more result type')}: ${rest.map((t) => `${t.resultType} (${t.failedSessions})`).join(', ')}`,
+      `... and ${plural(rest.length, 'more result type')}: ${rest.map((t) => `${one(t.resultType)} (${t.failedSessions})`).join(', ')}`,
       '',
     );
   lines.push(`This alert covers the reports received for ${domain} between ${when(a.window.openedAt)} and ${when(a.window.closesAt)}.`);
@@ -102,7 +103,9 @@ function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
     ...shown.map(
       (t) =>
         `• \`${esc(t.resultType)}\`: ${plural(t.failedSessions, 'session')} (${esc(status(t))}); MX ${esc(hosts(t.receivingMxHostnames))}; ` +
-        `receiving IPs ${esc(hosts(t.receivingIps))}; sending IPs ${esc(hosts(t.sendingMtaIps))}\n    _Means:_ ${esc(t.meaning)}\n    _Fix:_ ${esc(t.fix)}`,
+        `receiving IPs ${esc(hosts(t.receivingIps))}; sending IPs ${esc(hosts(t.sendingMtaIps))}` +
+        (t.reasonCodes.length ? `\n    _Reported reason:_ ${esc(t.reasonCodes.join('; '))}` : '') +
+        `\n    _Means:_ ${esc(t.meaning)}\n    _Fix:_ ${esc(t.fix)}`,
     ),
     ...(rest.length ? [`…and ${plural(rest.length, 'more result type')}: ${esc(rest.map((t) => t.resultType).join(', '))}`] : []),
   ];
@@ -110,10 +113,11 @@ function formatFailedSessions(a: FailedSessionsAlert): FormattedAlert {
 }
 
 function formatQuietReporter(a: QuietReporterAlert): FormattedAlert {
-  const domain = a.policyDomain || '(no policy-domain)';
-  const subject = `[tlsrpt] Warning ${domain}: ${a.organizationName} has sent no TLS report for ${plural(a.daysSilent, 'day')}`;
+  const domain = one(a.policyDomain) || '(no policy-domain)';
+  const org = one(a.organizationName);
+  const subject = `[tlsrpt] Warning ${domain}: ${org} has sent no TLS report for ${plural(a.daysSilent, 'day')}`;
   const lead =
-    `${a.organizationName}${a.contactInfo ? ` <${a.contactInfo}>` : ''} sent TLS reports for ${domain} on ` +
+    `${org}${a.contactInfo ? ` <${one(a.contactInfo)}>` : ''} sent TLS reports for ${domain} on ` +
     `${a.daysReportedInLastWeek} of the 7 days up to ${when(a.lastReportEnd)}, and none since (${plural(a.daysSilent, 'day')}).`;
   const causes = [
     `the _smtp._tls.${domain} TXT record was changed or removed, or its rua= no longer points here;`,
@@ -165,7 +169,7 @@ function field(name: string, values: string[]): string {
 }
 
 function hosts(list: HostCount[]): string {
-  return list.length ? list.map((h) => `${h.value} (${h.sessions})`).join(', ') : 'not reported';
+  return list.length ? list.map((h) => `${one(h.value)} (${h.sessions})`).join(', ') : 'not reported';
 }
 
 function listShort(names: string[], n: number): string {
@@ -189,7 +193,25 @@ function day(iso: string | undefined): string {
   return iso ? iso.slice(0, 10) : 'an earlier day';
 }
 
-/** Slack mrkdwn reserves these three; everything from reports is escaped. */
-function esc(s: string): string {
-  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+/**
+ * Text from a report (names, host names, reason codes) comes from anyone who can mail us: kept on one line,
+ * its control characters shown escaped (src/util/terminalText.ts), so a CR/LF cannot add lines to the
+ * e-mail body or headers, or forge a "How to fix" line.
+ */
+function one(s: string): string {
+  return terminalText(s);
+}
+
+/**
+ * Slack mrkdwn reserves &, < and >: escaped, so a report cannot write `<!here>`, `<!channel>` or a
+ * disguised link `<https://evil|click>`. Mattermost, Rocket.Chat and Slack's own clients also act on a bare
+ * `@channel`, `@here`, `@everyone` or `@all`: a word joiner after the `@` keeps it readable and inert.
+ * Only our own `<!here>` for critical alerts is written outside esc().
+ */
+export function esc(s: string): string {
+  return terminalText(s)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replace(/@(?=(?:channel|here|everyone|all)\b)/gi, '@\u2060');
 }

@@ -8,7 +8,7 @@ import { deliverWebhook } from './deliverWebhook.js';
 export async function deliverAlert(dest: AlertDestinationConfig, message: AlertMessage, timeoutMs: number): Promise<string> {
   switch (dest.kind) {
     case 'webhook':
-      return deliverWebhook(dest.url, message, { target: dest.target, timeoutMs });
+      return deliverWebhook(dest.url, message, { target: dest.target, timeoutMs, signingSecret: dest.signingSecret ?? null });
     case 'slack':
       return deliverSlack(dest.url, message, { target: dest.target, timeoutMs });
     case 'email':

@@ -28,7 +28,7 @@ export async function deliverEmail(dest: EmailDestination, message: AlertMessage
     const info = await transport.sendMail({
       from: dest.from,
       to: [...dest.to],
-      subject: message.formatted.subject,
+      subject: headerValue(message.formatted.subject, 900),
       text: message.formatted.text,
       // The same Message-ID on every retry, so a mailbox that got a copy before the reply was lost can
       // show it as one message.
@@ -49,9 +49,14 @@ export async function deliverEmail(dest: EmailDestination, message: AlertMessage
   }
 }
 
-/** The policy domain comes from a report, i.e. from anyone who can mail us: one line, bounded. */
-function headerValue(s: string): string {
-  return s.replace(/[\r\n\t]+/g, ' ').slice(0, 253);
+/**
+ * The subject and the policy domain carry report text, i.e. text from anyone who can mail us: one line, no
+ * control characters (a CR/LF would start a header of the sender's choosing), bounded. formatAlert already
+ * escapes them; this is the last guard at the edge.
+ */
+export function headerValue(s: string, maxLength = 253): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').slice(0, maxLength);
 }
 
 function smtpError(err: unknown, target: string): DeliveryError {

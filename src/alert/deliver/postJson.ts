@@ -3,12 +3,15 @@
  * by its masked form only: the URL of a Slack webhook is its credential.
  */
 import { DeliveryError } from './deliveryError.js';
+import { signPayload } from './signPayload.js';
 
 export interface PostJsonOptions {
   /** The URL as it may appear in messages (src/config/alertConfig.ts maskSecretUrl). */
   target: string;
   timeoutMs: number;
   headers?: Record<string, string>;
+  /** Sign the body with this secret (signPayload); the signature covers the exact bytes sent. */
+  signingSecret?: string | null;
 }
 
 /** 4xx statuses that say "later" (408: RFC 9110 15.5.9, 425: RFC 8470 5.2, 429: RFC 6585 4); other 4xx say "never". */
@@ -16,12 +19,14 @@ const RETRYABLE_4XX = new Set([408, 425, 429]);
 
 /** Resolves with "HTTP <status>" on 2xx; throws DeliveryError otherwise. */
 export async function postJson(url: string, body: unknown, options: PostJsonOptions): Promise<string> {
+  const json = JSON.stringify(body);
+  const signature = options.signingSecret ? signPayload(options.signingSecret, json) : {};
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'tlsrpt-alerts', ...options.headers },
-      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', 'user-agent': 'tlsrpt-alerts', ...options.headers, ...signature },
+      body: json,
       redirect: 'manual', // a webhook that moved is a configuration error, not something to follow silently
       signal: AbortSignal.timeout(options.timeoutMs),
     });

@@ -118,9 +118,22 @@ export interface AttemptRecord {
   settle: 'pending' | 'delivered' | 'failed';
 }
 
-/** Records one attempt, updates the delivery, and rolls the alert's status up from all its deliveries. */
+/**
+ * Records one attempt, updates the delivery, and rolls the alert's status up from all its deliveries.
+ *
+ * The alert row is locked first: two deliveries of one alert finishing together would otherwise each
+ * roll up while the other's change is uncommitted, see it as still pending, and leave the alert
+ * `pending` for good although every delivery is `delivered` (issue 15, 49 of 103 after a burst). With the
+ * lock the second waits for the first to commit, and its roll-up (a new statement, so a new snapshot under
+ * READ COMMITTED) sees both.
+ */
 export async function recordAttempt(pool: Pool, deliveryId: number, a: AttemptRecord): Promise<void> {
   await withTransaction(pool, async (c) => {
+    const locked = await c.query(
+      `SELECT a.id FROM alerts a WHERE a.id = (SELECT alert_id FROM alert_deliveries WHERE id = $1) FOR UPDATE OF a`,
+      [deliveryId],
+    );
+    if (!locked.rowCount) return;
     const d = await c.query<{ alert_id: number; attempts: number }>(
       `UPDATE alert_deliveries
        SET attempts = attempts + 1, status = $2, updated_at = now(),
