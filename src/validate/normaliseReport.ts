@@ -1,8 +1,8 @@
 /**
  * Named fix-ups for the ways real senders deviate from RFC 8460 section 4, applied to the parsed JSON before
  * schema validation. Each fix-up handles one deviation, says where it was seen (the number is the item of
- * ../shared/docs/real-world-quirks.md, copied into README "Fix-ups"), and is recorded with the stored report
- * so an administrator can query which senders deviate and how.
+ * docs/real-world-quirks.md, summarised in README "Fix-ups"), and is recorded with the stored report so an
+ * administrator can query which senders deviate and how.
  *
  * Rules: a fix-up only rewrites what is unambiguous. Anything that would have to guess at a number is left
  * for the schema to reject (quarantine `schema-violation`).
