@@ -10,15 +10,14 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
-import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { processMessage } from '../../src/pipeline/processMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
-import { storeReports, type StoreItem } from '../../src/store/storeReport.js';
 import { projectPath } from '../../src/util/projectPath.js';
 import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { createRandom } from '../helpers/random.js';
 import { MIGRATION_FILES, migrationsFrom, runMigrationSteps } from '../helpers/runMigrationSteps.js';
+import { storeJsonReports } from '../helpers/storeJsonReports.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -435,20 +434,8 @@ describe('daily totals kept by the rollup fold', () => {
     changed.policies[0]!.summary['total-successful-session-count'] = 123456;
     // Re-deliveries within a batch and across batches, and a different report reusing an identity.
     const jsons = [...set.map((r) => r.json), set[0]!.json, set[5]!.json, changed];
-    const items: StoreItem[] = [];
-    for (const json of jsons) {
-      const raw = Buffer.from(JSON.stringify(json));
-      const rawMessageId = await insertRawMessage(db.pool, raw, { channel: 'ingest' });
-      items.push({ rawMessageId, decoded: await decodeMessage(raw, { reportMaxBytes: 1 << 20 }) });
-    }
     // Batches of 16 reports in one statement each, as the worker stores the jobs it holds.
-    const outcomes: string[] = [];
-    for (let i = 0; i < items.length; i += 16) {
-      for (const r of await storeReports(db.pool, items.slice(i, i + 16))) {
-        assert.ok(!(r instanceof Error), String(r));
-        outcomes.push(r.outcome);
-      }
-    }
+    const outcomes = await storeJsonReports(db.pool, jsons);
     assert.deepEqual(outcomes.slice(-3), ['duplicate', 'duplicate', 'conflict']);
     assert.ok(outcomes.slice(0, -3).every((o) => o === 'stored'));
     // And one report through the whole worker path.
