@@ -15,7 +15,7 @@ import { projectPath } from '../../src/util/projectPath.js';
 import { CHROMIUM, launchChromium } from '../../test/ui/browser.js';
 import { median, percentile } from '../lib/benchEnv.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
-import { generate, type Shape } from './scale.js';
+import { generate, scaleShape } from './scale.js';
 
 const USER = { username: 'bench', password: 'bench password 123' };
 
@@ -73,10 +73,7 @@ export const dashboardScenario: Scenario = {
   describe: 'API latency per endpoint on 1 year x 1,000 domains; Domains page load with 10,000 domains in Chromium',
   async run(ctx) {
     const s = ctx.settings;
-    const shape: Shape = s.smoke
-      ? { domains: 10, reporters: 5, days: 30, detailRows: s.scaleRows }
-      : { domains: 1000, reporters: 5, days: 365, detailRows: s.scaleRows };
-    ctx.log(`  generating ${shape.domains * shape.reporters * shape.days} reports and ${shape.detailRows} failure details ...`);
+    const shape = scaleShape(s);
     await generate(ctx, shape);
     await addUser(ctx.db.pool, USER.username, 'read', USER.password);
 

@@ -10,6 +10,7 @@
 import { pruneData, type PruneSummary } from '../../src/retention/pruneData.js';
 import { withRetentionLock } from '../../src/retention/retentionJob.js';
 import { median } from '../lib/benchEnv.js';
+import type { BenchSettings } from '../lib/settings.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
 import { measureWorkerOnly } from './workerOnly.js';
 
@@ -20,8 +21,16 @@ export interface Shape {
   detailRows: number;
 }
 
+/** The scale data set: a year for 1,000 domains x 5 reporters; in a smoke run, 10 domains over smokeDays days. */
+export function scaleShape(settings: BenchSettings, smokeDays = 30): Shape {
+  return settings.smoke
+    ? { domains: 10, reporters: 5, days: smokeDays, detailRows: settings.scaleRows }
+    : { domains: 1000, reporters: 5, days: 365, detailRows: settings.scaleRows };
+}
+
 /** Fills the (empty) bench database; returns the seconds it took, and those of refresh_daily_totals() in it. */
 export async function generate(ctx: BenchContext, shape: Shape): Promise<{ seconds: number; totalsSeconds: number }> {
+  ctx.log(`  generating ${shape.domains * shape.reporters * shape.days} reports and ${shape.detailRows} failure details ...`);
   const t0 = Date.now();
   const c = await ctx.db.pool.connect();
   try {
@@ -179,9 +188,7 @@ export const scaleScenario: Scenario = {
   describe: 'scale: worker reports/s with BENCH_SCALE_ROWS failure details stored vs empty; readiness and daily-stats queries',
   async run(ctx) {
     const s = ctx.settings;
-    const shape: Shape = s.smoke
-      ? { domains: 10, reporters: 5, days: 45, detailRows: s.scaleRows } // 45 days: a whole month to prune
-      : { domains: 1000, reporters: 5, days: 365, detailRows: s.scaleRows };
+    const shape = scaleShape(s, 45); // smoke: 45 days, a whole month to prune
     const count = s.reports;
     const empty: number[] = [];
     for (let run = 0; run < s.runs; run++) {
@@ -190,7 +197,6 @@ export const scaleScenario: Scenario = {
       ctx.log(`  worker, empty database, run ${run + 1}: ${empty[run]!.toFixed(0)} reports/s`);
     }
     await ctx.db.truncate();
-    ctx.log(`  generating ${shape.domains * shape.reporters * shape.days} reports and ${shape.detailRows} failure details ...`);
     const gen = await generate(ctx, shape);
     const genSeconds = gen.seconds;
     ctx.log(`  generated in ${genSeconds.toFixed(0)} s (daily totals built in ${gen.totalsSeconds.toFixed(0)} s)`);

@@ -8,18 +8,14 @@
 import { median } from '../lib/benchEnv.js';
 import type { Figure, Scenario } from '../lib/types.js';
 import { createPipelineTally } from '../../src/metrics/pipelineTotals.js';
-import { generate, type Shape } from './scale.js';
+import { generate, scaleShape } from './scale.js';
 
 export const scrapeScenario: Scenario = {
   name: 'scrape',
   describe: 'scrape: /metrics pipeline totals, first scrape after a start, with BENCH_SCALE_ROWS failure details stored',
   async run(ctx) {
-    const s = ctx.settings;
-    const shape: Shape = s.smoke
-      ? { domains: 10, reporters: 5, days: 30, detailRows: s.scaleRows }
-      : { domains: 1000, reporters: 5, days: 365, detailRows: s.scaleRows };
+    const shape = scaleShape(ctx.settings);
     await ctx.db.truncate();
-    ctx.log(`  generating ${shape.domains * shape.reporters * shape.days} reports and ${shape.detailRows} failure details ...`);
     const gen = await generate(ctx, shape);
     ctx.log(`  generated in ${gen.seconds.toFixed(0)} s (rollups built in ${gen.totalsSeconds.toFixed(0)} s)`);
     const times: number[] = [];

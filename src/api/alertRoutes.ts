@@ -1,33 +1,25 @@
 /** GET /api/v1/alerts: the alerts sent, newest first, each with its deliveries and how they ended. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from '../db/pool.js';
-import { normaliseDomainName } from '../rules/domainName.js';
+import { domainPageQuery, queriedDomain, type DomainPageQuery } from './domainPageQuery.js';
 
 export interface AlertRoutesOptions {
   pool: Pool;
 }
 
 export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, o) => {
-  app.get<{ Querystring: { domain?: string; limit: number; offset: number } }>(
+  app.get<{ Querystring: DomainPageQuery }>(
     '/alerts',
     {
       schema: {
         summary: 'Alerts, newest first, with their deliveries',
         tags: ['alerts'],
-        querystring: {
-          type: 'object',
-          properties: {
-            domain: { type: 'string', maxLength: 253 },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
-          },
-          additionalProperties: false,
-        },
+        querystring: domainPageQuery,
       },
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const domain = request.query.domain ? normaliseDomainName(request.query.domain) : null;
+      const domain = queriedDomain(request.query);
       const res = await o.pool.query(
         `SELECT a.id, a.created_at, a.kind, a.severity, a.policy_domain, a.subject, a.status, a.last_error,
                 coalesce((SELECT jsonb_agg(jsonb_build_object('result_type', i.result_type, 'failed_sessions', i.failed_sessions,

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from '../db/pool.js';
 import { HttpRefusal } from '../http/httpReplies.js';
-import { normaliseDomainName } from '../rules/domainName.js';
+import { domainPageQuery, queriedDomain, type DomainPageQuery } from './domainPageQuery.js';
 
 export interface ReportViewRoutesOptions {
   pool: Pool;
@@ -15,26 +15,18 @@ export interface ReportViewRoutesOptions {
 const ID = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;
 
 export const reportViewRoutes: FastifyPluginAsync<ReportViewRoutesOptions> = async (app, o) => {
-  app.get<{ Querystring: { domain?: string; limit: number; offset: number } }>(
+  app.get<{ Querystring: DomainPageQuery }>(
     '/reports',
     {
       schema: {
         summary: "Stored reports, newest first; with domain, that policy domain's",
         tags: ['reports'],
-        querystring: {
-          type: 'object',
-          properties: {
-            domain: { type: 'string', maxLength: 253 },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
-          },
-          additionalProperties: false,
-        },
+        querystring: domainPageQuery,
       },
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const domain = request.query.domain ? normaliseDomainName(request.query.domain) : null;
+      const domain = queriedDomain(request.query);
       // Newest first by id, through policies_domain_idx when a domain is given.
       const res = await o.pool.query(
         `SELECT r.id, r.organization_name, r.report_id, r.start_at, r.end_at, r.stored_at, m.channel, r.fixups,

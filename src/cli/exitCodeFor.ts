@@ -7,19 +7,19 @@
  * A command that finds something sets CliContext.exitCode; a thrown error is classed here, by its type.
  */
 import { CommanderError } from 'commander';
-import { ConfigError, UsageError } from '../errors.js';
+import { EXIT_STATUS, exitStatusFor } from '../errors.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FINDING = 1;
-export const EXIT_USAGE = 2;
+export const EXIT_OK = EXIT_STATUS.ok;
+export const EXIT_FINDING = EXIT_STATUS.failure;
+export const EXIT_USAGE = EXIT_STATUS.usage;
 
 export function exitCodeFor(err: unknown): number {
   // CommanderError covers commander's own usage errors and InvalidArgumentError from option parsers; its
   // exitCode is 0 only for --help and --version.
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   if (err instanceof ExitStatusError) return err.exitStatus;
-  if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
-  return EXIT_FINDING;
+  // A usage or configuration error: 2; anything else: 1.
+  return exitStatusFor(err);
 }
 
 /** An error whose exit status the command chose itself (readiness: a failure is 2, because 1 means "not ready"). */

@@ -107,3 +107,24 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     client.release(broken);
   }
 }
+
+/**
+ * Runs fn on a connection of its own, for work that manages its own transaction (several statements in one
+ * round trip, an early ROLLBACK). On any error, rolls back whatever fn left open and destroys the connection
+ * instead of returning it to the pool; rethrows.
+ */
+export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken = true;
+    await client.query('ROLLBACK').catch(() => {
+      // The client is destroyed below (release(true)), which ends the transaction with its connection anyway.
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -10,7 +10,7 @@
  * the scrape reads what lies past it. The mark and the totals change in one transaction, under the rollup
  * lock, so each message is counted once whichever process folds.
  */
-import type { Pool } from '../db/pool.js';
+import { withConnection, type Pool } from '../db/pool.js';
 import {
   FOLD_MARGIN_SECONDS,
   RAW_BOUNDS_SQL,
@@ -26,9 +26,7 @@ import {
  * holds the rollup lock (it is folding).
  */
 export async function foldMessageTotals(pool: Pool, marginSeconds: number = FOLD_MARGIN_SECONDS): Promise<number | null> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
+  return withConnection(pool, async (client) => {
     await client.query('BEGIN');
     const locked = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(rollup_lock_key()) AS ok')).rows[0]?.ok;
     if (!locked) {
@@ -56,13 +54,5 @@ export async function foldMessageTotals(pool: Pool, marginSeconds: number = FOLD
     }
     await client.query('COMMIT');
     return folded;
-  } catch (err) {
-    broken = true;
-    await client.query('ROLLBACK').catch(() => {
-      // The client is destroyed below (release(true)), which ends the transaction with its connection anyway.
-    });
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

@@ -17,7 +17,7 @@
  * Limits, by design: a message that is reprocessed after it was folded keeps its first outcome in these
  * totals (the series are counters: they never go down).
  */
-import type { Pool, PoolClient } from '../db/pool.js';
+import { withConnection, type Pool, type PoolClient } from '../db/pool.js';
 import { ROLLUP_LAG_SQL } from '../rollup/rollupLag.js';
 import { DomainLabels, POLICY_TYPES, policyTypeLabel, quarantineReasonLabel, resultTypeLabel } from './metricLabels.js';
 
@@ -264,10 +264,8 @@ export interface PipelineTallyOptions {
 export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): PipelineTally {
   let inflight: Promise<PipelineSnapshot> | null = null;
 
-  const read = async (): Promise<PipelineSnapshot> => {
-    const client = await pool.connect();
-    let broken = false;
-    try {
+  const read = (): Promise<PipelineSnapshot> =>
+    withConnection(pool, async (client) => {
       // One round trip: the statement timeout applies to this read only.
       const results = (await client.query(
         `BEGIN READ ONLY; SET LOCAL statement_timeout = '10s'; ${SNAPSHOT_SQL}; COMMIT`,
@@ -291,16 +289,7 @@ export function createPipelineTally(pool: Pool, options: PipelineTallyOptions): 
         oldestPendingAgeSeconds: Math.max(0, ...row.pending.map((p) => p.oldest)),
         rollupLagSeconds: Math.max(0, row.lag?.lag ?? 0),
       };
-    } catch (err) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => {
-        // The client is destroyed below (release(true)), which ends the transaction with its connection anyway.
-      });
-      throw err;
-    } finally {
-      client.release(broken);
-    }
-  };
+    });
 
   return {
     snapshot: () =>

@@ -23,19 +23,6 @@ export interface MessageSource {
   position?: number;
 }
 
-/**
- * Where a message pulled rather than received came from (migrations/0009): an IMAP mailbox's message
- * (mailbox, UIDVALIDITY, UID) or an ingested file's message (file, position: 1-based in an mbox).
- */
-export interface MessageSource {
-  /** The mailbox as `imap://USER@HOST:PORT/FOLDER` (never the password). */
-  mailbox?: string;
-  uidValidity?: number;
-  uid?: number;
-  file?: string;
-  position?: number;
-}
-
 export interface Envelope {
   channel: Channel;
   remoteAddress?: string | null;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FailedSessionsAlert } from '../../src/alert/decide/alertContent.js';
-import { evaluateWindow, type WindowDetail } from '../../src/alert/decide/evaluateWindow.js';
+import type { WindowDetail } from '../../src/alert/decide/evaluateWindow.js';
 import { formatAlert } from '../../src/alert/decide/formatAlert.js';
 import { commonMailProvider, mailProviderOf } from '../../src/alert/decide/mailProviders.js';
 import { alertMessage } from '../../src/alert/deliver/alertMessage.js';
@@ -16,54 +16,36 @@ import { deliverAlert } from '../../src/alert/deliver/deliverAlert.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signPayload, verifyPayload } from '../../src/alert/deliver/signPayload.js';
 import { loadConfig } from '../../src/config/loadConfig.js';
 import { ConfigError } from '../../src/errors.js';
+import { alertForReport } from '../helpers/alertForReport.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhookSink.js';
 
-const RULE = {
-  enabled: true,
-  warning: { minFailedSessions: 1, minFailurePercent: 0 },
-  critical: { minFailedSessions: 1, minFailurePercent: 0 },
-  quietReporterDays: 0,
-};
-
 function alertFor(org: string, details: Partial<WindowDetail>[], policyDomain = 'example.com'): FailedSessionsAlert {
-  const e = evaluateWindow({
+  return alertForReport(
+    {
+      organizationName: org,
+      contactInfo: 'tlsrpt@reporter.example',
+      policies: [
+        {
+          policyType: 'sts',
+          policyString: ['version: STSv1', 'mode: testing', 'mx: *.example.com', 'max_age: 604800'],
+          successfulSessions: 100,
+          failedSessions: details.reduce((n, d) => n + (d.failedSessions ?? 1), 0),
+          details: details.map((d) => ({
+            resultType: 'certificate-expired',
+            sendingMtaIp: '192.0.2.1',
+            receivingMxHostname: 'mail.example.com',
+            receivingIp: null,
+            failedSessions: 1,
+            failureReasonCode: null,
+            additionalInformation: null,
+            ...d,
+          })),
+        },
+      ],
+    },
     policyDomain,
-    openedAt: new Date('2026-02-09T07:12:00Z'),
-    closesAt: new Date('2026-02-09T07:22:00Z'),
-    reports: [
-      {
-        organizationName: org,
-        contactInfo: 'tlsrpt@reporter.example',
-        startAt: new Date('2026-02-08T00:00:00Z'),
-        endAt: new Date('2026-02-08T23:59:59Z'),
-        policies: [
-          {
-            policyType: 'sts',
-            policyString: ['version: STSv1', 'mode: testing', 'mx: *.example.com', 'max_age: 604800'],
-            successfulSessions: 100,
-            failedSessions: details.reduce((n, d) => n + (d.failedSessions ?? 1), 0),
-            details: details.map((d) => ({
-              resultType: 'certificate-expired',
-              sendingMtaIp: '192.0.2.1',
-              receivingMxHostname: 'mail.example.com',
-              receivingIp: null,
-              failedSessions: 1,
-              failureReasonCode: null,
-              additionalInformation: null,
-              ...d,
-            })),
-          },
-        ],
-      },
-    ],
-    history: [],
-    rule: RULE,
-    cooldownMs: 86_400_000,
-    growthFactor: 2,
-  });
-  assert.equal(e.outcome, 'alert');
-  return (e as { alert: FailedSessionsAlert }).alert;
+  );
 }
 
 describe('alert content', () => {

@@ -6,55 +6,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AlertContent, FailedSessionsAlert } from '../../src/alert/decide/alertContent.js';
-import { evaluateWindow } from '../../src/alert/decide/evaluateWindow.js';
 import { formatAlert } from '../../src/alert/decide/formatAlert.js';
-
-const RULE = {
-  enabled: true,
-  warning: { minFailedSessions: 1, minFailurePercent: 0 },
-  critical: { minFailedSessions: 1, minFailurePercent: 0 },
-  quietReporterDays: 0,
-};
+import { alertForReport } from '../helpers/alertForReport.js';
 
 function googleFailure(contactInfo = 'smtp-tls-reporting@google.com'): FailedSessionsAlert {
-  const e = evaluateWindow({
-    policyDomain: 'example.com',
-    openedAt: new Date('2026-02-09T07:12:00Z'),
-    closesAt: new Date('2026-02-09T07:22:00Z'),
-    reports: [
+  return alertForReport({
+    organizationName: 'Google Inc.',
+    contactInfo,
+    policies: [
       {
-        organizationName: 'Google Inc.',
-        contactInfo,
-        startAt: new Date('2026-02-08T00:00:00Z'),
-        endAt: new Date('2026-02-08T23:59:59Z'),
-        policies: [
+        policyType: 'sts',
+        policyString: ['version: STSv1', 'mode: enforce', 'mx: mail.example.com', 'max_age: 604800'],
+        successfulSessions: 4523,
+        failedSessions: 2,
+        details: [
           {
-            policyType: 'sts',
-            policyString: ['version: STSv1', 'mode: enforce', 'mx: mail.example.com', 'max_age: 604800'],
-            successfulSessions: 4523,
+            resultType: 'certificate-expired',
+            sendingMtaIp: '192.0.2.1',
+            receivingMxHostname: 'mail.example.com',
+            receivingIp: null,
             failedSessions: 2,
-            details: [
-              {
-                resultType: 'certificate-expired',
-                sendingMtaIp: '192.0.2.1',
-                receivingMxHostname: 'mail.example.com',
-                receivingIp: null,
-                failedSessions: 2,
-                failureReasonCode: null,
-                additionalInformation: null,
-              },
-            ],
+            failureReasonCode: null,
+            additionalInformation: null,
           },
         ],
       },
     ],
-    history: [],
-    rule: RULE,
-    cooldownMs: 86_400_000,
-    growthFactor: 2,
   });
-  assert.equal(e.outcome, 'alert');
-  return (e as { alert: FailedSessionsAlert }).alert;
 }
 
 describe('formatAlert', () => {

@@ -6,19 +6,18 @@
  * readiness verdict must equal 0002's enforce_readiness_for, created here under another name.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { runner } from 'node-pg-migrate';
-import { MIGRATIONS_TABLE, migrate } from '../../src/db/migrate.js';
-import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
+import { migrate } from '../../src/db/migrate.js';
 import { processMessage } from '../../src/pipeline/processMessage.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
-import { storeReports, type StoreItem } from '../../src/store/storeReport.js';
 import { projectPath } from '../../src/util/projectPath.js';
 import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { createRandom } from '../helpers/random.js';
+import { MIGRATION_FILES, migrationsFrom, runMigrationSteps } from '../helpers/runMigrationSteps.js';
+import { storeJsonReports } from '../helpers/storeJsonReports.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -435,20 +434,8 @@ describe('daily totals kept by the rollup fold', () => {
     changed.policies[0]!.summary['total-successful-session-count'] = 123456;
     // Re-deliveries within a batch and across batches, and a different report reusing an identity.
     const jsons = [...set.map((r) => r.json), set[0]!.json, set[5]!.json, changed];
-    const items: StoreItem[] = [];
-    for (const json of jsons) {
-      const raw = Buffer.from(JSON.stringify(json));
-      const rawMessageId = await insertRawMessage(db.pool, raw, { channel: 'ingest' });
-      items.push({ rawMessageId, decoded: await decodeMessage(raw, { reportMaxBytes: 1 << 20 }) });
-    }
     // Batches of 16 reports in one statement each, as the worker stores the jobs it holds.
-    const outcomes: string[] = [];
-    for (let i = 0; i < items.length; i += 16) {
-      for (const r of await storeReports(db.pool, items.slice(i, i + 16))) {
-        assert.ok(!(r instanceof Error), String(r));
-        outcomes.push(r.outcome);
-      }
-    }
+    const outcomes = await storeJsonReports(db.pool, jsons);
     assert.deepEqual(outcomes.slice(-3), ['duplicate', 'duplicate', 'conflict']);
     assert.ok(outcomes.slice(0, -3).every((o) => o === 'stored'));
     // And one report through the whole worker path.
@@ -548,26 +535,6 @@ describe('migration 0004 down and up', () => {
     await reference?.drop();
   });
 
-  async function run(direction: 'up' | 'down', count?: number, target: TestDatabase = db): Promise<void> {
-    const client = new pg.Client({ connectionString: target.url });
-    await client.connect();
-    try {
-      await runner({
-        dbClient: client,
-        dir: projectPath('migrations'),
-        migrationsTable: MIGRATIONS_TABLE,
-        direction,
-        ...(count === undefined ? {} : { count }),
-        checkOrder: true,
-        singleTransaction: true,
-        // node-pg-migrate's per-statement chatter; a failure still throws.
-        log: () => undefined,
-      });
-    } finally {
-      await client.end();
-    }
-  }
-
   const definitions = `SELECT pg_get_viewdef('daily_policy_stats'::regclass) AS policy_stats,
                               pg_get_viewdef('daily_domain_stats'::regclass) AS domain_stats,
                               pg_get_functiondef('enforce_readiness_for'::regproc) AS readiness`;
@@ -593,18 +560,14 @@ describe('migration 0004 down and up', () => {
     const before = await results();
 
     // Down to just before 0004 (through any later migration), then up again.
-    const names = readdirSync(projectPath('migrations'))
-      .filter((f) => f.endsWith('.sql'))
-      .sort();
-    const index0004 = names.findIndex((f) => f.startsWith('0004_'));
-    await run('down', names.length - index0004);
+    await runMigrationSteps(db.url, 'down', migrationsFrom('0004'));
     const tables = await db.pool.query(`SELECT to_regclass('daily_session_totals') AS s, to_regclass('daily_domain_totals') AS d,
                                                to_regclass('daily_failure_totals') AS f, to_regproc('refresh_daily_totals') AS fn`);
     assert.deepEqual(tables.rows[0], { s: null, d: null, f: null, fn: null });
     // The same definitions as in a database that never had 0004: all down, then up to 0003.
     reference = await createTestDatabase();
-    await run('down', names.length, reference);
-    await run('up', index0004, reference);
+    await runMigrationSteps(reference.url, 'down', MIGRATION_FILES.length);
+    await runMigrationSteps(reference.url, 'up', MIGRATION_FILES.length - migrationsFrom('0004'));
     const without = (await db.pool.query(definitions)).rows[0];
     assert.deepEqual(without, (await reference.pool.query(definitions)).rows[0]);
     assert.match(without.domain_stats, /report_domain_sessions/);

@@ -6,39 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { runner } from 'node-pg-migrate';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { migrate, MIGRATIONS_TABLE } from '../../src/db/migrate.js';
-import { projectPath } from '../../src/util/projectPath.js';
+import { migrate } from '../../src/db/migrate.js';
+import { migrationsFrom, runMigrationSteps } from '../helpers/runMigrationSteps.js';
 import { PG_URL_BASE, requireServices } from '../helpers/services.js';
 import { rowsOf, storeSpecs } from './retentionFixtures.js';
-
-const MIGRATIONS = readdirSync(projectPath('migrations'))
-  .filter((f) => f.endsWith('.sql'))
-  .sort();
-const BEFORE_0013 = MIGRATIONS.findIndex((f) => f.startsWith('0013_'));
-
-async function runMigrations(url: string, direction: 'up' | 'down', count: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await runner({
-      dbClient: client,
-      dir: projectPath('migrations'),
-      migrationsTable: MIGRATIONS_TABLE,
-      direction,
-      count,
-      checkOrder: true,
-      singleTransaction: true,
-      log: () => undefined,
-    });
-  } finally {
-    await client.end();
-  }
-}
 
 async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: `${PG_URL_BASE}/postgres` });
@@ -100,7 +74,7 @@ describe('migration 0013 on a database with data', () => {
     await admin(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     // The schema of the release before 0013, with its SQL definitions, then its data.
     await migrate(url);
-    await runMigrations(url, 'down', MIGRATIONS.length - BEFORE_0013);
+    await runMigrationSteps(url, 'down', migrationsFrom('0013'));
     pool = createPool(url, { max: 2 });
     await pool.query(RELEASE_DATA);
     releaseTables = await tables();
@@ -162,7 +136,7 @@ describe('migration 0013 on a database with data', () => {
   it('goes down to the plain tables with the same rows', async () => {
     await pool.query(`DELETE FROM report_identities WHERE id = 4`);
     await pool.query(`DELETE FROM raw_messages WHERE id > 3`);
-    await runMigrations(url, 'down', MIGRATIONS.length - BEFORE_0013);
+    await runMigrationSteps(url, 'down', migrationsFrom('0013'));
     const kinds = await pool.query(`SELECT relkind FROM pg_class WHERE relname IN ('reports', 'policies', 'failure_details')`);
     assert.deepEqual(
       kinds.rows.map((r) => r.relkind),

@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
-import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { reprocessMessages } from '../../src/pipeline/reprocessMessages.js';
 import { quarantineMessage } from '../../src/store/messageState.js';
 import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { readRollupLag, rollupLagNotice } from '../../src/rollup/rollupLag.js';
 import { startRollupJob } from '../../src/rollup/rollupJob.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
-import { storeReports, type StoreItem } from '../../src/store/storeReport.js';
 import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
+import { storeJsonReports } from '../helpers/storeJsonReports.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { waitFor } from '../helpers/waitFor.js';
 
@@ -74,23 +73,6 @@ function copyOfSet(suffix: string): Array<Record<string, unknown>> {
   return craftedStatsSet(AS_OF).map(({ json }) => ({ ...json, 'report-id': `${String(json['report-id'])}${suffix}` }));
 }
 
-async function store(db: TestDatabase, jsons: Array<Record<string, unknown>>): Promise<string[]> {
-  const items: StoreItem[] = [];
-  for (const json of jsons) {
-    const raw = Buffer.from(JSON.stringify(json));
-    const rawMessageId = await insertRawMessage(db.pool, raw, { channel: 'ingest' });
-    items.push({ rawMessageId, decoded: await decodeMessage(raw, { reportMaxBytes: 1 << 20 }) });
-  }
-  const outcomes: string[] = [];
-  for (let i = 0; i < items.length; i += 16) {
-    for (const r of await storeReports(db.pool, items.slice(i, i + 16))) {
-      assert.ok(!(r instanceof Error), String(r));
-      outcomes.push(r.outcome);
-    }
-  }
-  return outcomes;
-}
-
 const queued = async (db: TestDatabase) => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM rollup_queue`)).rows[0]!.n;
 
 describe('rollups', () => {
@@ -102,14 +84,14 @@ describe('rollups', () => {
 
   it('count nothing until folded, then every stored report once, re-deliveries and conflicts not again', async () => {
     const first = copyOfSet('-a');
-    assert.deepEqual(new Set(await store(db, first)), new Set(['stored']));
+    assert.deepEqual(new Set(await storeJsonReports(db.pool, first)), new Set(['stored']));
     assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM daily_session_totals`)).rows[0].n, 0, 'off the write path');
     assert.equal(await queued(db), first.length);
 
     // Re-deliveries, and a different report under an existing identity.
     const changed = structuredClone(first[1]!) as { policies: Array<{ summary: Record<string, number> }> };
     changed.policies[0]!.summary['total-successful-session-count'] = 123456;
-    const again = await store(db, [first[0]!, first[5]!, changed as unknown as Record<string, unknown>]);
+    const again = await storeJsonReports(db.pool, [first[0]!, first[5]!, changed as unknown as Record<string, unknown>]);
     assert.deepEqual(again, ['duplicate', 'duplicate', 'conflict']);
     assert.equal(await queued(db), first.length, 'nothing queued for them');
 
@@ -122,7 +104,7 @@ describe('rollups', () => {
   });
 
   it('lose and double-count nothing when the fold dies mid-batch', async () => {
-    await store(db, copyOfSet('-b'));
+    await storeJsonReports(db.pool, copyOfSet('-b'));
     const waiting = await queued(db);
     assert.ok(waiting > 0);
 

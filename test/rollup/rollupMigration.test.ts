@@ -8,45 +8,17 @@
  * by that release's own statement, PREVIOUS_RELEASE_INSERT).
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { runner } from 'node-pg-migrate';
-import { MIGRATIONS_TABLE, migrate } from '../../src/db/migrate.js';
+import { migrate } from '../../src/db/migrate.js';
 import { decodeMessage } from '../../src/pipeline/decodeMessage.js';
 import { foldRollups } from '../../src/rollup/foldRollups.js';
 import { insertRawMessage } from '../../src/store/rawMessages.js';
 import { storeReports, type StoreItem } from '../../src/store/storeReport.js';
-import { projectPath } from '../../src/util/projectPath.js';
 import { craftedStatsSet } from '../helpers/craftedStatsSet.js';
+import { migrationsFrom, runMigrationSteps } from '../helpers/runMigrationSteps.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 
 const AS_OF = '2026-01-15';
-
-const MIGRATIONS = readdirSync(projectPath('migrations'))
-  .filter((f) => f.endsWith('.sql'))
-  .sort();
-/** Migrations to undo to get back to the schema before 0012: 0012 and every one after it. */
-const FROM_0012 = MIGRATIONS.length - MIGRATIONS.findIndex((f) => f.startsWith('0012_'));
-
-async function down(db: TestDatabase, count: number): Promise<void> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    await runner({
-      dbClient: client,
-      dir: projectPath('migrations'),
-      migrationsTable: MIGRATIONS_TABLE,
-      direction: 'down',
-      count,
-      checkOrder: true,
-      singleTransaction: true,
-      log: () => undefined,
-    });
-  } finally {
-    await client.end();
-  }
-}
 
 async function received(db: TestDatabase, suffix: string): Promise<StoreItem[]> {
   const items: StoreItem[] = [];
@@ -146,7 +118,7 @@ describe('migration 0012 over data stored by the previous release', () => {
   after(() => db?.drop());
 
   it('keeps the per-day totals, starts the /metrics totals from the stored rows, and folds what comes after', async () => {
-    await down(db, FROM_0012);
+    await runMigrationSteps(db.url, 'down', migrationsFrom('0012'));
     assert.equal((await db.pool.query(`SELECT to_regclass('rollup_queue') AS t`)).rows[0].t, null);
     await storeAsPreviousRelease(db, '-old'); // its triggers add to the totals in the write
     const daily = await Promise.all(DAILY.map((q) => rowsOf(db, q)));
@@ -166,7 +138,7 @@ describe('migration 0012 over data stored by the previous release', () => {
 
     // Down with reports still queued, then up again: the figures stay.
     await store(db, '-queued');
-    await down(db, FROM_0012);
+    await runMigrationSteps(db.url, 'down', migrationsFrom('0012'));
     assert.equal((await db.pool.query(`SELECT to_regclass('rollup_queue') AS t`)).rows[0].t, null);
     const downDaily = await Promise.all(DAILY.map((q) => rowsOf(db, q)));
     await migrate(db.url);

@@ -4,15 +4,10 @@
  * sequence must not forge rows or reach the terminal raw in the table.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { csvField, formatRows } from '../../src/stats/formatRows.js';
 import { terminalText } from '../../src/util/terminalText.js';
-import { runCli } from '../helpers/runCli.js';
-import { REDIS_URL } from '../helpers/services.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+import { createIngestedDatabase, type IngestedDatabase } from '../helpers/ingestedDatabase.js';
 
 const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const FORGED = 'Evil Corp\r\nforged.example   fake-reporter   1   1   0   0   0%';
@@ -34,24 +29,16 @@ function report(org: string, i: number): object {
 }
 
 describe('hostile report fields in CLI output', () => {
-  let db: TestDatabase;
-  let dir: string;
-  let env: Record<string, string>;
-  const cli = (...args: string[]) => runCli(args, env);
+  let ingested: IngestedDatabase;
+  const cli = (...args: string[]) => ingested.cli(...args);
 
   before(async () => {
-    db = await createTestDatabase();
-    env = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: `test-hostile-${process.pid}` };
-    dir = mkdtempSync(join(tmpdir(), 'tlsrpt-hostile-'));
-    ORGS.forEach((org, i) => writeFileSync(join(dir, `r${i}.json`), JSON.stringify(report(org, i))));
-    const loaded = await cli('ingest', dir, '--format', 'json');
-    assert.equal(loaded.code, 0, loaded.stderr);
-    assert.equal(JSON.parse(loaded.stdout).stored, ORGS.length);
+    ingested = await createIngestedDatabase(
+      'hostile',
+      ORGS.map((org, i) => ({ filename: `r${i}.json`, json: report(org, i) })),
+    );
   });
-  after(async () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await db?.drop();
-  });
+  after(() => ingested?.db.drop());
 
   it('stats --format csv writes formulas as text (a leading quote), so a spreadsheet does not run them', async () => {
     const r = await cli('stats', '--by', 'reporter', '--since', DAY, '--format', 'csv');

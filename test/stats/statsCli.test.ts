@@ -4,38 +4,24 @@
  * Expected numbers are worked out by hand (the sums are in the comments) and must equal the views'.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { craftedStatsSet, dayOf } from '../helpers/craftedStatsSet.js';
+import { createIngestedDatabase, type IngestedDatabase } from '../helpers/ingestedDatabase.js';
 import { runCli } from '../helpers/runCli.js';
-import { REDIS_URL } from '../helpers/services.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 
 const AS_OF = new Date().toISOString().slice(0, 10);
 const d = (k: number) => dayOf(AS_OF, k);
 
 describe('tlsrpt stats and readiness', () => {
-  let db: TestDatabase;
-  let dir: string;
+  let ingested: IngestedDatabase;
   let env: Record<string, string>;
-  const cli = (...args: string[]) => runCli(args, env);
+  const cli = (...args: string[]) => ingested.cli(...args);
 
   before(async () => {
-    db = await createTestDatabase();
-    env = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: `test-stats-cli-${process.pid}` };
-    dir = mkdtempSync(join(tmpdir(), 'tlsrpt-stats-'));
-    const set = craftedStatsSet(AS_OF);
-    for (const r of set) writeFileSync(join(dir, r.filename), JSON.stringify(r.json));
-    const loaded = await cli('ingest', dir, '--format', 'json');
-    assert.equal(loaded.code, 0, loaded.stderr);
-    assert.equal(JSON.parse(loaded.stdout).stored, set.length);
+    ingested = await createIngestedDatabase('stats-cli', craftedStatsSet(AS_OF));
+    env = ingested.env;
   });
-  after(async () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await db?.drop();
-  });
+  after(() => ingested?.db.drop());
 
   it('prints totals per domain since a day as JSON, sessions under tlsa and sts counted once', async () => {
     const r = await cli('stats', '--since', d(14), '--format', 'json');

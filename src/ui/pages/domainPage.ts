@@ -3,47 +3,15 @@
  * result type with their meaning and fix, by receiving MX and IP and by sending IP, the modes reporters saw,
  * the verdict, and the reports.
  */
+import type { DomainDetail as ApiDomainDetail, FailureRow } from '../../api/domainQueries.js';
 import { api, qs } from '../api.js';
 import { COLOURS, stackedBars } from '../charts.js';
 import { count, h, percent, table, time } from '../dom.js';
 import { loadThresholds, saveThresholds } from '../thresholds.js';
 import { thresholdForm } from './domainsPage.js';
 
-interface FailureRow {
-  key: string | null;
-  failed_sessions: number;
-  reporters?: number;
-  result_types?: string;
-  meaning?: string;
-  fix?: string;
-}
-
-interface DomainDetail {
-  policy_domain: string;
-  since: string;
-  published_mode: string | null;
-  readiness: {
-    ready: boolean;
-    reason: string;
-    policy_mode: string | null;
-    days_with_reports: number;
-    reporters: number;
-    successful_sessions: number;
-    failed_sessions: number;
-    failure_rate: number | null;
-  };
-  daily: Array<{
-    day: string;
-    reporters: number;
-    reports: number;
-    successful_sessions: number;
-    failed_sessions: number;
-    failure_rate: number | null;
-  }>;
-  daily_by: Array<{ day: string; key: string; successful_sessions: number; failed_sessions: number }>;
-  failures: { result_type: FailureRow[]; receiving_mx: FailureRow[]; receiving_ip: FailureRow[]; sending_ip: FailureRow[] };
-  modes: Array<{ modes: string[]; first_day: string; last_day: string; reporters: string[] }>;
-}
+/** The response of GET /api/v1/domains/{domain}: the detail as src/api/domainQueries.ts reads it, and the mode this server publishes. */
+type DomainDetail = ApiDomainDetail & { published_mode: string | null };
 
 interface ReportRow {
   id: number;
