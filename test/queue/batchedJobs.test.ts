@@ -110,9 +110,10 @@ describe('the worker settles each message of a job on its own', () => {
     ]);
     const redis = createProducerConnection(config.redisUrl);
     const queue = createReportQueue(redis, config.queuePrefix);
+    // Queued before the worker starts: its start-up sweep would otherwise queue the pending messages itself.
+    await enqueueRawMessages(queue, ids);
     const worker = await startWorkerService(config, log);
     try {
-      await enqueueRawMessages(queue, ids);
       const job = await waitFor('the job to complete', async () => {
         const j = await queue.getJob(jobIdFor(ids));
         return j && (await j.isCompleted()) ? j : null;
