@@ -67,6 +67,10 @@ describe('DKIM authentication of report mail', () => {
 
   const signedBy = (domain: string, selector: string, k: TestKey) => ({ domain, selector, key: k });
 
+  /** Processes a message that is still pending once more, with the DNS server that answers at once. */
+  const receiveAgain = (id: number) =>
+    processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: createAuthenticator(settings) }, id);
+
   it('record: a forged unsigned "Google Inc." report and a signed one are both stored, only the signed one authenticated', async () => {
     const forged = await receive(
       await reportMail(testReport(GOOGLE, 'record.example'), { fromDomain: 'google.com', policyDomain: 'record.example' }),
@@ -209,6 +213,52 @@ describe('DKIM authentication of report mail', () => {
       id,
     );
     assert.equal(retried.outcome, 'stored');
+  });
+
+  it('a key answered only after the DNS timeout is a temporary error: the message stays pending, never stored unauthenticated', async () => {
+    const mail = await reportMail(testReport(GOOGLE, 'slow.example'), {
+      fromDomain: 'google.com',
+      policyDomain: 'slow.example',
+      signer: signedBy('google.com', 'sel', key),
+    });
+    const id = await insertRawMessage(db.pool, mail, { channel: 'smtp' });
+    // The key is there, but every answer comes long after both attempts of the lookup gave up.
+    const slow = await startDnsServer({ 'sel._domainkey.google.com': { TXT: [txtStrings(key.record)] } }, { answerAfterMs: 60_000 });
+    try {
+      const late = createAuthenticator({ ...settings, dnsServers: [slow.address], dnsTimeoutMs: 100 });
+      await assert.rejects(
+        processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: late }, id),
+        (err: unknown) => isServiceOutage(err) && (err as { code?: string }).code === 'dkim-temperror',
+      );
+      assert.deepEqual(slow.queries, ['sel._domainkey.google.com TXT', 'sel._domainkey.google.com TXT'], 'asked twice');
+    } finally {
+      await slow.close();
+    }
+    const [pending] = (await db.pool.query(`SELECT status, attempts, authentication FROM raw_messages WHERE id = $1`, [id])).rows;
+    assert.deepEqual(pending, { status: 'pending', attempts: 0, authentication: null });
+    const retried = await receiveAgain(id);
+    assert.equal(retried.outcome, 'stored');
+    const [row] = (
+      await db.pool.query(`SELECT authenticated FROM reports r JOIN raw_messages m ON m.report_id = r.id WHERE m.id = $1`, [id])
+    ).rows;
+    assert.equal(row.authenticated, true);
+  });
+
+  it('a lost DNS query is asked again: the answer to the second attempt authenticates the mail', async () => {
+    const lossy = await startDnsServer({ 'sel._domainkey.google.com': { TXT: [txtStrings(key.record)] } }, { dropFirst: 1 });
+    try {
+      const authenticator = createAuthenticator({ ...settings, dnsServers: [lossy.address] });
+      const mail = await reportMail(testReport(GOOGLE, 'lossy.example'), {
+        fromDomain: 'google.com',
+        policyDomain: 'lossy.example',
+        signer: signedBy('google.com', 'sel', key),
+      });
+      const found = await authenticator.authenticate({ channel: 'smtp', raw: mail });
+      assert.equal(found.authenticated, true, found.signatures[0]?.comment ?? '');
+      assert.equal(lossy.queries.length, 2, 'the first query was dropped, the second answered');
+    } finally {
+      await lossy.close();
+    }
   });
 
   it('a mail whose keys still cannot be looked up DKIM_TEMPERROR_RETRY_HOURS after receipt is settled with temperror', async () => {
