@@ -15,6 +15,7 @@ import pg from 'pg';
 import { SCENARIOS } from '../../bench/run.js';
 import { projectPath } from '../../src/util/projectPath.js';
 import { PG_URL_BASE, REDIS_URL, requireServices } from '../helpers/services.js';
+import { loadFactor } from '../helpers/waitFor.js';
 
 /** Scenarios that run together, about equally long; a scenario not named here joins the last group. */
 const GROUPS = [
@@ -55,7 +56,7 @@ function runBench(only: string[], resultsPath: string): Promise<BenchRun> {
         BENCH_DATABASE_URL_BASE: PG_URL_BASE,
         BENCH_REDIS_URL: REDIS_URL,
       },
-      timeout: 120_000,
+      timeout: 120_000 * loadFactor(),
     });
     let stdout = '';
     let stderr = '';
