@@ -130,7 +130,8 @@ export function createCertificateDir(path: string, log: Logger): CertificateDir 
       for (const folder of problems.keys()) if (folder !== '.' && !present.has(folder)) problems.delete(folder);
       if (removed.length) log.info({ dir: path, removed: summariseList(removed) }, 'MTA_STS_CERT_DIR: certificates removed');
       const result = combineResults(results);
-      if (result === 'reloaded' || removed.length) reindex();
+      // One broken sub-folder does not hold back the others' renewals.
+      if (results.includes('reloaded') || removed.length) reindex();
       if (!checked) {
         log.info(
           { dir: path, certificates: pairs.size, names: exact.size + wildcard.size, skipped: folders.length - pairs.size },
