@@ -272,12 +272,6 @@ function loadHttpConfig(values: Values, inherited: TlsPairConfig | null): HttpCo
     );
   }
   const metricsPort = values.METRICS_PORT;
-  if (metricsPort !== null && metricsPort !== 0 && metricsPort === values.HTTP_PORT) {
-    throw new ConfigError(
-      'METRICS_PORT',
-      `is the same port as HTTP_PORT (${metricsPort}): choose another, or unset it to serve /metrics on HTTP_PORT only`,
-    );
-  }
   return {
     host: values.HTTP_HOST,
     port: values.HTTP_PORT,

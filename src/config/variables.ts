@@ -479,15 +479,15 @@ export const VARIABLES = {
   METRICS_PORT: optional({
     section: 'http',
     unset: 'none',
-    doc: 'a second, always plain-HTTP port serving /metrics, /healthz and /readyz (0 picks a free one)',
-    readBy: ['http'],
+    doc: 'a plain-HTTP port serving /metrics, /healthz and /readyz: beside HTTP_PORT in http and serve, alone in receiver, worker and imap (0 picks a free one)',
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: wholeNumber(0, 65535),
   }),
   METRICS_HOST: optional({
     section: 'http',
     unset: 'HTTP_HOST',
     doc: 'address the METRICS_PORT listener binds to',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: text,
   }),
   METRICS_DOMAINS: list({

@@ -23,7 +23,7 @@ import { createMetrics } from '../metrics/createMetrics.js';
 import { loadHostedPolicies, compareHostedPolicies, type HostedPolicy } from '../policy/host/loadHostedPolicies.js';
 import { policyHostPlugin } from '../policy/host/policyHostPlugin.js';
 import { summariseList } from '../config/summariseList.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
 import { reportRoutes } from '../receive/reportRoutes.js';
@@ -59,6 +59,14 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   const hosted = new Map(loadHostedPolicies(config.mtaSts));
   logPolicyWarnings(log, hosted.values());
   if (hosting) log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
+  const { metricsListener } = config.http;
+  // Checked here, not in loadConfig: a worker's METRICS_PORT may well be the HTTP_PORT it never listens on.
+  if (metricsListener && metricsListener.port !== 0 && metricsListener.port === config.http.port) {
+    throw new ConfigError(
+      'METRICS_PORT',
+      `is the same port as HTTP_PORT (${metricsListener.port}): choose another, or unset it to serve /metrics on HTTP_PORT only`,
+    );
+  }
   // Before anything listens: a pair that does not load, or a certificate folder with nothing usable in it,
   // stops start-up with the reason.
   const tls = await loadHttpsCertificates(config.http, log);

@@ -157,7 +157,6 @@ describe('HTTP configuration', () => {
     ],
     [{ HTTP_TLS_CERT: '/nonexistent/cert.pem', HTTP_TLS_KEY: '/nonexistent/key.pem' }, 'HTTP_TLS_CERT', /cannot read/],
     [{ MTA_STS_CERT_DIR: '/nonexistent/live' }, 'MTA_STS_CERT_DIR', /cannot read/],
-    [{ METRICS_PORT: '8080' }, 'METRICS_PORT', /same port as HTTP_PORT/],
     [{ METRICS_PORT: '70000' }, 'METRICS_PORT', /out of range/],
     [{ TLS_RELOAD_CHECK_SECONDS: '-5' }, 'TLS_RELOAD_CHECK_SECONDS', /not a whole number/],
     [{ HTTP_TRUST_PROXY: '10.0.0.0/40' }, 'HTTP_TRUST_PROXY', /not an address, a CIDR range/],
