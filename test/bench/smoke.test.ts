@@ -38,7 +38,18 @@ describe('npm run bench (smoke)', () => {
       figures: Array<{ scenario: string; name: string; value: number; runs: number[] }>;
     };
     const scenarios = new Set(results.figures.map((f) => f.scenario));
-    assert.deepEqual([...scenarios].sort(), ['dashboard', 'e2e', 'imap', 'ingest', 'memory', 'scale', 'scrape', 'stages', 'worker']);
+    assert.deepEqual([...scenarios].sort(), [
+      'certs',
+      'dashboard',
+      'e2e',
+      'imap',
+      'ingest',
+      'memory',
+      'scale',
+      'scrape',
+      'stages',
+      'worker',
+    ]);
     // 3 SMTP senders and 1 HTTPS sender x 1 topology (the smoke run skips the multi-process topology).
     assert.equal(results.figures.filter((f) => f.scenario === 'e2e').length, 4);
     for (const f of results.figures) {
