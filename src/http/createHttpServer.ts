@@ -1,7 +1,7 @@
 /**
- * The HTTP(S) server every route family shares: TLS (src/tls/httpsCertificates.ts) and its reload, connection
- * and body limits, timeouts,
- * trustProxy, the request counter, the error handler and graceful close. Routes come as fastify plugins,
+ * The HTTP(S) server every route family shares: TLS (its certificates: src/tls/httpsCertificates.ts) and its
+ * reload, connection and body limits, timeouts, trustProxy, the request counter, the error handler and
+ * graceful close. Routes come as fastify plugins,
  * each registered in its own encapsulated context, in the order given (src/services/httpService.ts lists
  * them: reports, metrics, health, MTA-STS hosting). A new route family is one plugin file and one line there.
  *
