@@ -23,12 +23,13 @@ export interface ServedPair extends CertificateSource {
 export function createServedPair(use: CertificateUse, pair: TlsPairConfig, apply: (next: KeyPair) => void, log: Logger): ServedPair {
   let served = buildKeyPair(pair.cert, pair.key);
   const reloads = { reloaded: 0, failed: 0 };
-  // The same refusal is logged once, not at every check, until the files change again.
   let lastRefusal: string | null = null;
 
   const refuse = (trigger: TlsCheckTrigger, message: string, reason: string): TlsCheckResult => {
-    reloads.failed += 1;
+    // Counted and logged once per refused change (and per SIGHUP), not at every periodic check that finds the
+    // same broken files again.
     if (trigger === 'signal' || message !== lastRefusal) {
+      reloads.failed += 1;
       log.warn({ use, reason, err: message, cert: pair.certPath, key: pair.keyPath }, notReloaded(use));
     }
     lastRefusal = message;
