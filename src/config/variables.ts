@@ -473,7 +473,7 @@ export const VARIABLES = {
     section: 'http',
     default: 'private',
     doc: 'who may GET /metrics: private, any, or addresses and CIDR ranges',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: metricsAllow,
   }),
   METRICS_PORT: optional({
@@ -494,14 +494,14 @@ export const VARIABLES = {
     section: 'http',
     unset: 'none',
     doc: 'policy domains that always have metric series, at zero before their first report',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: domainList,
   }),
   METRICS_MAX_DOMAINS: scalar({
     section: 'http',
     default: '100',
     doc: 'other policy domains with series of their own; the rest are summed as "other"',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: wholeNumber(0, 10_000),
   }),
 
