@@ -178,6 +178,15 @@ describe('HTTPS certificates chosen by SNI from MTA_STS_CERT_DIR', () => {
     );
   });
 
+  it('serves a renewed HTTPS pair to clients without SNI and to names the folder lacks', async () => {
+    const renewed = ca.issue(['reports2.tlsrpt.test']);
+    writeFileSync(join(fallbackDir, 'key.pem'), renewed.key);
+    writeFileSync(join(fallbackDir, 'cert.pem'), renewed.cert);
+    await waitFor('the renewed pair without SNI', async () => (await servedCertificate(h.http.port)).commonName === 'reports2.tlsrpt.test');
+    assert.equal((await servedCertificate(h.http.port, { servername: 'mta-sts.unknown.test' })).commonName, 'reports2.tlsrpt.test');
+    assert.equal((await servedCertificate(h.http.port, { servername: 'mta-sts.example.com' })).commonName, 'mta-sts.example.com');
+  });
+
   it('keeps the certificate in service when a renewal is caught halfway, and logs why', async () => {
     const before = await servedCertificate(h.http.port, { servername: 'mta-sts.example.net' });
     certbot.installCertOnly('mta-sts.example.net', ca.issue(['mta-sts.example.net']).cert);
