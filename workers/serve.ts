@@ -18,7 +18,8 @@ export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
   const worker = await startWorkerService(config, log.child({ component: 'worker' }), { onProcessed: alerts.onProcessed });
   const receiver = await startReceiverService(config, log.child({ component: 'receiver' }));
-  const http = await startHttpService(config, log.child({ component: 'http' }));
+  // One /metrics for the process: it shows the STARTTLS certificate beside the HTTPS ones.
+  const http = await startHttpService(config, log.child({ component: 'http' }), { certificates: receiver.certificates });
   // The mailboxes of IMAP_URL, when there are any (a SIGHUP cannot add the first: that needs a restart).
   const imap = config.imap.mailboxes.length ? await startImapService(config, log.child({ component: 'imap' })) : null;
   // SIGHUP: hosted MTA-STS policies, the certificate (STARTTLS and HTTPS), the alert and the IMAP settings.
