@@ -27,6 +27,7 @@ import { parse } from 'yaml';
 import { VARIABLES } from '../src/config/variables.js';
 import { projectPath } from '../src/util/projectPath.js';
 import { makeCertificate } from './helpers/certificates.js';
+import { startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { buildReportMail } from './helpers/reportMail.js';
 import { REDIS_URL } from './helpers/services.js';
 import { smtpSend } from './helpers/smtpSend.js';
@@ -302,6 +303,7 @@ function tlsrptArgv(argv: readonly string[]): string[] {
 describe('docker-compose.yml: every feature answers, with each service run as compose runs it', () => {
   let db: TestDatabase;
   let sink: WebhookSink;
+  let dovecot: Dovecot;
   const dirs: string[] = [];
   const prefix = `test-compose-${process.pid}`;
   const running: Running[] = [];
@@ -315,6 +317,10 @@ describe('docker-compose.yml: every feature answers, with each service run as co
   before(async () => {
     db = await createTestDatabase();
     sink = await startWebhookSink();
+    // The mailbox of IMAP_URL, with one report in it, for the imap service (COMPOSE_PROFILES=imap).
+    dovecot = await startDovecot();
+    dovecot.addUser('tls-reports', 'mailbox-password');
+    dovecot.deliver('tls-reports', 'INBOX', [buildReportMail({ report: failingReport(`compose-imap-${process.pid}`) })]);
     const certs = mkdtempSync(join(tmpdir(), 'tlsrpt-compose-certs-'));
     const etc = mkdtempSync(join(tmpdir(), 'tlsrpt-compose-etc-'));
     dirs.push(certs, etc);
@@ -337,11 +343,13 @@ describe('docker-compose.yml: every feature answers, with each service run as co
       ALERT_GROUP_WAIT_SECONDS: '1',
       ALERT_RETRY_DELAY_SECONDS: '0.5',
       QUEUE_PREFIX: prefix,
+      COMPOSE_PROFILES: 'imap',
+      IMAP_URL: `imap://tls-reports:mailbox-password@127.0.0.1:${dovecot.port}/INBOX`,
     };
     // Until this code has the per-use pairs (SMTP_TLS_*, HTTP_TLS_*), the one pair they default to serves both.
     if (!('HTTP_TLS_CERT' in VARIABLES)) Object.assign(dotEnv, { TLS_CERT: dotEnv.HTTP_TLS_CERT, TLS_KEY: dotEnv.HTTP_TLS_KEY });
 
-    for (const name of ['receiver', 'http', 'worker']) {
+    for (const name of ['receiver', 'http', 'worker', 'imap']) {
       const s = compose.services[name]!;
       const replicas = Number(interpolate(String(s.deploy?.replicas ?? 1), dotEnv));
       for (let i = 1; i <= replicas; i++) running.push(await start(replicas > 1 ? `${name}-${i}` : name, s));
@@ -402,6 +410,7 @@ describe('docker-compose.yml: every feature answers, with each service run as co
     for (const r of running) r.child.kill('SIGKILL');
     await Promise.all(running.map((r) => r.exited));
     await sink?.close();
+    await dovecot?.stop();
     await db?.drop();
     await clearQueuePrefix(prefix);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -437,7 +446,7 @@ describe('docker-compose.yml: every feature answers, with each service run as co
     assert.equal(refused.code, 550, refused.response);
   });
 
-  it('HTTPS: a gzipped report POST gets 200 and is stored by the workers', async () => {
+  it('HTTPS: a gzipped report POST gets 200; it, the mail and the mailbox report are stored by the workers', async () => {
     const body = gzipSync(JSON.stringify(failingReport(`compose-https-${process.pid}`)));
     const r = await request(`https://127.0.0.1:${port('http', 'HTTP_PORT')}${VARIABLES.HTTP_REPORT_PATH.default}`, {
       method: 'POST',
@@ -447,10 +456,10 @@ describe('docker-compose.yml: every feature answers, with each service run as co
     });
     assert.equal(r.status, 200, r.body);
     await waitFor(
-      'both reports stored',
+      'the three reports stored',
       async () => {
-        const rows = await db.pool.query(`SELECT channel, status FROM raw_messages ORDER BY id`);
-        return rows.rows.length === 2 && rows.rows.every((row) => row.status === 'stored');
+        const rows = await db.pool.query(`SELECT channel, status FROM raw_messages ORDER BY channel`);
+        return rows.rows.map((row) => `${row.channel} ${row.status}`).join(', ') === 'http stored, imap stored, smtp stored';
       },
       120_000,
     );
