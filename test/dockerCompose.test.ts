@@ -349,8 +349,16 @@ describe('docker-compose.yml: every feature answers, with each service run as co
     // Until this code has the per-use pairs (SMTP_TLS_*, HTTP_TLS_*), the one pair they default to serves both.
     if (!('HTTP_TLS_CERT' in VARIABLES)) Object.assign(dotEnv, { TLS_CERT: dotEnv.HTTP_TLS_CERT, TLS_KEY: dotEnv.HTTP_TLS_KEY });
 
-    for (const name of ['receiver', 'http', 'worker', 'imap']) {
-      const s = compose.services[name]!;
+    // Every tlsrpt service that compose would start with the profiles of .env.
+    const profiles = (dotEnv.COMPOSE_PROFILES ?? '').split(',').map((p) => p.trim());
+    const started = Object.entries(compose.services).filter(
+      ([, s]) => s.command?.[0] === 'tlsrpt' && (!s.profiles || s.profiles.some((p) => profiles.includes(p))),
+    );
+    assert.deepEqual(
+      started.map(([name]) => name),
+      APP_SERVICES,
+    );
+    for (const [name, s] of started) {
       const replicas = Number(interpolate(String(s.deploy?.replicas ?? 1), dotEnv));
       for (let i = 1; i <= replicas; i++) running.push(await start(replicas > 1 ? `${name}-${i}` : name, s));
     }
