@@ -24,5 +24,5 @@ RUN chmod 0755 dist/src/cli/main.js && ln -s /app/dist/src/cli/main.js /usr/loca
 USER node
 # SMTP (2525), HTTP(S) (8443), plain-HTTP metrics and health for Prometheus (9464); docker-compose.yml maps them.
 EXPOSE 2525 8443 9464
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["tlsrpt", "health"]
+HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 CMD ["tlsrpt", "health"]
 CMD ["tlsrpt", "serve"]
