@@ -1,5 +1,6 @@
 /** `tlsrpt receiver`: the SMTP receiver alone (run workers separately with `tlsrpt worker`). */
 import { loadConfig } from '../src/config/loadConfig.js';
+import { checkRecipientGuard } from '../src/receive/recipientGuard.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startMonitorService } from '../src/services/monitorService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
@@ -9,6 +10,8 @@ import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/l
 export async function runReceiver(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const load = () => loadConfig(env);
   const config = load();
+  // Before anything starts: an SMTP port open to every recipient is refused (ACCEPTED_RECIPIENTS).
+  checkRecipientGuard(config);
   const log = createLogger(config.logLevel, 'tlsrpt-receiver');
   const reloader = reloadOnHangup(log, 'receiver', config, load);
   await migrateAtStart(config, log);

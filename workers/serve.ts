@@ -1,5 +1,6 @@
 /** `tlsrpt serve`: migrate, then the SMTP receiver, the HTTP(S) server and the worker in one process. */
 import { loadConfig } from '../src/config/loadConfig.js';
+import { checkRecipientGuard } from '../src/receive/recipientGuard.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startHttpService } from '../src/services/httpService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
@@ -12,6 +13,8 @@ import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/l
 export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const load = () => loadConfig(env);
   const config = load();
+  // Before anything starts: an SMTP port open to every recipient is refused (ACCEPTED_RECIPIENTS).
+  checkRecipientGuard(config);
   const log = createLogger(config.logLevel);
   const reloader = reloadOnHangup(log, 'serve', config, load);
   await migrateAtStart(config, log);

@@ -29,6 +29,8 @@ export interface Config {
     readonly serverName: string;
     /** Lower-cased addresses ("tlsrpt@example.com") and domains ("example.com"); empty = accept every recipient. */
     readonly acceptedRecipients: readonly string[];
+    /** SMTP_ACCEPT_ANY_RECIPIENT: an empty acceptedRecipients is allowed on a non-loopback host (src/receive/recipientGuard.ts). */
+    readonly acceptAnyRecipient: boolean;
     readonly maxMessageBytes: number;
     readonly maxConnections: number;
     /** Per-session limits (src/receive/smtpSessionLimits.ts); 0 = no limit. */
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: values.SMTP_PORT,
       serverName: values.SMTP_SERVER_NAME ?? hostname(),
       acceptedRecipients: values.ACCEPTED_RECIPIENTS,
+      acceptAnyRecipient: values.SMTP_ACCEPT_ANY_RECIPIENT === 'on',
       maxMessageBytes: values.MAX_MESSAGE_SIZE,
       maxConnections: values.SMTP_MAX_CONNECTIONS,
       maxConnectionsPerClient: values.SMTP_MAX_CONNECTIONS_PER_CLIENT,

@@ -257,6 +257,13 @@ export const VARIABLES = {
     readBy: ['receiver', 'policy'],
     parse: recipientList,
   }),
+  SMTP_ACCEPT_ANY_RECIPIENT: scalar({
+    section: 'smtp',
+    default: 'off',
+    doc: 'on: start with ACCEPTED_RECIPIENTS empty although SMTP_HOST is not loopback (a relay in front picks the recipients); off: refuse to start so',
+    readBy: ['receiver'],
+    parse: oneOf(['off', 'on'] as const),
+  }),
   MAX_MESSAGE_SIZE: scalar({
     section: 'smtp',
     default: '10MiB',
