@@ -18,6 +18,8 @@ export interface BenchSettings {
   scaleRows: number;
   /** Failure details in the large report of the memory scenario. */
   memoryDetails: number;
+  /** Sub-folders of the certbot-style MTA_STS_CERT_DIR the certs scenario loads. */
+  certificates: number;
   /** Scenario names to run (comma list); empty = all. */
   only: string[];
   /** End-to-end cases to run: each a substring of "sender; topology" (comma list); empty = all. */
@@ -55,6 +57,7 @@ export function loadBenchSettings(env: Env = process.env): BenchSettings {
     stageReports: int(env, 'BENCH_STAGE_REPORTS', smoke ? 20 : 2000),
     scaleRows: int(env, 'BENCH_SCALE_ROWS', smoke ? 2000 : 10_000_000),
     memoryDetails: int(env, 'BENCH_MEMORY_DETAILS', smoke ? 1000 : 100_000),
+    certificates: int(env, 'BENCH_CERTIFICATES', smoke ? 5 : 1000),
     only: list(env.BENCH_ONLY),
     e2eCases: list(env.BENCH_E2E),
     pgUrlBase: env.BENCH_DATABASE_URL_BASE ?? 'postgresql://postgres@127.0.0.1:5432',
