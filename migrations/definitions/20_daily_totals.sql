@@ -18,11 +18,7 @@
 -- (daily_totals_add_failure_details() leaves the details of these groups to this function).
 -- Deltas are summed per key first, so no key is written twice, and written in key order (tables in the
 -- order session, domain, failure totals), so writers lock rows in the same order.
--- stored_from and stored_to bound the stored_at of the given reports (and so of their rows, which are in
--- their report's month, migrations/0013): PostgreSQL then reads only those month partitions, instead of
--- looking every report up in every month's index. A report outside the bounds is not counted.
-CREATE OR REPLACE FUNCTION fold_into_daily_totals(changed_report_ids bigint[], stored_from timestamptz, stored_to timestamptz,
-                                                  command_xmin xid DEFAULT NULL, command_cmin cid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION add_to_daily_totals(changed_report_ids bigint[], command_xmin xid DEFAULT NULL, command_cmin cid DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 -- Plan the query once per connection: planning it again for each stored report (PostgreSQL's choice for a
@@ -44,8 +40,8 @@ BEGIN
            -- The mode of an sts policy (10_rules.sql); NULL for other types, or without a readable mode.
            CASE WHEN p.policy_type = 'sts' THEN sts_mode(p.policy_string) END AS mode
     FROM reports r
-    JOIN policies p ON p.report_id = r.id AND p.stored_at >= stored_from AND p.stored_at < stored_to
-    WHERE r.id = ANY (changed_report_ids) AND r.stored_at >= stored_from AND r.stored_at < stored_to
+    JOIN policies p ON p.report_id = r.id
+    WHERE r.id = ANY (changed_report_ids)
   ), typed AS (
     -- The sessions of each policy type in its group, now and before the command.
     SELECT gp.*,
@@ -154,7 +150,7 @@ BEGIN
            sum(s.sign * d.failed_session_count) AS failed_sessions,
            sum(s.sign) AS failure_details
     FROM ranked t
-    JOIN failure_details d ON d.policy_id = t.id AND d.stored_at >= stored_from AND d.stored_at < stored_to
+    JOIN failure_details d ON d.policy_id = t.id
     CROSS JOIN LATERAL (
       SELECT t.counted::integer
              - (t.counted_before AND t.earlier AND (d.xmin = command_xmin AND d.cmin = command_cmin) IS NOT TRUE)::integer AS sign
@@ -181,29 +177,21 @@ BEGIN
 END
 $fn$;
 
--- The reports of any month (refresh_daily_totals(), 0004's triggers kept for 0012's down section).
-CREATE OR REPLACE FUNCTION add_to_daily_totals(changed_report_ids bigint[], command_xmin xid DEFAULT NULL, command_cmin cid DEFAULT NULL)
-RETURNS void
-LANGUAGE sql
-AS $fn$
-  SELECT fold_into_daily_totals(changed_report_ids, '-infinity', 'infinity', command_xmin, command_cmin)
-$fn$;
-
 -- Adds the given reports to the running totals behind /metrics: every policy as reported (not only the
--- counted type), and every failure detail. Reports deleted meanwhile are simply not found. Returns how many
--- of the reports were found, for rollup_state.reports_stored, which the caller updates (fold_rollups()
--- with its own update of that row). stored_from and stored_to as for fold_into_daily_totals().
-CREATE OR REPLACE FUNCTION fold_into_metric_totals(changed_report_ids bigint[], stored_from timestamptz, stored_to timestamptz)
-RETURNS bigint
+-- counted type), and every failure detail. Reports deleted meanwhile are simply not found.
+CREATE OR REPLACE FUNCTION add_to_metric_totals(changed_report_ids bigint[])
+RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+-- See fold_rollups(): the update of rollup_state can only scan.
+SET jit = off
 AS $fn$
 BEGIN
   INSERT INTO metric_session_totals AS t (policy_domain, policy_type, successful_sessions, failed_sessions, first_report_id)
   SELECT p.policy_domain, p.policy_type, sum(p.total_successful_session_count), sum(p.total_failure_session_count), min(p.report_id)
   FROM policies p
-  WHERE p.report_id = ANY (changed_report_ids) AND p.stored_at >= stored_from AND p.stored_at < stored_to
+  WHERE p.report_id = ANY (changed_report_ids)
   GROUP BY p.policy_domain, p.policy_type
   ORDER BY p.policy_domain, p.policy_type
   ON CONFLICT (policy_domain, policy_type) DO UPDATE SET
@@ -214,25 +202,17 @@ BEGIN
   INSERT INTO metric_failure_totals AS t (policy_domain, policy_type, result_type, failed_sessions, first_report_id)
   SELECT p.policy_domain, p.policy_type, d.result_type, sum(d.failed_session_count), min(d.report_id)
   FROM failure_details d
-  JOIN policies p ON p.id = d.policy_id AND p.stored_at >= stored_from AND p.stored_at < stored_to
-  WHERE d.report_id = ANY (changed_report_ids) AND d.stored_at >= stored_from AND d.stored_at < stored_to
+  JOIN policies p ON p.id = d.policy_id
+  WHERE d.report_id = ANY (changed_report_ids)
   GROUP BY p.policy_domain, p.policy_type, d.result_type
   ORDER BY p.policy_domain, p.policy_type, d.result_type
   ON CONFLICT (policy_domain, policy_type, result_type) DO UPDATE SET
     failed_sessions = t.failed_sessions + excluded.failed_sessions,
     first_report_id = least(t.first_report_id, excluded.first_report_id);
 
-  RETURN (SELECT count(*) FROM reports r
-          WHERE r.id = ANY (changed_report_ids) AND r.stored_at >= stored_from AND r.stored_at < stored_to);
+  UPDATE rollup_state
+  SET reports_stored = reports_stored + (SELECT count(*) FROM reports r WHERE r.id = ANY (changed_report_ids));
 END
-$fn$;
-
--- The reports of any month, and rollup_state.reports_stored with them (refresh_daily_totals()).
-CREATE OR REPLACE FUNCTION add_to_metric_totals(changed_report_ids bigint[])
-RETURNS void
-LANGUAGE sql
-AS $fn$
-  UPDATE rollup_state SET reports_stored = reports_stored + fold_into_metric_totals(changed_report_ids, '-infinity', 'infinity')
 $fn$;
 
 -- The advisory lock that lets one process at a time fold or rebuild the rollups ('tlsrpt-rollup').
@@ -257,15 +237,12 @@ LANGUAGE plpgsql
 SET enable_seqscan = off
 -- No JIT: with sequential scans priced out, a statement that can only scan (emptying rollup_refresh_days,
 -- updating the one row of rollup_state) costs more than jit_above_cost, and compiling it took some 20 ms of
--- CPU on every call, every second, more than folding a few hundred reports (issue 13).
+-- CPU on every call, every second, busy or idle: more than folding a few hundred reports (issue 13).
 SET jit = off
 AS $fn$
 DECLARE
   ids bigint[];
   days date[];
-  stored_from timestamptz;
-  stored_to timestamptz;
-  found_reports bigint;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(rollup_lock_key()) THEN
     RETURN NULL;
@@ -279,21 +256,15 @@ BEGIN
   WITH taken AS (
     DELETE FROM rollup_queue q
     WHERE q.report_id IN (SELECT report_id FROM rollup_queue ORDER BY report_id LIMIT max_reports)
-    RETURNING q.report_id, q.stored_at
+    RETURNING q.report_id
   )
-  -- The months of the batch (migrations/0022; UTC months, the partitions' bounds): every month when a row
-  -- queued before 0022 has no stored_at.
-  SELECT array_agg(report_id ORDER BY report_id),
-         CASE WHEN bool_and(stored_at IS NOT NULL) THEN date_trunc('month', min(stored_at), 'UTC') ELSE '-infinity' END,
-         CASE WHEN bool_and(stored_at IS NOT NULL) THEN date_trunc('month', max(stored_at), 'UTC') + interval '1 month' ELSE 'infinity' END
-  INTO ids, stored_from, stored_to
-  FROM taken;
+  SELECT array_agg(report_id ORDER BY report_id) INTO ids FROM taken;
   IF ids IS NULL THEN
     RETURN 0;
   END IF;
-  PERFORM fold_into_daily_totals(ids, stored_from, stored_to);
-  found_reports := fold_into_metric_totals(ids, stored_from, stored_to);
-  UPDATE rollup_state SET folded_at = now(), reports_stored = reports_stored + found_reports;
+  PERFORM add_to_daily_totals(ids);
+  PERFORM add_to_metric_totals(ids);
+  UPDATE rollup_state SET folded_at = now();
   RETURN cardinality(ids);
 END
 $fn$;
