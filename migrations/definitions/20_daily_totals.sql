@@ -21,10 +21,12 @@
 CREATE OR REPLACE FUNCTION add_to_daily_totals(changed_report_ids bigint[], command_xmin xid DEFAULT NULL, command_cmin cid DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
--- Plan the query once per connection: planning it again for each stored report (PostgreSQL's choice for a
--- custom plan per array argument) took longer than running it. The generic plan reads the given reports
--- by index, which also suits the millions of a rebuild.
-SET plan_cache_mode = force_generic_plan
+-- Planned for each call, with the batch's report ids in hand: a call folds a batch (hundreds of reports,
+-- or the millions of a rebuild), so planning costs little next to it. A plan kept for the connection
+-- would be the one made at its first fold, when the tables may be new, or just analyzed while empty (the
+-- retention job's ANALYZE at start-up): such a plan read whole months through their indexes on every
+-- fold, and the fold fell behind for good (issue 13; 4,000 reports in a new database never rolled up).
+SET plan_cache_mode = force_custom_plan
 -- Sequential scans priced out (migrations/0006): the plan is cached per connection, and one made while the
 -- tables are new and not analyzed would otherwise scan them whole for every stored report.
 SET enable_seqscan = off
@@ -182,7 +184,8 @@ $fn$;
 CREATE OR REPLACE FUNCTION add_to_metric_totals(changed_report_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
+-- See add_to_daily_totals().
+SET plan_cache_mode = force_custom_plan
 SET enable_seqscan = off
 -- See fold_rollups(): the update of rollup_state can only scan.
 SET jit = off
