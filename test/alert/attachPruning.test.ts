@@ -1,9 +1,9 @@
 /**
- * Attaching a newly stored report to its alert windows reads only the month partition that holds it
- * (src/alert/store/windowStore.ts, POLICIES_OF_REPORTS): a year of month partitions of reports, policies and
- * failure_details exists, and the index scans PostgreSQL counts per partition (pg_stat_user_indexes) show
- * that the other months were pruned, not looked up report by report. On the worker's connection settings
- * (keyedLookups), past the statements' sixth run, when PostgreSQL switches them to a generic plan.
+ * Attaching a newly stored report to its alert windows reads its policies from the month partition that
+ * holds them only (src/alert/store/windowStore.ts, POLICIES_OF_REPORTS): a year of month partitions exists,
+ * and the index scans PostgreSQL counts per partition of policies (pg_stat_user_indexes) show that the other
+ * months were pruned, not looked up report by report. On the worker's connection settings (keyedLookups),
+ * past the statements' sixth run, when PostgreSQL switches them to a generic plan.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { WORKER_POOL } from '../../src/services/workerService.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { storeJsonReports } from '../helpers/storeJsonReports.js';
 
-const TABLES = ['reports', 'policies', 'failure_details'];
+const TABLES = ['policies'];
 
 function report(n: number): Record<string, unknown> {
   const domain = `d${n % 3}.prune.example`;
@@ -38,7 +38,7 @@ function report(n: number): Record<string, unknown> {
   };
 }
 
-describe('attaching reports reads their month partition only', () => {
+describe('attaching reports reads their policies from their month partition only', () => {
   let db: TestDatabase;
   let pool: Pool;
   before(async () => {

@@ -15,9 +15,7 @@ export interface OpenedWindow {
 /** The domain key of a policy: RFC 8460 domains are case-insensitive; a missing domain is ''. */
 const DOMAIN_OF_POLICY = `lower(coalesce(p.policy_domain, ''))`;
 
-// d.stored_at = p.stored_at: see POLICIES_OF_REPORTS.
-const FAILING_POLICY = `(p.total_failure_session_count > 0
-  OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id AND d.stored_at = p.stored_at))`;
+const FAILING_POLICY = `(p.total_failure_session_count > 0 OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id))`;
 
 /**
  * ALERT_MAX_REPORT_AGE: a report whose date range ended longer than $N milliseconds before it was stored is
@@ -73,15 +71,14 @@ export async function attachReports(
 
 /**
  * The policies of the reports i.id = ANY($1), read from the month partition that holds each report only.
- * A report id says nothing about its month (reports, policies and failure_details are partitioned by
- * stored_at, migrations/0013), so a lookup by report id alone went to every month's index: a year of them
- * and the two created ahead. report_identities (one table, keyed by report id) holds each report's
- * stored_at, and one statement writes a report's identity, report, policies and failure details, so they
- * all carry the same now() (src/store/storeReport.ts). Equal to a value from a row already read, stored_at
- * lets PostgreSQL prune every other month as it runs, report by report, whichever table the plan reads
- * first (an equality joins them all). Constant bounds on stored_at would not do: to a plan made while the
- * tables are new and not analyzed, a whole month read through the primary key (which ends with stored_at)
- * looks cheap, and such a plan is kept for the connection.
+ * A report id says nothing about its month (policies are partitioned by stored_at, migrations/0013), so a
+ * lookup by report id alone went to every month's index: a year of them and the two created ahead.
+ * report_identities (one table, keyed by report id) holds each report's stored_at, and one statement writes
+ * a report's identity and policies, so both carry the same now() (src/store/storeReport.ts). Equal to a
+ * value from the identity's row, stored_at lets PostgreSQL prune every other month as it runs, report by
+ * report, and it stays a condition on the index that starts with report_id. A range on stored_at would not
+ * do: to a plan made on statistics gathered while the tables were empty (the retention job's ANALYZE at
+ * start-up), an index read of the whole month looks cheap, and such a plan read it for every report.
  * `i` is the report's identity, `p` the policy.
  */
 const POLICIES_OF_REPORTS = `report_identities i JOIN policies p ON p.report_id = i.id AND p.stored_at = i.stored_at`;
@@ -101,17 +98,7 @@ const ATTACH_REPORTS = {
 WITH todo AS (
   SELECT p.report_id, ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
   FROM ${POLICIES_OF_REPORTS}
-  -- Its report, in its month (migrations/0013), read as a subquery of the identity's row (OFFSET 0 keeps it
-  -- one): the month's bounds are then known as the index is read, and the other months pruned, whatever
-  -- join order the plan takes. Not the same stored_at, which a hand correction of reports.stored_at (an aged
-  -- report in a test, say) would break.
-  CROSS JOIN LATERAL (
-    SELECT r.id FROM reports r
-    WHERE r.id = i.id
-      AND r.stored_at >= date_trunc('month', i.stored_at, 'UTC') AND r.stored_at < date_trunc('month', i.stored_at, 'UTC') + interval '1 month'
-      AND ${recentEnoughToAlert('$3')}
-    OFFSET 0
-  ) r
+  JOIN reports r ON r.id = p.report_id AND ${recentEnoughToAlert('$3')}
   LEFT JOIN LATERAL (
     SELECT true AS attached FROM alert_window_reports w
     WHERE w.report_id = p.report_id AND w.policy_domain = ${DOMAIN_OF_POLICY} LIMIT 1
