@@ -242,6 +242,12 @@ SET enable_seqscan = off
 -- updating the one row of rollup_state) costs more than jit_above_cost, and compiling it took some 20 ms of
 -- CPU on every call, every second, busy or idle: more than folding a few hundred reports (issue 13).
 SET jit = off
+-- Nested loops over the keys, whatever the statistics say: a batch is at most max_reports reports, each
+-- looked up by key, while statistics gathered when the tables were empty (the retention job's ANALYZE at
+-- start-up) made merge joins over whole months look cheaper, read on every fold: in the worker bench the
+-- fold then fell behind for good (1,300 reports still queued two minutes after the last was stored).
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
   ids bigint[];
