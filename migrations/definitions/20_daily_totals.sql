@@ -27,8 +27,8 @@ LANGUAGE plpgsql
 -- retention job's ANALYZE at start-up): such a plan read whole months through their indexes on every
 -- fold, and the fold fell behind for good (issue 13; 4,000 reports in a new database never rolled up).
 SET plan_cache_mode = force_custom_plan
--- Sequential scans priced out (migrations/0006): the plan is cached per connection, and one made while the
--- tables are new and not analyzed would otherwise scan them whole for every stored report.
+-- Sequential scans priced out (migrations/0006): the statistics of tables that are new, or were analyzed
+-- while empty, would otherwise make scanning them whole look cheaper than looking the batch up by key.
 SET enable_seqscan = off
 AS $fn$
 DECLARE
