@@ -111,8 +111,8 @@ export const TOPOLOGIES: Topology[] = [
 export async function waitSettled(ctx: BenchContext, count: number, timeoutMs: number): Promise<Map<number, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    // Whether one is pending, not how many: counting them visited every pending row 20 times a second, some
-    // 0.09 ms of PostgreSQL's CPU per report in the worker bench, charged to the pipeline.
+    // Whether one is pending, not how many: counting them visited every pending row 20 times a second, in
+    // PostgreSQL time that the bench charges to the pipeline.
     const r = await ctx.db.pool.query<{ pending: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM raw_messages WHERE status = 'pending') AS pending`,
     );
