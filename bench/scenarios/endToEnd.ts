@@ -111,9 +111,16 @@ export const TOPOLOGIES: Topology[] = [
 export async function waitSettled(ctx: BenchContext, count: number, timeoutMs: number): Promise<Map<number, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status = 'pending'`);
-    if (r.rows[0]!.n === 0) break;
-    if (Date.now() > deadline) throw new Error(`${r.rows[0]!.n} messages still pending after ${timeoutMs} ms`);
+    // Whether one is pending, not how many: counting them visited every pending row 20 times a second, in
+    // PostgreSQL time that the bench charges to the pipeline.
+    const r = await ctx.db.pool.query<{ pending: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM raw_messages WHERE status = 'pending') AS pending`,
+    );
+    if (!r.rows[0]!.pending) break;
+    if (Date.now() > deadline) {
+      const left = await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status = 'pending'`);
+      throw new Error(`${left.rows[0]!.n} messages still pending after ${timeoutMs} ms`);
+    }
     await new Promise((res) => setTimeout(res, 50));
   }
   const rows = await ctx.db.pool.query<{ id: number; t: number; status: string }>(
