@@ -177,8 +177,9 @@ export async function waitRolledUp(ctx: BenchContext, timeoutMs: number): Promis
 
 /**
  * The batch sizes a run reached, which decide the round trips per report: messages per BullMQ job (what
- * the receivers' enqueue groups gathered; from the ids of the jobs completed since `before`) and reports
- * per store statement (the worker's group commit: each statement is one transaction, so one xmin).
+ * the receivers' enqueue groups gathered; from the ids of the jobs completed since `before`, of the last
+ * 1,000 BullMQ keeps) and reports per store statement (the worker's group commit: each statement is one
+ * transaction, so one xmin).
  */
 async function groupSizes(
   ctx: BenchContext,
