@@ -434,7 +434,8 @@ describe('docker-compose.yml: every feature answers, with each service run as co
         return (
           (await portAnswers(port('receiver', 'SMTP_PORT'))) &&
           (await portAnswers(port('http', 'HTTP_PORT'))) &&
-          running.filter((r) => r.name.startsWith('worker')).every((r) => r.output().includes('worker consuming the queue'))
+          // Logged once the signal handlers are in place, last in every entry point.
+          running.every((r) => r.output().includes('"msg":"started: SIGTERM'))
         );
       },
       240_000,

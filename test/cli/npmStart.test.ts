@@ -65,7 +65,8 @@ it('npm start serves, and SIGTERM to npm stops the service: exit 0, ports free, 
     // The first run in a fresh checkout compiles everything: minutes on a loaded machine.
     await waitFor(
       'npm start to serve SMTP and HTTP',
-      async () => out.includes('SMTP receiver listening') && (await portAnswers(httpPort)),
+      // The ports answer before the signal handlers are in place: this line says they are.
+      async () => out.includes('"msg":"started: SIGTERM') && (await portAnswers(httpPort)),
       300_000,
     );
     servicePid = Number(/"pid":(\d+)/.exec(out)?.[1]);
