@@ -149,7 +149,9 @@ async function findLabelledPart(raw: Buffer): Promise<ReportPart | null> {
   if (!bytes) return null;
   const rootHeaders = (root as MimeNode).headers;
   if (!rootHeaders) return null;
-  const headers = processHeaders(rootHeaders.getList());
+  // Only the fields MailFacts reads: mailparser's reading of the others (Received, DKIM-Signature, ARC ...,
+  // a dozen or more in a real report mail) was thrown away.
+  const headers = processHeaders(rootHeaders.getList().filter((h: { key?: unknown }) => FACT_HEADERS.has(String(h.key))));
   const view: HeaderView = {
     headers,
     subject: headers.get('subject') as string | undefined,
@@ -159,6 +161,9 @@ async function findLabelledPart(raw: Buffer): Promise<ReportPart | null> {
   const contentType = hit.node.contentType as string;
   return { bytes, contentType, filename: hit.node.filename || null, foundBy: 'media-type', mail: mailFacts(view), fixups: [] };
 }
+
+/** The root header fields mailFacts reads, as mailsplit keys them (lower case). */
+const FACT_HEADERS = new Set(['subject', 'from', 'message-id', 'tls-report-domain', 'tls-report-submitter']);
 
 function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {

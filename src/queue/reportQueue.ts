@@ -162,7 +162,11 @@ export function createReportQueue(connection: Redis, prefix: string, log?: Logge
   return queue;
 }
 
-/** Queues `ids` in jobs of up to JOB_MAX_MESSAGES, in one addBulk (one round trip to Redis). */
+/**
+ * Queues `ids` in jobs of up to JOB_MAX_MESSAGES, in one round trip to Redis. One job (a group commit of up
+ * to 32 messages, the usual case) is one `add`: addBulk wraps even one job in MULTI/EXEC through an ioredis
+ * pipeline, three commands instead of one and a pipeline object built per call.
+ */
 export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
   const jobs = [];
@@ -170,7 +174,8 @@ export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: readonly 
     const rawMessageIds = ids.slice(i, i + JOB_MAX_MESSAGES);
     jobs.push({ name: 'process', data: { rawMessageIds }, opts: { jobId: jobIdFor(rawMessageIds) } });
   }
-  await queue.addBulk(jobs);
+  if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+  else await queue.addBulk(jobs);
 }
 
 /** The job states in which a job still stands for its messages: it will run, or runs now (a paused queue's jobs wait). */

@@ -1,7 +1,8 @@
 /**
  * How receivers commit raw messages and queue them, shared by SMTP and HTTPS: messages that arrive while a
  * commit runs are committed together by the next one (one INSERT, one WAL flush), and their ids go to
- * Redis in one addBulk, as jobs of up to JOB_MAX_MESSAGES messages each (not one job per message). Each sender still gets its reply only after the COMMIT that holds its message.
+ * Redis in one round trip, as jobs of up to JOB_MAX_MESSAGES messages each (not one job per message). Each
+ * sender still gets its reply only after the COMMIT that holds its message.
  * Each commit and round trip costs PostgreSQL CPU, which one-message-one-commit would pay per report
  * (README "Benchmarks" has the figures).
  */
@@ -15,7 +16,7 @@ import { TlsrptError } from '../errors.js';
 
 /** Raw messages committed together at most: bounds the statement size (14 parameters a message). */
 const RAW_GROUP_MAX = 64;
-/** Message ids handed to one addBulk at most (in jobs of JOB_MAX_MESSAGES). */
+/** Message ids handed to one enqueue at most (in jobs of JOB_MAX_MESSAGES). */
 const ENQUEUE_GROUP_MAX = 256;
 
 export interface RawIntakeOptions {

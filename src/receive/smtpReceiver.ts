@@ -17,6 +17,7 @@ import { errorMessage } from '../errors.js';
 import { acceptRawMessage, type AcceptDeps } from './acceptRawMessage.js';
 import { isAcceptedRecipient } from './recipients.js';
 import { applySmtpSessionLimits } from './smtpSessionLimits.js';
+import { batchSmtpReplies } from './smtpReplyBatching.js';
 
 export interface SmtpReceiver {
   /** Resolves with the port actually bound (useful with port 0). */
@@ -57,6 +58,11 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
 
     onConnect(_session, callback) {
       if (closing) return callback(smtpError(421, 'Service shutting down, try again later'));
+      callback();
+    },
+
+    // Answered in the same turn: smtp-server's default waits for the next one (setImmediate) for nothing.
+    onMailFrom(_address, _session, callback) {
       callback();
     },
 
@@ -112,6 +118,7 @@ export function createSmtpReceiver(config: Config, deps: AcceptDeps & { log: Log
   });
 
   server.on('error', (err) => log.error({ err: errorMessage(err) }, 'SMTP server error'));
+  if (!batchSmtpReplies(server)) log.warn('SMTP replies not batched: this smtp-server version has no connect() or connections set');
   applySmtpSessionLimits(
     server,
     {

@@ -17,6 +17,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
+import { onSmtpConnection } from './smtpConnections.js';
 
 export interface SmtpSessionLimits {
   /** 0: no limit. */
@@ -25,22 +26,6 @@ export interface SmtpSessionLimits {
   maxSessionMs: number;
   /** 0: no limit. */
   maxCommandsWithoutMail: number;
-}
-
-/** The parts of smtp-server's SMTPConnection this module uses (stable across 3.x, but not documented). */
-interface ConnectionInternals {
-  id: string;
-  _dataStream?: unknown;
-  _closing?: boolean;
-  _closed?: boolean;
-  _onCommand?: (command: Buffer, callback?: () => void) => void;
-  send(code: number, text: string): void;
-  close(): void;
-}
-
-interface ServerInternals {
-  connect?: (socket: net.Socket, options: unknown) => void;
-  connections?: Set<ConnectionInternals>;
 }
 
 /** Which connections an address holds now: a pure counter the listener consults. */
@@ -101,19 +86,8 @@ function limitConnectionsPerClient(server: SMTPServer, limit: number, serverName
 
 function limitSessions(server: SMTPServer, limits: SmtpSessionLimits, log: Logger): void {
   if (limits.maxSessionMs <= 0 && limits.maxCommandsWithoutMail <= 0) return;
-  const internals = server as unknown as ServerInternals;
-  const connect = internals.connect;
-  if (typeof connect !== 'function' || !(internals.connections instanceof Set)) {
-    log.warn('SMTP session limits not applied: this smtp-server version has no connect() or connections set');
-    return;
-  }
   let unsupportedLogged = false;
-  internals.connect = function (this: unknown, socket: net.Socket, options: unknown) {
-    const before = new Set(internals.connections);
-    connect.call(this, socket, options);
-    const connection = [...(internals.connections ?? [])].find((c) => !before.has(c));
-    if (!connection) return;
-
+  const hooked = onSmtpConnection(server, (connection, socket) => {
     const closeWith = (text: string) => {
       if (connection._closing || connection._closed) return;
       connection.send(421, text);
@@ -149,5 +123,6 @@ function limitSessions(server: SMTPServer, limits: SmtpSessionLimits, log: Logge
         onCommand.call(this, command, callback);
       };
     }
-  };
+  });
+  if (!hooked) log.warn('SMTP session limits not applied: this smtp-server version has no connect() or connections set');
 }

@@ -27,6 +27,7 @@ import { startRollupJob, type RollupJob } from '../rollup/rollupJob.js';
 import { createGroupCommit } from '../db/groupCommit.js';
 import { createMemoryBudget } from '../pipeline/memoryBudget.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
+import { compileReportSchema } from '../validate/validateReport.js';
 import { startRetentionJob, type RetentionJob } from '../retention/retentionJob.js';
 
 export interface WorkerService {
@@ -66,6 +67,7 @@ async function stalledSinceLastRun(job: Job<ReportJob>): Promise<boolean> {
 }
 
 export async function startWorkerService(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
+  compileReportSchema();
   const pool = createPool(config.databaseUrl, { ...WORKER_POOL, log });
   const workerConnection = createWorkerConnection(config.redisUrl, log);
   const producerConnection = createProducerConnection(config.redisUrl, log);

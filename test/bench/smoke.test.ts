@@ -85,7 +85,18 @@ describe('npm run bench (smoke)', () => {
       figures.push(...(JSON.parse(readFileSync(r.resultsPath, 'utf8')) as { figures: typeof figures }).figures);
     }
     const scenarios = new Set(figures.map((f) => f.scenario));
-    assert.deepEqual([...scenarios].sort(), ['certs', 'dashboard', 'e2e', 'imap', 'ingest', 'memory', 'scale', 'scrape', 'stages', 'worker']);
+    assert.deepEqual([...scenarios].sort(), [
+      'certs',
+      'dashboard',
+      'e2e',
+      'imap',
+      'ingest',
+      'memory',
+      'scale',
+      'scrape',
+      'stages',
+      'worker',
+    ]);
     // 3 SMTP senders and 1 HTTPS sender x 1 topology (the smoke run skips the multi-process topology).
     assert.equal(figures.filter((f) => f.scenario === 'e2e').length, 4);
     for (const f of figures) {

@@ -90,6 +90,18 @@ describe('queue of message groups (real Redis)', () => {
     const again = await queuedMessageIds(queue);
     assert.ok(again.has(2003) && again.has(2004) && again.has(2006));
   });
+
+  it('enqueueing the same messages twice leaves one job, for one job (add) as for several (addBulk)', async () => {
+    const waiting = async () => (await queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id).sort();
+    const before = await waiting();
+    const many = Array.from({ length: JOB_MAX_MESSAGES + 1 }, (_, i) => 3000 + i);
+    for (let round = 0; round < 2; round++) {
+      await enqueueRawMessages(queue, [2900, 2901]);
+      await enqueueRawMessages(queue, many);
+    }
+    const added = (await waiting()).filter((id) => !before.includes(id));
+    assert.deepEqual(added.sort(), ['raw-2900..2901', `raw-3000..${3000 + JOB_MAX_MESSAGES - 1}`, `raw-${3000 + JOB_MAX_MESSAGES}`].sort());
+  });
 });
 
 describe('the worker settles each message of a job on its own', () => {

@@ -46,3 +46,40 @@ it('answers 552 to MAIL FROM with a SIZE over MAX_MESSAGE_SIZE, and accepts one 
   const [, within] = await converse(h.receiver.port, ['EHLO client.test', `MAIL FROM:<a@sender.example> SIZE=${64 * 1024}`, 'QUIT']);
   assert.match(within!, /^250 /);
 });
+
+/** Reads from `socket` until `done(received)` holds; returns what came in each read. */
+function readUntil(socket: net.Socket, done: (text: string) => boolean): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const reads: string[] = [];
+    const onData = (chunk: string) => {
+      reads.push(chunk);
+      if (done(reads.join(''))) {
+        socket.off('data', onData);
+        resolve(reads);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+it('answers pipelined MAIL, RCPT and DATA (RFC 2920) in order, and stores the mail', async () => {
+  const socket = net.connect(h.receiver.port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  try {
+    await readUntil(socket, (t) => /^220 /m.test(t));
+    socket.write('EHLO client.test\r\n');
+    await readUntil(socket, (t) => /^250 /m.test(t));
+    socket.write('MAIL FROM:<a@sender.example>\r\nRCPT TO:<tlsrpt@reports.example.com>\r\nDATA\r\n');
+    const reads = await readUntil(socket, (t) => /^354 /m.test(t));
+    // In order, whether they came in one write or several (test/receive/smtpReplyBatching.test.ts counts them).
+    assert.match(reads.join(''), /^250 [^\r\n]*\r\n250 [^\r\n]*\r\n354 /);
+    socket.write('Subject: pipelined\r\n\r\nnot a report\r\n.\r\n');
+    const [queued] = await readUntil(socket, (t) => /^250 /m.test(t));
+    assert.match(queued!, /^250 .*queued as \d+/);
+    socket.write('QUIT\r\n');
+    await readUntil(socket, (t) => /^221 /m.test(t));
+  } finally {
+    socket.destroy();
+  }
+});

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ReportInputError } from '../../src/errors.js';
-import { MAX_JSON_DEPTH, nestingPastLimit, parseReportJson } from '../../src/validate/parseReportJson.js';
+import { MAX_JSON_DEPTH, nestingPastLimit, openingsAtMost, parseReportJson } from '../../src/validate/parseReportJson.js';
 import { realJson } from '../helpers/fixtures.js';
 import { startHarness, type Harness } from '../helpers/pipelineHarness.js';
 import { buildReportMail } from '../helpers/reportMail.js';
@@ -28,6 +28,18 @@ describe('JSON nesting depth', () => {
     assert.throws(
       () => parseReportJson(nestedReport(MAX_JSON_DEPTH)),
       (e: unknown) => e instanceof ReportInputError && e.reason === 'json-too-deep' && /more than 64 levels/.test(e.detail),
+    );
+  });
+
+  it('skips the character pass only when there are too few brackets to nest past the limit', () => {
+    const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    assert.equal(openingsAtMost(nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH), true);
+    assert.equal(openingsAtMost(nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH), false);
+    assert.equal(openingsAtMost(`{"a":[${'{},'.repeat(40)}{}],"b":"${'['.repeat(30)}"}`, MAX_JSON_DEPTH), false);
+    assert.deepEqual(parseReportJson(Buffer.from(nested(MAX_JSON_DEPTH))), JSON.parse(nested(MAX_JSON_DEPTH)));
+    assert.throws(
+      () => parseReportJson(Buffer.from(nested(MAX_JSON_DEPTH + 1))),
+      (e: unknown) => e instanceof ReportInputError && e.reason === 'json-too-deep',
     );
   });
 
