@@ -15,17 +15,17 @@ import { findIngestSources } from '../ingest/findIngestSources.js';
 import { ingestSources, type IngestSummary, type MessageResult } from '../ingest/ingestSources.js';
 import type { CliContext } from './cliContext.js';
 import { createAuthenticator } from '../auth/authenticateMessage.js';
-import { foldRollups } from '../rollup/foldRollups.js';
 import { EXIT_FINDING } from './exitCodeFor.js';
 
 /** Without a terminal (a log file, cron, CI), one progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 5000;
 
 /**
- * Connections: one accepts a batch (duplicate lookup, INSERT) while another stores the previous batch's
- * reports; the rest serve quarantines and counts. Every query finds its rows by key, as the worker's do.
+ * Connections: one accepts a batch (duplicate lookup, INSERT) while another stores the previous group's
+ * reports and a third folds stored reports into the daily totals; the rest serve quarantines and counts.
+ * Every query finds its rows by key, as the worker's do.
  */
-const INGEST_POOL_SIZE = 4;
+const INGEST_POOL_SIZE = 5;
 
 export function registerIngestCommand(program: Command, ctx: CliContext): void {
   program
@@ -84,9 +84,6 @@ Examples:
             // Every outcome is kept only for the JSON output, which lists them all.
             { keepResults: opts.format === 'json' },
           );
-          // Count what was stored in the daily totals now, so that `tlsrpt stats` right after shows it
-          // (a running worker would fold it within seconds; one folding already leaves it to that one).
-          await foldRollups(pool);
           return ingested;
         } finally {
           progress.stop();

@@ -33,9 +33,10 @@ import { countReportsTooOldToAlert } from '../alert/store/windowStore.js';
 import type { Pool } from '../db/pool.js';
 import { errorMessage, isServiceOutage, type QuarantineReason } from '../errors.js';
 import { processMessage, type ProcessDeps } from '../pipeline/processMessage.js';
-import { insertRawMessages, type RawMessage } from '../store/rawMessages.js';
+import { insertRawMessages, type MessageStatus, type RawMessage } from '../store/rawMessages.js';
 import { storeReports, type StoreItem, type StoreResult } from '../store/storeReport.js';
 import { IngestPathError, type IngestSource, type SkippedFile } from './findIngestSources.js';
+import { createRollupFolder } from './rollupFolder.js';
 import { readMboxFile } from './splitMbox.js';
 
 export interface IngestDeps {
@@ -116,6 +117,12 @@ const DEFAULT_BATCH = 256;
 const BATCH_BYTES = 4 * 2 ** 20;
 /** Batches being processed while the next is read and accepted: Node parses one while PostgreSQL stores the other. */
 const BATCHES_IN_FLIGHT = 2;
+/**
+ * Reports per store statement. The batch statement's PostgreSQL time per report grows with the batch past a
+ * few dozen reports (README "Measurements behind the code"), and a smaller group is stored while the next
+ * one of the same batch is parsed.
+ */
+const STORE_BATCH = 64;
 /** Messages of a batch being parsed at once. */
 const PARSES_PER_BATCH = 16;
 
@@ -145,9 +152,10 @@ export async function ingestSources(
   progress.onStart?.({ files: sources.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
   const batchSize = deps.batchSize ?? DEFAULT_BATCH;
+  const folder = createRollupFolder(deps.pool, deps.log);
   // Reports are handed over in file order (each waits for its turn: the message before it has handed its
-  // report over or finished without one), and each batch's reports are stored in one statement after the
-  // previous batch's. The first copy of a report identity in the files is then the one stored and later
+  // report over or finished without one), and each group's reports are stored in one statement after the
+  // previous group's. The first copy of a report identity in the files is then the one stored and later
   // copies are duplicates or conflicts, as when messages went one by one, however the parses interleave.
   let lastTurn: Promise<void> = Promise.resolve();
   let lastStore: Promise<void> = Promise.resolve();
@@ -157,6 +165,16 @@ export async function ingestSources(
       lastTurn = turn.passed;
       return turn;
     });
+  /** A batch's messages are stored in groups of STORE_BATCH, each group once its last message has passed its turn. */
+  const storesFor = (turns: readonly Turn[]): StoreFor => {
+    const groups: Array<ReturnType<typeof createGroupStore>> = [];
+    for (let g = 0; g < turns.length; g += STORE_BATCH) {
+      const group = createGroupStore(deps.pool, turns.slice(g, g + STORE_BATCH), lastStore, (n) => folder.stored(n));
+      lastStore = group.stored;
+      groups.push(group);
+    }
+    return (i) => groups[Math.floor(i / STORE_BATCH)]!.storeFor(turns[i]!);
+  };
 
   let accepting: Promise<unknown> = Promise.resolve();
   const inFlight: Array<Promise<BatchDone>> = [];
@@ -169,18 +187,18 @@ export async function ingestSources(
     summary.tooOldToAlert += done.tooOldToAlert;
     progress.onBatchDone?.({ bytesDone: done.bytesDone, messages: summary.messages });
   };
+  const run: RunState = { firstId: null };
   const launch = async (batch: SourceMessage[]) => {
     if (inFlight.length >= BATCHES_IN_FLIGHT) await settleOldest();
     // Accepting is chained: this batch's duplicate lookup runs after the previous batch's INSERT committed.
     const turns = takeTurns(batch.length);
-    const batchStore = createBatchStore(deps.pool, turns, lastStore);
-    lastStore = batchStore.stored;
-    const accepted = accepting.then(() => acceptBatch(deps, batch));
+    const storeFor = storesFor(turns);
+    const accepted = accepting.then(() => acceptBatch(deps, batch, run));
     accepting = accepted.catch(() => {
       // The error is the batch's own, rethrown by settleOldest; the next batches must not wait for its turns.
       for (const t of turns) t.pass();
     });
-    const done = accepted.then((a) => processBatch(deps, batchStore.storeFor, turns, batch, a));
+    const done = accepted.then((a) => processBatch(deps, storeFor, turns, batch, a));
     // Marked handled now (settleOldest awaits it later and rethrows its error): a batch that fails while the
     // next is being read must not count as an unhandled rejection.
     done.catch(() => undefined);
@@ -201,6 +219,9 @@ export async function ingestSources(
     }
     if (batch.length) await launch(batch);
     while (inFlight.length) await settleOldest();
+    // What is still queued for the daily totals, so that `tlsrpt stats` right after shows it (a running
+    // worker would fold it within seconds; one folding already leaves it to that one).
+    await folder.finish();
   } catch (err) {
     // An outage or an unreadable file stops the run: the batches still running finish (or fail) first, so
     // nothing is left writing behind the error. Their messages are committed, and a worker's sweep or a
@@ -244,20 +265,32 @@ async function* readSourceMessages(
 /** What the accept step decided for each message of a batch. */
 type Accepted =
   | { kind: 'done'; result: MessageResult }
-  /** Committed now with this id: to be processed. */
+  /** Committed now with this id: to be processed, with the bytes in hand. */
   | { kind: 'new'; id: number }
+  /**
+   * Received before this run and still pending (a run that was stopped, a message a worker has not reached):
+   * processed again, from its row, as the worker's sweep would. The state machine settles it once whoever
+   * gets there first.
+   */
+  | { kind: 'pending'; id: number }
   /** Its bytes were received before (or earlier in this batch: `sameAs` is that message's index). */
   | { kind: 'seen'; id: number; reportId: number | null; sameAs: number | null };
 
-async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[]): Promise<Accepted[]> {
+/** What accepting learns across batches. */
+interface RunState {
+  /** The first raw message id this run committed: a pending row from before it is not in anyone's hands here. */
+  firstId: number | null;
+}
+
+async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[], run: RunState): Promise<Accepted[]> {
   const base = { rawMessageId: null, reportId: null, reason: null, detail: null };
   const shas: Array<Buffer | null> = batch.map((m) => (m.raw ? createHash('sha256').update(m.raw).digest() : null));
   const known = shas.filter((s): s is Buffer => s !== null);
-  const seen = new Map<string, { id: number; report_id: number | null }>();
+  const seen = new Map<string, { id: number; report_id: number | null; status: MessageStatus }>();
   if (known.length) {
-    const res = await deps.pool.query<{ sha256: Buffer; id: number; report_id: number | null }>({
-      name: 'tlsrpt-ingest-seen-v1',
-      text: `SELECT DISTINCT ON (sha256) sha256, id, report_id FROM raw_messages WHERE sha256 = ANY($1::bytea[]) ORDER BY sha256, id`,
+    const res = await deps.pool.query<{ sha256: Buffer; id: number; report_id: number | null; status: MessageStatus }>({
+      name: 'tlsrpt-ingest-seen-v2',
+      text: `SELECT DISTINCT ON (sha256) sha256, id, report_id, status FROM raw_messages WHERE sha256 = ANY($1::bytea[]) ORDER BY sha256, id`,
       values: [known],
     });
     for (const row of res.rows) seen.set(row.sha256.toString('hex'), row);
@@ -275,7 +308,11 @@ async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[]): P
     const hex = shas[i]!.toString('hex');
     const before = seen.get(hex);
     const earlier = firstInBatch.get(hex);
-    if (before) accepted.push({ kind: 'seen', id: before.id, reportId: before.report_id, sameAs: null });
+    if (before && before.status === 'pending' && (run.firstId === null || before.id < run.firstId) && earlier === undefined) {
+      // Left pending by an earlier run (or not yet reached by a worker): settled now, once.
+      firstInBatch.set(hex, i);
+      accepted.push({ kind: 'pending', id: before.id });
+    } else if (before) accepted.push({ kind: 'seen', id: before.id, reportId: before.report_id, sameAs: earlier ?? null });
     else if (earlier !== undefined) accepted.push({ kind: 'seen', id: 0, reportId: null, sameAs: earlier });
     else {
       firstInBatch.set(hex, i);
@@ -290,6 +327,7 @@ async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[]): P
       return { raw: m.raw!, envelope: { channel: 'ingest', source: { file: m.file, position: m.position } } };
     }),
   );
+  if (ids.length) run.firstId ??= ids[0]!;
   fresh.forEach((i, k) => {
     accepted[i] = { kind: 'new', id: ids[k]! };
   });
@@ -320,15 +358,20 @@ function createTurn(previous: Promise<void>): Turn {
   return { wait: previous, passed, pass };
 }
 
+/** The store of the message at an index of its batch. */
+type StoreFor = (index: number) => NonNullable<ProcessDeps['store']>;
+
 /**
- * The reports of one batch, stored with one storeReports statement (one commit) once every message of the
- * batch has passed its turn, and after the previous batch's statement. A report's result, or the Error of
- * storing it, goes back to its message's processMessage, which decides as the worker does.
+ * The reports of one group of messages, stored with one storeReports statement (one commit) once every
+ * message of the group has passed its turn, and after the previous group's statement. A report's result, or
+ * the Error of storing it, goes back to its message's processMessage, which decides as the worker does.
+ * `onStored` hears how many new reports the statement stored (queued for the daily totals).
  */
-function createBatchStore(
+function createGroupStore(
   pool: Pool,
   turns: readonly Turn[],
   previous: Promise<void>,
+  onStored: (count: number) => void,
 ): { storeFor: (turn: Turn) => NonNullable<ProcessDeps['store']>; stored: Promise<void> } {
   const items: StoreItem[] = [];
   const waiting: Array<{ resolve: (r: StoreResult | Error) => void; reject: (err: unknown) => void }> = [];
@@ -336,9 +379,10 @@ function createBatchStore(
     if (items.length === 0) return;
     try {
       const results = await storeReports(pool, items);
+      onStored(results.filter((r) => !(r instanceof Error) && r.outcome === 'stored').length);
       results.forEach((r, k) => waiting[k]!.resolve(r));
     } catch (err) {
-      // An outage: every message of the batch gets it, and processMessage rethrows it.
+      // An outage: every message of the group gets it, and processMessage rethrows it.
       for (const w of waiting) w.reject(err);
     }
   });
@@ -380,23 +424,23 @@ function createSlots(n: number): { acquire(): Promise<void>; release(): void } {
 
 async function processBatch(
   deps: IngestDeps,
-  storeFor: (turn: Turn) => NonNullable<ProcessDeps['store']>,
+  storeFor: StoreFor,
   turns: readonly Turn[],
   batch: readonly SourceMessage[],
   accepted: readonly Accepted[],
 ): Promise<BatchDone> {
   // A few messages are parsed at a time, in order: a parse holds the whole mail and its parts, so 256 at
   // once would hold hundreds of megabytes, for no gain on a machine with few cores. A message gives its
-  // slot back once it has handed its report over (it then only waits for the batch's statement).
+  // slot back once it has handed its report over (it then only waits for its group's statement).
   const slots = createSlots(PARSES_PER_BATCH);
   const settled = await Promise.allSettled(
     accepted.map(async (a, i): Promise<MessageResult | null> => {
       const turn = turns[i]!;
       try {
-        if (a.kind !== 'new') return null;
+        if (a.kind !== 'new' && a.kind !== 'pending') return null;
         await slots.acquire();
         void turn.passed.then(() => slots.release());
-        return await processOne(deps, storeFor(turn), batch[i]!, a.id);
+        return await processOne(deps, storeFor(i), batch[i]!, a.id, a.kind === 'new');
       } finally {
         // Quarantined, failed, or nothing to process: no report to hand over, the next message may go.
         await turn.wait;
@@ -412,7 +456,7 @@ async function processBatch(
   const results = accepted.map((a, i): MessageResult => {
     const source = batch[i]!.label;
     if (a.kind === 'done') return a.result;
-    if (a.kind === 'new') return processed[i]!;
+    if (a.kind === 'new' || a.kind === 'pending') return processed[i]!;
     const same = a.sameAs === null ? null : processed[a.sameAs]!;
     return {
       source,
@@ -433,17 +477,19 @@ async function processOne(
   store: NonNullable<ProcessDeps['store']>,
   m: SourceMessage,
   id: number,
+  committedNow: boolean,
 ): Promise<MessageResult> {
   const source = m.label;
   const base = { source, rawMessageId: id, reportId: null, reason: null, detail: null };
-  // The row was committed a moment ago with these bytes: no need to read them back. A message that another
-  // process settles meanwhile is still caught by the state checks of the store and the quarantine.
+  // A row committed a moment ago holds these bytes: no need to read them back. One from before this run is
+  // read as it is (its channel, attempts and what its intake recorded). A message that another process
+  // settles meanwhile is still caught by the state checks of the store and the quarantine.
   const inHand: RawMessage = { id, channel: 'ingest', status: 'pending', raw: m.raw!, attempts: 0 };
   const processDeps: ProcessDeps = {
     pool: deps.pool,
     reportMaxBytes: deps.reportMaxBytes,
     maxAttempts: deps.maxAttempts,
-    load: () => Promise.resolve(inHand),
+    load: committedNow ? () => Promise.resolve(inHand) : undefined,
     store,
     authenticator: deps.authenticator,
   };
