@@ -125,6 +125,12 @@ const BATCHES_IN_FLIGHT = 2;
 const STORE_BATCH = 64;
 /** Messages of a batch being parsed at once. */
 const PARSES_PER_BATCH = 16;
+/**
+ * Decoded reports held at once, waiting for their group's statement: two groups, one being stored while the
+ * next is parsed. Without a bound, parsing runs ahead of a slow store by every message in flight, and what
+ * the process holds (and the heap V8 grows for it) follows PostgreSQL's pace instead of a fixed budget.
+ */
+const REPORTS_IN_HAND = 2 * STORE_BATCH;
 
 /** A message read from a source, not yet stored. */
 interface SourceMessage {
@@ -173,7 +179,10 @@ export async function ingestSources(
       lastStore = group.stored;
       groups.push(group);
     }
-    return (i) => groups[Math.floor(i / STORE_BATCH)]!.storeFor(turns[i]!);
+    return (i) => {
+      const group = groups[Math.floor(i / STORE_BATCH)]!;
+      return { store: group.storeFor(turns[i]!), stored: group.stored };
+    };
   };
 
   let accepting: Promise<unknown> = Promise.resolve();
@@ -188,6 +197,10 @@ export async function ingestSources(
     progress.onBatchDone?.({ bytesDone: done.bytesDone, messages: summary.messages });
   };
   const run: RunState = { firstId: null };
+  // Taken in file order (each batch asks for all its messages when it starts, after the batch before), and
+  // given back when a message's group is stored: the earliest messages always get theirs, so a group is
+  // never left waiting for a place held by a later one.
+  const reportsInHand = createSlots(REPORTS_IN_HAND);
   const launch = async (batch: SourceMessage[]) => {
     if (inFlight.length >= BATCHES_IN_FLIGHT) await settleOldest();
     // Accepting is chained: this batch's duplicate lookup runs after the previous batch's INSERT committed.
@@ -198,7 +211,7 @@ export async function ingestSources(
       // The error is the batch's own, rethrown by settleOldest; the next batches must not wait for its turns.
       for (const t of turns) t.pass();
     });
-    const done = accepted.then((a) => processBatch(deps, storeFor, turns, batch, a));
+    const done = accepted.then((a) => processBatch(deps, reportsInHand, storeFor, turns, batch, a));
     // Marked handled now (settleOldest awaits it later and rethrows its error): a batch that fails while the
     // next is being read must not count as an unhandled rejection.
     done.catch(() => undefined);
@@ -324,7 +337,7 @@ async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[], ru
     deps.pool,
     fresh.map((i) => {
       const m = batch[i]!;
-      return { raw: m.raw!, envelope: { channel: 'ingest', source: { file: m.file, position: m.position } } };
+      return { raw: m.raw!, sha256: shas[i]!, envelope: { channel: 'ingest', source: { file: m.file, position: m.position } } };
     }),
   );
   if (ids.length) run.firstId ??= ids[0]!;
@@ -358,8 +371,8 @@ function createTurn(previous: Promise<void>): Turn {
   return { wait: previous, passed, pass };
 }
 
-/** The store of the message at an index of its batch. */
-type StoreFor = (index: number) => NonNullable<ProcessDeps['store']>;
+/** The store of the message at an index of its batch, and when its group's statement has run. */
+type StoreFor = (index: number) => { store: NonNullable<ProcessDeps['store']>; stored: Promise<void> };
 
 /**
  * The reports of one group of messages, stored with one storeReports statement (one commit) once every
@@ -402,8 +415,13 @@ function createGroupStore(
   return { storeFor, stored };
 }
 
+interface Slots {
+  acquire(): Promise<void>;
+  release(): void;
+}
+
 /** A counting semaphore: at most `n` holders; waiters are served in the order they asked. */
-function createSlots(n: number): { acquire(): Promise<void>; release(): void } {
+function createSlots(n: number): Slots {
   let free = n;
   const waiters: Array<() => void> = [];
   return {
@@ -424,6 +442,7 @@ function createSlots(n: number): { acquire(): Promise<void>; release(): void } {
 
 async function processBatch(
   deps: IngestDeps,
+  reportsInHand: Slots,
   storeFor: StoreFor,
   turns: readonly Turn[],
   batch: readonly SourceMessage[],
@@ -438,9 +457,12 @@ async function processBatch(
       const turn = turns[i]!;
       try {
         if (a.kind !== 'new' && a.kind !== 'pending') return null;
+        const { store, stored } = storeFor(i);
+        await reportsInHand.acquire();
+        void stored.then(() => reportsInHand.release());
         await slots.acquire();
         void turn.passed.then(() => slots.release());
-        return await processOne(deps, storeFor(i), batch[i]!, a.id, a.kind === 'new');
+        return await processOne(deps, store, batch[i]!, a.id, a.kind === 'new');
       } finally {
         // Quarantined, failed, or nothing to process: no report to hand over, the next message may go.
         await turn.wait;
