@@ -118,7 +118,11 @@ interface ProgressDisplay {
  * every PROGRESS_LINE_INTERVAL_MS, and a last one at the end if any was printed, so a long backfill run from
  * cron or a script shows it is alive.
  */
-function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: { bar: boolean }): ProgressDisplay {
+export function createProgressDisplay(
+  ctx: { err: CliContext['err']; io: Pick<CliContext['io'], 'stderr'> },
+  log: Logger,
+  { bar: showBar, now = Date.now }: { bar: boolean; now?: () => number },
+): ProgressDisplay {
   let startedAt = 0;
   let total = 0;
   let last: ProgressState = { elapsedMs: 0, bytesDone: 0, bytesTotal: 0, messages: 0 };
@@ -136,17 +140,17 @@ function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: {
   const payload = (s: ProgressState) => ({ messages: s.messages, rate: Math.round(rateOf(s)), left: timeLeft(s) });
   return {
     start(bytesTotal) {
-      startedAt = lastLineAt = Date.now();
+      startedAt = lastLineAt = now();
       total = bytesTotal;
       last = { elapsedMs: 0, bytesDone: 0, bytesTotal, messages: 0 };
       bar?.start(Math.max(total, 1), 0, payload(last));
     },
     update(bytesDone, messages) {
-      const now = Date.now();
-      last = { elapsedMs: now - startedAt, bytesDone, bytesTotal: total, messages };
+      const at = now();
+      last = { elapsedMs: at - startedAt, bytesDone, bytesTotal: total, messages };
       if (bar) bar.update(bytesDone, payload(last));
-      else if (now - lastLineAt >= PROGRESS_LINE_INTERVAL_MS) {
-        lastLineAt = now;
+      else if (at - lastLineAt >= PROGRESS_LINE_INTERVAL_MS) {
+        lastLineAt = at;
         linesPrinted++;
         ctx.err(`${formatProgressLine(last)}\n`);
       }
@@ -158,7 +162,7 @@ function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: {
         // The bar is decoration: a terminal that went away must not hide the summary.
         log.debug({ err: errorMessage(err) }, 'ingest: could not clear the progress bar');
       }
-      if (!bar && linesPrinted > 0) ctx.err(`${formatProgressLine({ ...last, elapsedMs: Date.now() - startedAt })}\n`);
+      if (!bar && linesPrinted > 0) ctx.err(`${formatProgressLine({ ...last, elapsedMs: now() - startedAt })}\n`);
     },
   };
 }

@@ -54,6 +54,8 @@ export interface IngestDeps {
   enqueue: (rawMessageId: number) => Promise<void>;
   /** Messages per batch; the default suits report mail of a few kilobytes. */
   batchSize?: number;
+  /** New reports per fold into the daily totals while the backfill runs (./rollupFolder.ts); for tests. */
+  foldBatch?: number;
 }
 
 export type MessageOutcome =
@@ -158,7 +160,7 @@ export async function ingestSources(
   progress.onStart?.({ files: sources.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
   const batchSize = deps.batchSize ?? DEFAULT_BATCH;
-  const folder = createRollupFolder(deps.pool, deps.log);
+  const folder = createRollupFolder(deps.pool, deps.log, { foldBatch: deps.foldBatch });
   // Reports are handed over in file order (each waits for its turn: the message before it has handed its
   // report over or finished without one), and each group's reports are stored in one statement after the
   // previous group's. The first copy of a report identity in the files is then the one stored and later
