@@ -3,14 +3,12 @@
  * rollup job), so that `tlsrpt stats` is right when the command ends and the fold's PostgreSQL time runs
  * beside the parsing of the next messages instead of after the last one.
  *
- * A fold costs PostgreSQL a fixed part per call (the rollup functions' plans reach every month partition)
- * and a part per report that grows when the planner's statistics describe tables far smaller than they
- * have become, which is what a backfill into a new database makes. So a backfill folds in large batches, and
- * runs ANALYZE on the tables it fills each time the reports it stored have doubled, as PostgreSQL advises
- * after a bulk load ("Populating a Database": autovacuum would get there, a minute or more later). Measured
- * on 16,384 report mails of the bench mix: folding 1,024 at a time cost PostgreSQL 221 us a report, 4,096 at
- * a time 467 us without ANALYZE and 130 us (plus ANALYZE's own) with it; one fold of everything at the end,
- * without, 1,280 us a report.
+ * A fold costs PostgreSQL a fixed part per call and a part per report that grows when the planner's
+ * statistics describe tables far smaller than they have become, which is what a backfill into a new
+ * database makes. So a backfill folds in large batches, and runs ANALYZE on the tables it fills each time
+ * the reports it stored have doubled, as PostgreSQL advises after a bulk load ("Populating a Database";
+ * autovacuum gets there too, but a minute or more later). The figures are in README "Measurements behind
+ * the code".
  */
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
