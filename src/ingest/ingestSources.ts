@@ -2,25 +2,31 @@
  * Backfill: files -> raw messages -> reports, through the same durable path as SMTP, in batches like the
  * worker, with memory that does not grow with the size of the files.
  *
- * Messages are read as a stream (an mbox one message at a time, see ./splitMbox.ts) and taken in batches:
+ * Messages are read as a stream (an mbox one message at a time, see ./splitMbox.ts) and taken in batches,
+ * the stages of consecutive batches overlapping on connections of their own:
  * 1. accept: the batch's SHA-256s are looked up in one query, its new messages committed in one INSERT
  *    (channel 'ingest', with the file and position they came from). Batches are accepted one after the
- *    other, so a message repeated in a later batch finds the earlier one's row.
+ *    other, so a message repeated in a later batch finds the earlier one's row. It runs while the batch
+ *    before is parsed and stored.
  * 2. process: each new message goes through processMessage, the worker's own job handler (decode, then
  *    store or quarantine: the one retry-versus-quarantine decision), with the bytes in hand instead of a
- *    reload; the batch's reports are stored together with the worker's batched statement (storeReports:
- *    one statement, one commit). While one batch is stored the next is read, accepted and parsed, so Node
- *    parses while PostgreSQL writes. (Measured on 10,000 report mails, the batch statement is most of
- *    PostgreSQL's time: about 1.6 ms a report on the loaded 2-core machine, against 0.2 ms for the INSERT
- *    of the raw mail and 0.1 ms each for the duplicate lookup and the too-old count.)
+ *    reload. Reports are stored in groups of STORE_BATCH with the worker's batched statement (storeReports:
+ *    one statement, one commit), in file order, each group while the next is parsed; at most
+ *    REPORTS_IN_HAND decoded reports wait for their statement, so memory does not follow PostgreSQL's pace.
+ * 3. fold: stored reports are folded into the daily totals as they accumulate, on a third connection
+ *    (./rollupFolder.ts), and the rest at the end, so the totals are right when the command returns.
  * The command processes the messages itself rather than waiting for a worker, so it knows every message's
- * outcome and a backfill needs no running worker. If processing fails for a reason that is neither the
- * input nor an outage (a bug), the message stays pending and is handed to the queue, where the worker
- * retries it like any other; if the command is killed, the worker's sweep finds what it left pending.
+ * outcome and a backfill needs no running worker (nor Redis). If processing fails for a reason that is
+ * neither the input nor an outage (a bug), the message stays pending and is handed to the queue, where the
+ * worker retries it like any other. If the command is killed, what it committed stays pending: the
+ * worker's sweep finds it, or a second run settles it (below).
  *
  * "Re-running adds nothing": a message whose bytes (SHA-256) are already in raw_messages is not stored
- * again and counts as a duplicate. A message with new bytes but a report already stored (the .json.gz
- * attachment and the mail that carried it) is stored as raw mail and settled as a duplicate by the pipeline.
+ * again and counts as a duplicate, unless its row is still pending from before this run (a run that was
+ * killed): then it is processed now, from its row, and the state machine (src/store/messageState.ts) lets
+ * only one of this run and a worker settle it. A message with new bytes but a report already stored (the
+ * .json.gz attachment and the mail that carried it) is stored as raw mail and settled as a duplicate by the
+ * pipeline.
  *
  * Backfilled reports are history: the ones whose date range ended longer than ALERT_MAX_REPORT_AGE before
  * they were stored join no alert window (src/alert/store/windowStore.ts); the summary says how many.
