@@ -6,9 +6,10 @@
  * A fold costs PostgreSQL a fixed part per call and a part per report that grows when the planner's
  * statistics describe tables far smaller than they have become, which is what a backfill into a new
  * database makes. So a backfill folds in large batches, and runs ANALYZE on the tables it fills each time
- * the reports it stored have doubled, as PostgreSQL advises after a bulk load ("Populating a Database";
- * autovacuum gets there too, but a minute or more later). The figures are in README "Measurements behind
- * the code".
+ * they have doubled in size, as PostgreSQL advises after a bulk load ("Populating a Database"; autovacuum
+ * gets there too, but a minute or more later). Into a database that already holds many reports, a backfill
+ * changes the statistics little and analyzes nothing. The figures are in README "Measurements behind the
+ * code".
  */
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
@@ -31,15 +32,29 @@ export interface RollupFolder {
   finish(): Promise<void>;
 }
 
+/** The reports the planner's statistics counted (0 for partitions never analyzed), before this run's grow it. */
+async function reportsBefore(pool: Pool): Promise<number> {
+  const res = await pool.query<{ n: number }>(
+    `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS n
+     FROM pg_partition_tree('reports') t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`,
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
 export function createRollupFolder(pool: Pool, log: Logger, options: { foldBatch?: number } = {}): RollupFolder {
   const foldBatch = options.foldBatch ?? FOLD_BATCH;
   let queued = 0;
   let stored = 0;
   let analyzedAt = 0;
   let running: Promise<void> | null = null;
+  let before: Promise<number> | null = null;
 
+  // The tables double when the reports stored by this run reach what they held before it (as the planner
+  // last counted them) plus twice what this run had stored at its last ANALYZE.
   const analyzeIfGrown = async () => {
     if (stored < foldBatch || stored < 2 * analyzedAt) return;
+    before ??= reportsBefore(pool);
+    if (stored < (await before) + 2 * analyzedAt) return;
     analyzedAt = stored;
     try {
       await pool.query(`ANALYZE ${ANALYZED_TABLES}`);
