@@ -204,7 +204,7 @@ export async function ingestSources(
     summary.tooOldToAlert += done.tooOldToAlert;
     progress.onBatchDone?.({ bytesDone: done.bytesDone, messages: summary.messages });
   };
-  const run: RunState = { firstId: null };
+  const run: RunState = { firstId: null, takenUp: new Set() };
   // Taken in file order (each batch asks for all its messages when it starts, after the batch before), and
   // given back when a message's group is stored: the earliest messages always get theirs, so a group is
   // never left waiting for a place held by a later one.
@@ -301,6 +301,8 @@ type Accepted =
 interface RunState {
   /** The first raw message id this run committed: a pending row from before it is not in anyone's hands here. */
   firstId: number | null;
+  /** Pending rows from before this run that it took up: a later copy of the same bytes is already ingested. */
+  takenUp: Set<number>;
 }
 
 async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[], run: RunState): Promise<Accepted[]> {
@@ -329,9 +331,11 @@ async function acceptBatch(deps: IngestDeps, batch: readonly SourceMessage[], ru
     const hex = shas[i]!.toString('hex');
     const before = seen.get(hex);
     const earlier = firstInBatch.get(hex);
-    if (before && before.status === 'pending' && (run.firstId === null || before.id < run.firstId) && earlier === undefined) {
+    const leftPending = before?.status === 'pending' && (run.firstId === null || before.id < run.firstId) && !run.takenUp.has(before.id);
+    if (before && leftPending && earlier === undefined) {
       // Left pending by an earlier run (or not yet reached by a worker): settled now, once.
       firstInBatch.set(hex, i);
+      run.takenUp.add(before.id);
       accepted.push({ kind: 'pending', id: before.id });
     } else if (before) accepted.push({ kind: 'seen', id: before.id, reportId: before.report_id, sameAs: earlier ?? null });
     else if (earlier !== undefined) accepted.push({ kind: 'seen', id: 0, reportId: null, sameAs: earlier });

@@ -52,7 +52,9 @@ describe('tlsrpt ingest killed mid-run, then run again', () => {
     env = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: `test-ingest-crash-${process.pid}`, LOG_LEVEL: 'warn' };
     dir = mkdtempSync(join(tmpdir(), 'tlsrpt-ingest-crash-'));
     mbox = join(dir, 'reports.mbox');
-    writeFileSync(mbox, writeMboxrd(Array.from({ length: MESSAGES }, (_, i) => reportMail(i))));
+    // And the first mail again at the end, in a later batch than its first copy.
+    const mails = Array.from({ length: MESSAGES }, (_, i) => reportMail(i));
+    writeFileSync(mbox, writeMboxrd([...mails, mails[0]!]));
   });
   after(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -130,13 +132,20 @@ describe('tlsrpt ingest killed mid-run, then run again', () => {
       stored: number;
       duplicate: number;
       pending: number;
-      results: Array<{ outcome: string }>;
+      results: Array<{ outcome: string; rawMessageId: number }>;
     };
-    // The messages the killed run committed are settled by this one, not counted as already ingested.
+    // The messages the killed run committed are settled by this one, not counted as already ingested; the
+    // first mail's second copy is, once, with the first copy's row.
     assert.deepEqual(
       { stored: summary.stored, duplicate: summary.duplicate, pending: summary.pending },
-      { stored: MESSAGES, duplicate: 0, pending: 0 },
+      { stored: MESSAGES, duplicate: 1, pending: 0 },
     );
+    assert.equal(summary.results[0]!.outcome, 'stored');
+    assert.deepEqual(summary.results[MESSAGES], {
+      ...summary.results[MESSAGES],
+      outcome: 'already-ingested',
+      rawMessageId: summary.results[0]!.rawMessageId,
+    });
     assert.deepEqual(await statuses(), { stored: MESSAGES });
     assert.equal((await db.pool.query(`SELECT count(DISTINCT sha256)::int AS n FROM raw_messages`)).rows[0].n, MESSAGES);
     assert.deepEqual(await totals(), { reports: MESSAGES, sessions: 4 * MESSAGES, failed: MESSAGES });
@@ -145,7 +154,7 @@ describe('tlsrpt ingest killed mid-run, then run again', () => {
   it('adds nothing on a third run', async () => {
     const third = await runCli(['ingest', mbox], env);
     assert.equal(third.code, 0, third.stderr);
-    assert.match(third.stdout, new RegExp(`duplicate\\s+${MESSAGES}\\s+\\(${MESSAGES} received before byte for byte`));
+    assert.match(third.stdout, new RegExp(`duplicate\\s+${MESSAGES + 1}\\s+\\(${MESSAGES + 1} received before byte for byte`));
     assert.deepEqual(await statuses(), { stored: MESSAGES });
     assert.deepEqual(await totals(), { reports: MESSAGES, sessions: 4 * MESSAGES, failed: MESSAGES });
   });
