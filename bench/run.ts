@@ -21,6 +21,7 @@ import { ingestScenario } from './scenarios/ingest.js';
 import { scrapeScenario } from './scenarios/scrape.js';
 import { dashboardScenario } from './scenarios/dashboard.js';
 import { imapFirstSyncScenario } from './scenarios/imapFirstSync.js';
+import { certificatesScenario } from './scenarios/certificates.js';
 
 export const SCENARIOS: Scenario[] = [
   endToEndScenario,
@@ -32,6 +33,7 @@ export const SCENARIOS: Scenario[] = [
   ingestScenario,
   dashboardScenario,
   imapFirstSyncScenario,
+  certificatesScenario,
 ];
 
 export async function runBench(): Promise<Figure[]> {

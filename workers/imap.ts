@@ -4,6 +4,7 @@ import { ConfigError } from '../src/errors.js';
 import { startImapService } from '../src/imap/imapService.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/lifecycle.js';
+import { startMonitorService } from '../src/services/monitorService.js';
 
 /** `env`: where the configuration is read from, at start and again on SIGHUP (TLSRPT_CONFIG names the file). */
 export async function runImap(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -14,9 +15,14 @@ export async function runImap(env: NodeJS.ProcessEnv = process.env): Promise<voi
   const reloader = reloadOnHangup(log, 'imap', config, load);
   await migrateAtStart(config, log);
   const imap = await startImapService(config, log);
+  // METRICS_PORT, when set: /metrics, /healthz and /readyz for probes.
+  const monitor = await startMonitorService(config, log);
   // SIGHUP: the IMAP_* settings (readers restart after their pass in progress).
   reloader.add(imap);
-  stopOnSignals(log, config.shutdownTimeoutMs, () => imap.stop());
+  stopOnSignals(log, config.shutdownTimeoutMs, async () => {
+    await imap.stop();
+    await monitor?.stop();
+  });
 }
 
 export function noMailbox(): ConfigError {

@@ -1,5 +1,6 @@
 /** `tlsrpt serve`: migrate, then the SMTP receiver, the HTTP(S) server and the worker in one process. */
 import { loadConfig } from '../src/config/loadConfig.js';
+import { checkRecipientGuard } from '../src/receive/recipientGuard.js';
 import { createLogger } from '../src/log/createLogger.js';
 import { startHttpService } from '../src/services/httpService.js';
 import { startReceiverService } from '../src/services/receiverService.js';
@@ -12,13 +13,16 @@ import { migrateAtStart, reloadOnHangup, stopOnSignals } from '../src/services/l
 export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const load = () => loadConfig(env);
   const config = load();
+  // Before anything starts: an SMTP port open to every recipient is refused (ACCEPTED_RECIPIENTS).
+  checkRecipientGuard(config);
   const log = createLogger(config.logLevel);
   const reloader = reloadOnHangup(log, 'serve', config, load);
   await migrateAtStart(config, log);
   const alerts = await startAlertService(config, log.child({ component: 'alerts' }));
   const worker = await startWorkerService(config, log.child({ component: 'worker' }), { onProcessed: alerts.onProcessed });
   const receiver = await startReceiverService(config, log.child({ component: 'receiver' }));
-  const http = await startHttpService(config, log.child({ component: 'http' }));
+  // One /metrics for the process: it shows the STARTTLS certificate beside the HTTPS ones.
+  const http = await startHttpService(config, log.child({ component: 'http' }), { certificates: receiver.certificates });
   // The mailboxes of IMAP_URL, when there are any (a SIGHUP cannot add the first: that needs a restart).
   const imap = config.imap.mailboxes.length ? await startImapService(config, log.child({ component: 'imap' })) : null;
   // SIGHUP: hosted MTA-STS policies, the certificate (STARTTLS and HTTPS), the alert and the IMAP settings.

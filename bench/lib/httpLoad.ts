@@ -7,24 +7,26 @@ import https from 'node:https';
 import type { Delivery, LoadResult } from './smtpLoad.js';
 
 export interface HttpLoadOptions {
-  port: number;
+  /** The HTTPS endpoints' ports: connection i posts to ports[i % length] (a load balancer's round robin). */
+  ports: number[];
   bodies: Buffer[];
   connections: number;
   path?: string;
 }
 
 export async function runHttpLoad(o: HttpLoadOptions): Promise<LoadResult> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: o.connections, rejectUnauthorized: false });
+  // One agent per lane, so that each lane keeps its one connection to its own endpoint.
+  const agents: https.Agent[] = [];
   const deliveries: Delivery[] = [];
   const failures: string[] = [];
   let next = 0;
   const startedAt = performance.now();
-  const post = (body: Buffer) =>
+  const post = (agent: https.Agent, port: number, body: Buffer) =>
     new Promise<number>((resolve, reject) => {
       const req = https.request(
         {
           host: '127.0.0.1',
-          port: o.port,
+          port,
           path: o.path ?? '/tlsrpt',
           method: 'POST',
           agent,
@@ -43,11 +45,14 @@ export async function runHttpLoad(o: HttpLoadOptions): Promise<LoadResult> {
       req.on('error', reject);
       req.end(body);
     });
-  const lane = async () => {
+  const lane = async (_: unknown, lane: number) => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    agents.push(agent);
+    const port = o.ports[lane % o.ports.length]!;
     while (next < o.bodies.length) {
       const body = o.bodies[next++]!;
       try {
-        deliveries.push({ rawMessageId: await post(body), ackedAt: performance.now() });
+        deliveries.push({ rawMessageId: await post(agent, port, body), ackedAt: performance.now() });
       } catch (err) {
         failures.push((err as Error).message);
       }
@@ -56,7 +61,7 @@ export async function runHttpLoad(o: HttpLoadOptions): Promise<LoadResult> {
   try {
     await Promise.all(Array.from({ length: Math.min(o.connections, o.bodies.length) }, lane));
   } finally {
-    agent.destroy();
+    for (const agent of agents) agent.destroy();
   }
   return { deliveries, startedAt, finishedAt: performance.now(), failures };
 }

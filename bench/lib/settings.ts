@@ -18,16 +18,33 @@ export interface BenchSettings {
   scaleRows: number;
   /** Failure details in the large report of the memory scenario. */
   memoryDetails: number;
+  /** Sub-folders of the certbot-style MTA_STS_CERT_DIR the certs scenario loads. */
+  certificates: number;
   /** Scenario names to run (comma list); empty = all. */
   only: string[];
   /** End-to-end cases to run: each a substring of "sender; topology" (comma list); empty = all. */
   e2eCases: string[];
+  /** Scale-out layouts added to the end-to-end topologies (BENCH_LAYOUTS, e.g. "1r+2w,2r+2w"). */
+  layouts: Layout[];
   pgUrlBase: string;
   redisUrl: string;
   resultsPath: string;
 }
 
+/** A process layout: `receivers` x (`tlsrpt receiver` [+ `tlsrpt http`]) and `workers` x `tlsrpt worker`. */
+export interface Layout {
+  receivers: number;
+  workers: number;
+}
+
 type Env = Record<string, string | undefined>;
+
+/** "1r+2w" -> { receivers: 1, workers: 2 }. */
+export function parseLayout(text: string): Layout {
+  const m = /^([1-9][0-9]?)r\+([1-9][0-9]?)w$/.exec(text.trim());
+  if (!m) throw new Error(`BENCH_LAYOUTS: "${text}" is not a layout like 1r+2w (receivers + workers)`);
+  return { receivers: Number(m[1]), workers: Number(m[2]) };
+}
 
 function int(env: Env, name: string, fallback: number): number {
   const v = env[name]?.trim();
@@ -55,8 +72,10 @@ export function loadBenchSettings(env: Env = process.env): BenchSettings {
     stageReports: int(env, 'BENCH_STAGE_REPORTS', smoke ? 20 : 2000),
     scaleRows: int(env, 'BENCH_SCALE_ROWS', smoke ? 2000 : 10_000_000),
     memoryDetails: int(env, 'BENCH_MEMORY_DETAILS', smoke ? 1000 : 100_000),
+    certificates: int(env, 'BENCH_CERTIFICATES', smoke ? 5 : 1000),
     only: list(env.BENCH_ONLY),
     e2eCases: list(env.BENCH_E2E),
+    layouts: list(env.BENCH_LAYOUTS).map(parseLayout),
     pgUrlBase: env.BENCH_DATABASE_URL_BASE ?? 'postgresql://postgres@127.0.0.1:5432',
     redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     resultsPath: env.BENCH_RESULTS ?? new URL('../results.json', import.meta.url).pathname,

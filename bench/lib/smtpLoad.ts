@@ -133,7 +133,11 @@ class Session {
 }
 
 export interface LoadOptions {
-  port: number;
+  /**
+   * The receivers' ports: connection i goes to ports[i % length], as senders spread over several MX
+   * records of equal preference (RFC 5321 5.1: the order among them is random).
+   */
+  ports: number[];
   /** Encoded mails (encodeData), sent in order. */
   mails: Buffer[];
   /** Connections (reused) or connections in flight (new per message). */
@@ -147,9 +151,10 @@ export async function runSmtpLoad(o: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const startedAt = performance.now();
 
-  const lane = async () => {
+  const lane = async (_: unknown, lane: number) => {
+    const port = o.ports[lane % o.ports.length]!;
     if (o.mode === 'reuse') {
-      const s = await Session.open(o.port);
+      const s = await Session.open(port);
       try {
         while (next < o.mails.length) {
           const mail = o.mails[next++]!;
@@ -166,7 +171,7 @@ export async function runSmtpLoad(o: LoadOptions): Promise<LoadResult> {
       const mail = o.mails[next++]!;
       let s: Session | undefined;
       try {
-        s = await Session.open(o.port);
+        s = await Session.open(port);
         if (o.mode === 'new-starttls') await s.startTls();
         deliveries.push({ rawMessageId: await s.send(mail), ackedAt: performance.now() });
         await s.quit();

@@ -18,16 +18,22 @@ import {
   startTlsrpt,
   type TlsrptProcess,
 } from '../lib/benchEnv.js';
+import type { Layout } from '../lib/settings.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
+import { createProducerConnection, createReportQueue, messageRunsOf, type ReportJob } from '../../src/queue/reportQueue.js';
+import type { Queue } from 'bullmq';
 
+/** The listeners of a topology: several when it has several receivers (each its own process and port). */
 export interface Ports {
-  smtp: number;
-  http: number;
+  smtp: number[];
+  http: number[];
 }
 
 export interface Sender {
   name: string;
   target?: string;
+  /** Whether it posts over HTTPS (a layout starts its `tlsrpt http` processes only for such a sender). */
+  https?: boolean;
   /** Prepares the bodies once per run (not timed). */
   prepare(mix: MixedReport[]): Buffer[];
   send(ctx: BenchContext, ports: Ports, bodies: Buffer[]): Promise<LoadResult>;
@@ -40,7 +46,7 @@ const smtpSender = (name: string, mode: 'reuse' | 'new' | 'new-starttls', target
   prepare: (mix) => mix.map((m) => encodeData(m.mail)),
   send: (ctx, ports, bodies) =>
     runSmtpLoad({
-      port: ports.smtp,
+      ports: ports.smtp,
       mails: bodies,
       mode,
       connections: mode === 'reuse' ? ctx.settings.reusedConnections : ctx.settings.newConnections,
@@ -54,8 +60,9 @@ const smtpSender = (name: string, mode: 'reuse' | 'new' | 'new-starttls', target
 
 const httpsSender: Sender = {
   name: 'HTTPS POST, kept-alive connections',
+  https: true,
   prepare: (mix) => mix.map((m) => m.gzipped),
-  send: (ctx, ports, bodies) => runHttpLoad({ port: ports.http, bodies, connections: ctx.settings.reusedConnections }),
+  send: (ctx, ports, bodies) => runHttpLoad({ ports: ports.http, bodies, connections: ctx.settings.reusedConnections }),
   settings: (ctx) => ({
     client: 'bench/lib/httpLoad.ts (node:https, keep-alive agent)',
     connections: ctx.settings.reusedConnections,
@@ -71,36 +78,61 @@ export const SENDERS: Sender[] = [
   httpsSender,
 ];
 
+/** What a process of a topology runs, for the CPU per report of each kind. */
+type ProcessKind = 'serve' | 'receiver' | 'http' | 'worker';
+
+interface Running {
+  ports: Ports;
+  processes: Array<{ kind: ProcessKind; process: TlsrptProcess }>;
+}
+
 interface Topology {
   name: string;
-  start(ctx: BenchContext): Promise<{ ports: Ports; processes: TlsrptProcess[] }>;
+  /** `https`: an HTTPS sender will run against it (a split layout starts its `tlsrpt http` processes only then). */
+  start(ctx: BenchContext, https: boolean): Promise<Running>;
 }
 
 const SMTP_LISTENING = 'SMTP receiver listening';
 const HTTPS_LISTENING = 'HTTPS server listening';
 const CONSUMING = 'worker consuming the queue';
 
-export const TOPOLOGIES: Topology[] = [
-  {
-    name: 'serve (receivers + worker in 1 process)',
-    async start(ctx) {
-      const p = await startTlsrpt('serve', ctx.tlsrptEnv, [SMTP_LISTENING, HTTPS_LISTENING]);
-      return { ports: { smtp: p.ports[SMTP_LISTENING]!, http: p.ports[HTTPS_LISTENING]! }, processes: [p] };
-    },
+const serveTopology: Topology = {
+  name: 'serve (receivers + worker in 1 process)',
+  async start(ctx) {
+    const p = await startTlsrpt('serve', ctx.tlsrptEnv, [SMTP_LISTENING, HTTPS_LISTENING]);
+    return { ports: { smtp: [p.ports[SMTP_LISTENING]!], http: [p.ports[HTTPS_LISTENING]!] }, processes: [{ kind: 'serve', process: p }] };
   },
-  {
-    name: 'receiver + https + 2 worker processes',
-    async start(ctx) {
-      const [r, h, w1, w2] = await Promise.all([
-        startTlsrpt('receiver', ctx.tlsrptEnv, SMTP_LISTENING),
-        startTlsrpt('http', ctx.tlsrptEnv, HTTPS_LISTENING),
-        startTlsrpt('worker', ctx.tlsrptEnv, CONSUMING),
-        startTlsrpt('worker', ctx.tlsrptEnv, CONSUMING),
+};
+
+/**
+ * Scale out as a deployment would: `receivers` SMTP receivers (the load generator spreads its connections
+ * over them, as senders spread over MX records of equal preference), as many `tlsrpt http` processes when
+ * an HTTPS sender runs, and `workers` worker processes, all on one PostgreSQL and Redis.
+ */
+export function layoutTopology({ receivers, workers }: Layout): Topology {
+  const front = receivers === 1 ? 'receiver + https' : `${receivers} receivers + ${receivers} https`;
+  return {
+    name: `${front} + ${workers} worker process${workers > 1 ? 'es' : ''} (${receivers}r+${workers}w)`,
+    async start(ctx, https) {
+      const times = (n: number, kind: ProcessKind, ready: string) =>
+        Array.from({ length: n }, async () => ({ kind, process: await startTlsrpt(kind, ctx.tlsrptEnv, ready) }));
+      const processes = await Promise.all([
+        ...times(receivers, 'receiver', SMTP_LISTENING),
+        ...times(https ? receivers : 0, 'http', HTTPS_LISTENING),
+        ...times(workers, 'worker', CONSUMING),
       ]);
-      return { ports: { smtp: r.ports[SMTP_LISTENING]!, http: h.ports[HTTPS_LISTENING]! }, processes: [r, h, w1, w2] };
+      const portsOf = (kind: ProcessKind, msg: string) => processes.filter((p) => p.kind === kind).map((p) => p.process.ports[msg]!);
+      return { ports: { smtp: portsOf('receiver', SMTP_LISTENING), http: portsOf('http', HTTPS_LISTENING) }, processes };
     },
-  },
-];
+  };
+}
+
+/** The split layout measured by default since issue 8; BENCH_LAYOUTS replaces it with the layouts it names. */
+export const DEFAULT_LAYOUT: Layout = { receivers: 1, workers: 2 };
+
+export function topologies(layouts: Layout[]): Topology[] {
+  return [serveTopology, ...(layouts.length ? layouts : [DEFAULT_LAYOUT]).map(layoutTopology)];
+}
 
 /**
  * Polls until no raw message is pending, then returns each one's processed_at (epoch ms). Call it once every
@@ -111,9 +143,16 @@ export const TOPOLOGIES: Topology[] = [
 export async function waitSettled(ctx: BenchContext, count: number, timeoutMs: number): Promise<Map<number, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status = 'pending'`);
-    if (r.rows[0]!.n === 0) break;
-    if (Date.now() > deadline) throw new Error(`${r.rows[0]!.n} messages still pending after ${timeoutMs} ms`);
+    // Whether one is pending, not how many: counting them visited every pending row 20 times a second, in
+    // PostgreSQL time that the bench charges to the pipeline.
+    const r = await ctx.db.pool.query<{ pending: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM raw_messages WHERE status = 'pending') AS pending`,
+    );
+    if (!r.rows[0]!.pending) break;
+    if (Date.now() > deadline) {
+      const left = await ctx.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_messages WHERE status = 'pending'`);
+      throw new Error(`${left.rows[0]!.n} messages still pending after ${timeoutMs} ms`);
+    }
     await new Promise((res) => setTimeout(res, 50));
   }
   const rows = await ctx.db.pool.query<{ id: number; t: number; status: string }>(
@@ -143,6 +182,25 @@ export async function waitRolledUp(ctx: BenchContext, timeoutMs: number): Promis
   }
 }
 
+/**
+ * The batch sizes a run reached, which decide the round trips per report: messages per BullMQ job (what
+ * the receivers' enqueue groups gathered; from the ids of the jobs completed since `before`, of the last
+ * 1,000 BullMQ keeps) and reports per store statement (the worker's group commit: each statement is one
+ * transaction, so one xmin).
+ */
+async function groupSizes(
+  ctx: BenchContext,
+  queue: Queue<ReportJob>,
+  before: Set<string>,
+): Promise<{ messagesPerJob: number; reportsPerStore: number }> {
+  const jobs = (await queue.getRanges(['completed'], 0, -1)).filter((id) => !before.has(id));
+  const messages = jobs.reduce((sum, id) => sum + messageRunsOf(id).reduce((s, [first, last]) => s + last - first + 1, 0), 0);
+  const r = await ctx.db.pool.query<{ per: number }>(
+    `SELECT count(*)::float8 / greatest(count(DISTINCT xmin::text), 1) AS per FROM reports`,
+  );
+  return { messagesPerJob: jobs.length ? messages / jobs.length : NaN, reportsPerStore: r.rows[0]!.per };
+}
+
 export const endToEndScenario: Scenario = {
   name: 'e2e',
   describe: 'end to end (SMTP and HTTPS): first MAIL FROM or POST to last report queryable in SQL',
@@ -151,65 +209,87 @@ export const endToEndScenario: Scenario = {
     // The smoke run (inside npm test) keeps to one topology: each extra process costs seconds of start-up.
     const wanted = (sender: Sender, topology: Topology) =>
       !ctx.settings.e2eCases.length || ctx.settings.e2eCases.some((c) => `${sender.name}; ${topology.name}`.includes(c));
-    for (const topology of ctx.settings.smoke ? TOPOLOGIES.slice(0, 1) : TOPOLOGIES) {
-      const senders = SENDERS.filter((s) => wanted(s, topology));
-      if (!senders.length) continue;
-      ctx.log(`e2e: starting ${topology.name}`);
-      await ctx.db.truncate();
-      const { ports, processes } = await topology.start(ctx);
-      try {
-        for (const sender of senders) {
-          const runs: number[] = [];
-          const extras: Record<string, number[]> = {};
-          const add = (k: string, v: number) => (extras[k] ??= []).push(v);
-          for (let run = 0; run < ctx.settings.runs; run++) {
-            await ctx.db.truncate();
-            const mix = buildReportMix(ctx.settings.reports, `e2e-${process.pid}-${figures.length}-${run}`, 8460 + run);
-            const bodies = sender.prepare(mix);
-            const cpu0 = processes.map((p) => processCpuMs(p.pid));
-            const machine0 = machineCpuMs();
-            const self0 = selfCpuMs();
-            const services0 = await serviceCpuFor(ctx.db);
-            const load = await sender.send(ctx, ports, bodies);
-            const selfMs = selfCpuMs() - self0;
-            if (load.failures.length) throw new Error(`${load.failures.length} deliveries failed; first: ${load.failures[0]}`);
-            const settled = await waitSettled(ctx, load.deliveries.length, 120_000 + bodies.length * 20);
-            const rolledUpAt = await waitRolledUp(ctx, 120_000);
-            const machine1 = machineCpuMs();
-            const services = await serviceCpuSince(ctx.db, services0);
-            const pipelineMs = processes.reduce((s, p, i) => s + processCpuMs(p.pid) - cpu0[i]!, 0);
-            const startEpoch = performance.timeOrigin + load.startedAt;
-            const lastSettled = Math.max(...settled.values());
-            const n = load.deliveries.length;
-            // How far the daily totals were behind the last report stored (0.05 s resolution: the poll).
-            if (rolledUpAt !== null) add('rollupLagS', Math.max(0, rolledUpAt - lastSettled) / 1000);
-            runs.push(n / ((lastSettled - startEpoch) / 1000));
-            const latencies = load.deliveries.map((d) => settled.get(d.rawMessageId)! - (performance.timeOrigin + d.ackedAt));
-            add('latencyP50Ms', percentile(latencies, 50));
-            add('latencyP99Ms', percentile(latencies, 99));
-            add('acceptedPerS', n / ((load.finishedAt - load.startedAt) / 1000));
-            add('pipelineCpuMsPerReport', pipelineMs / n);
-            add('loadGenCpuMsPerReport', selfMs / n);
-            add('postgresCpuMsPerReport', services.postgres / n);
-            add('redisCpuMsPerReport', services.redis / n);
-            add('totalCpuMsPerReport', (pipelineMs + services.postgres + services.redis) / n);
-            add('machineBusyPct', (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total));
-            ctx.log(`  ${sender.name} / ${topology.name} run ${run + 1}: ${runs[runs.length - 1]!.toFixed(0)} reports/s`);
+    const all = topologies(ctx.settings.layouts);
+    // Completed jobs are read for their sizes (messages per job: the receivers' enqueue groups).
+    const redis = createProducerConnection(ctx.settings.redisUrl);
+    const queue = createReportQueue(redis, ctx.queuePrefix);
+    try {
+      for (const topology of ctx.settings.smoke ? all.slice(0, 1) : all) {
+        const senders = SENDERS.filter((s) => wanted(s, topology));
+        if (!senders.length) continue;
+        ctx.log(`e2e: starting ${topology.name}`);
+        await ctx.db.truncate();
+        const { ports, processes } = await topology.start(
+          ctx,
+          senders.some((s) => s.https),
+        );
+        try {
+          for (const sender of senders) {
+            const runs: number[] = [];
+            const extras: Record<string, number[]> = {};
+            const add = (k: string, v: number) => (extras[k] ??= []).push(v);
+            for (let run = 0; run < ctx.settings.runs; run++) {
+              await ctx.db.truncate();
+              const mix = buildReportMix(ctx.settings.reports, `e2e-${process.pid}-${figures.length}-${run}`, 8460 + run);
+              const bodies = sender.prepare(mix);
+              const jobs0 = new Set(await queue.getRanges(['completed'], 0, -1));
+              const cpu0 = processes.map((p) => processCpuMs(p.process.pid));
+              const machine0 = machineCpuMs();
+              const self0 = selfCpuMs();
+              const services0 = await serviceCpuFor(ctx.db);
+              const load = await sender.send(ctx, ports, bodies);
+              const selfMs = selfCpuMs() - self0;
+              if (load.failures.length) throw new Error(`${load.failures.length} deliveries failed; first: ${load.failures[0]}`);
+              const settled = await waitSettled(ctx, load.deliveries.length, 120_000 + bodies.length * 20);
+              const rolledUpAt = await waitRolledUp(ctx, 120_000);
+              const machine1 = machineCpuMs();
+              const services = await serviceCpuSince(ctx.db, services0);
+              const cpuMs = processes.map((p, i) => processCpuMs(p.process.pid) - cpu0[i]!);
+              const pipelineMs = cpuMs.reduce((a, b) => a + b, 0);
+              const groups = await groupSizes(ctx, queue, jobs0);
+              const startEpoch = performance.timeOrigin + load.startedAt;
+              const lastSettled = Math.max(...settled.values());
+              const n = load.deliveries.length;
+              // How far the daily totals were behind the last report stored (0.05 s resolution: the poll).
+              if (rolledUpAt !== null) add('rollupLagS', Math.max(0, rolledUpAt - lastSettled) / 1000);
+              runs.push(n / ((lastSettled - startEpoch) / 1000));
+              const latencies = load.deliveries.map((d) => settled.get(d.rawMessageId)! - (performance.timeOrigin + d.ackedAt));
+              add('latencyP50Ms', percentile(latencies, 50));
+              add('latencyP99Ms', percentile(latencies, 99));
+              add('acceptedPerS', n / ((load.finishedAt - load.startedAt) / 1000));
+              add('pipelineCpuMsPerReport', pipelineMs / n);
+              // Per process kind, summed over the processes of that kind (a split layout's figures).
+              for (const kind of new Set(processes.map((p) => p.kind))) {
+                if (kind !== 'serve')
+                  add(`${kind}CpuMsPerReport`, cpuMs.filter((_, i) => processes[i]!.kind === kind).reduce((a, b) => a + b, 0) / n);
+              }
+              add('messagesPerJob', groups.messagesPerJob);
+              add('reportsPerStore', groups.reportsPerStore);
+              add('loadGenCpuMsPerReport', selfMs / n);
+              add('postgresCpuMsPerReport', services.postgres / n);
+              add('redisCpuMsPerReport', services.redis / n);
+              add('totalCpuMsPerReport', (pipelineMs + services.postgres + services.redis) / n);
+              add('machineBusyPct', (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total));
+              ctx.log(`  ${sender.name} / ${topology.name} run ${run + 1}: ${runs[runs.length - 1]!.toFixed(0)} reports/s`);
+            }
+            figures.push({
+              scenario: 'e2e',
+              name: `${sender.name}; ${topology.name}`,
+              unit: 'reports/s',
+              runs,
+              value: median(runs),
+              extra: Object.fromEntries(Object.entries(extras).map(([k, v]) => [k, median(v)])),
+              settings: { reports: ctx.settings.reports, ...sender.settings(ctx), topology: topology.name },
+              ...(sender.target ? { target: sender.target } : {}),
+            });
           }
-          figures.push({
-            scenario: 'e2e',
-            name: `${sender.name}; ${topology.name}`,
-            unit: 'reports/s',
-            runs,
-            value: median(runs),
-            extra: Object.fromEntries(Object.entries(extras).map(([k, v]) => [k, median(v)])),
-            settings: { reports: ctx.settings.reports, ...sender.settings(ctx), topology: topology.name },
-            ...(sender.target ? { target: sender.target } : {}),
-          });
+        } finally {
+          for (const p of processes) await p.process.stop();
         }
-      } finally {
-        for (const p of processes) await p.stop();
       }
+    } finally {
+      await queue.close();
+      redis.disconnect();
     }
     return figures;
   },

@@ -21,12 +21,14 @@
 CREATE OR REPLACE FUNCTION add_to_daily_totals(changed_report_ids bigint[], command_xmin xid DEFAULT NULL, command_cmin cid DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
--- Plan the query once per connection: planning it again for each stored report (PostgreSQL's choice for a
--- custom plan per array argument) took longer than running it. The generic plan reads the given reports
--- by index, which also suits the millions of a rebuild.
-SET plan_cache_mode = force_generic_plan
--- Sequential scans priced out (migrations/0006): the plan is cached per connection, and one made while the
--- tables are new and not analyzed would otherwise scan them whole for every stored report.
+-- Planned for each call, with the batch's report ids in hand: a call folds a batch (hundreds of reports,
+-- or the millions of a rebuild), so planning costs little next to it. A plan kept for the connection
+-- would be the one made at its first fold, when the tables may be new, or just analyzed while empty (the
+-- retention job's ANALYZE at start-up): such a plan read whole months through their indexes on every
+-- fold, and the fold fell behind for good (issue 13; 4,000 reports in a new database never rolled up).
+SET plan_cache_mode = force_custom_plan
+-- Sequential scans priced out (migrations/0006): the statistics of tables that are new, or were analyzed
+-- while empty, would otherwise make scanning them whole look cheaper than looking the batch up by key.
 SET enable_seqscan = off
 AS $fn$
 DECLARE
@@ -182,8 +184,11 @@ $fn$;
 CREATE OR REPLACE FUNCTION add_to_metric_totals(changed_report_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
+-- See add_to_daily_totals().
+SET plan_cache_mode = force_custom_plan
 SET enable_seqscan = off
+-- See fold_rollups(): the update of rollup_state can only scan.
+SET jit = off
 AS $fn$
 BEGIN
   INSERT INTO metric_session_totals AS t (policy_domain, policy_type, successful_sessions, failed_sessions, first_report_id)
@@ -233,6 +238,16 @@ LANGUAGE plpgsql
 -- By index whatever the statistics say (see add_to_daily_totals): a queue that grew while no worker ran
 -- is then still taken batch by batch from its start, not sorted whole for every batch.
 SET enable_seqscan = off
+-- No JIT: with sequential scans priced out, a statement that can only scan (emptying rollup_refresh_days,
+-- updating the one row of rollup_state) costs more than jit_above_cost, and compiling it took some 20 ms of
+-- CPU on every call, every second, busy or idle: more than folding a few hundred reports (issue 13).
+SET jit = off
+-- Nested loops over the keys, whatever the statistics say: a batch is at most max_reports reports, each
+-- looked up by key, while statistics gathered when the tables were empty (the retention job's ANALYZE at
+-- start-up) made merge joins over whole months look cheaper, read on every fold: in the worker bench the
+-- fold then fell behind for good (1,300 reports still queued two minutes after the last was stored).
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
   ids bigint[];

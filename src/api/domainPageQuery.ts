@@ -3,19 +3,17 @@
  * (GET /api/v1/reports, GET /api/v1/alerts): its schema, its type, and the domain as stored.
  */
 import { normaliseDomainName } from '../rules/domainName.js';
+import { pageProperties, type Page } from './routeSchemas.js';
 
-export interface DomainPageQuery {
+export interface DomainPageQuery extends Page {
   domain?: string;
-  limit: number;
-  offset: number;
 }
 
 export const domainPageQuery = {
   type: 'object',
   properties: {
     domain: { type: 'string', maxLength: 253 },
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-    offset: { type: 'integer', minimum: 0, default: 0 },
+    ...pageProperties,
   },
   additionalProperties: false,
 } as const;

@@ -19,6 +19,7 @@ import {
   type DomainSort,
   type Thresholds,
 } from './domainQueries.js';
+import { pageProperties, type Page } from './routeSchemas.js';
 
 export interface DomainRoutesOptions {
   pool: Pool;
@@ -104,7 +105,7 @@ function thresholds(q: ThresholdQuery): Thresholds {
 
 export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app, o) => {
   app.get<{
-    Querystring: ThresholdQuery & { q: string; ready?: boolean; sort: DomainSort; order: 'asc' | 'desc'; limit: number; offset: number };
+    Querystring: ThresholdQuery & Page & { q: string; ready?: boolean; sort: DomainSort; order: 'asc' | 'desc' };
   }>(
     '/domains',
     {
@@ -119,8 +120,7 @@ export const domainRoutes: FastifyPluginAsync<DomainRoutesOptions> = async (app,
             ready: { type: 'boolean', description: 'only ready (true) or not ready (false) domains' },
             sort: { type: 'string', enum: DOMAIN_SORTS, default: 'policy_domain' },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            ...pageProperties,
           },
           additionalProperties: false,
         },

@@ -9,16 +9,15 @@ import { QUARANTINE_REASONS } from '../errors.js';
 import { HttpRefusal } from '../http/httpReplies.js';
 import { reprocessMessages } from '../pipeline/reprocessMessages.js';
 import { sendRaw } from './reportViewRoutes.js';
+import { idParams, pageProperties, type IdParams, type Page } from './routeSchemas.js';
 
 export interface QuarantineRoutesOptions {
   pool: Pool;
   reportMaxBytes: number;
 }
 
-const ID = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;
-
 export const quarantineRoutes: FastifyPluginAsync<QuarantineRoutesOptions> = async (app, o) => {
-  app.get<{ Querystring: { reason?: string; limit: number; offset: number } }>(
+  app.get<{ Querystring: Page & { reason?: string } }>(
     '/quarantine',
     {
       schema: {
@@ -28,8 +27,7 @@ export const quarantineRoutes: FastifyPluginAsync<QuarantineRoutesOptions> = asy
           type: 'object',
           properties: {
             reason: { type: 'string', enum: Object.keys(QUARANTINE_REASONS) },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            ...pageProperties,
           },
           additionalProperties: false,
         },
@@ -55,9 +53,9 @@ export const quarantineRoutes: FastifyPluginAsync<QuarantineRoutesOptions> = asy
     },
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: IdParams }>(
     '/quarantine/:id',
-    { schema: { summary: 'One raw message: its state, reason and detail', tags: ['quarantine'], params: ID } },
+    { schema: { summary: 'One raw message: its state, reason and detail', tags: ['quarantine'], params: idParams } },
     async (request) => {
       const res = await o.pool.query(
         `SELECT id, channel, received_at, remote_address, helo, mail_from, rcpt_to, size_bytes, status, reason, detail, attempts,
@@ -70,9 +68,9 @@ export const quarantineRoutes: FastifyPluginAsync<QuarantineRoutesOptions> = asy
     },
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: IdParams }>(
     '/quarantine/:id/raw',
-    { schema: { summary: 'The message exactly as received, for download', tags: ['quarantine'], params: ID } },
+    { schema: { summary: 'The message exactly as received, for download', tags: ['quarantine'], params: idParams } },
     async (request, reply) => {
       const res = await o.pool.query<{ raw: Buffer; channel: string }>(`SELECT raw, channel FROM raw_messages WHERE id = $1`, [
         request.params.id,
@@ -83,14 +81,14 @@ export const quarantineRoutes: FastifyPluginAsync<QuarantineRoutesOptions> = asy
     },
   );
 
-  app.post<{ Params: { id: number } }>(
+  app.post<{ Params: IdParams }>(
     '/quarantine/:id/reprocess',
     {
       config: { admin: true },
       schema: {
         summary: 'Run the message through the current parser again (admin; needs X-CSRF-Token)',
         tags: ['quarantine'],
-        params: ID,
+        params: idParams,
         response: {
           200: {
             type: 'object',

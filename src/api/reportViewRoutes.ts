@@ -7,12 +7,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from '../db/pool.js';
 import { HttpRefusal } from '../http/httpReplies.js';
 import { domainPageQuery, queriedDomain, type DomainPageQuery } from './domainPageQuery.js';
+import { idParams, type IdParams } from './routeSchemas.js';
 
 export interface ReportViewRoutesOptions {
   pool: Pool;
 }
-
-const ID = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;
 
 export const reportViewRoutes: FastifyPluginAsync<ReportViewRoutesOptions> = async (app, o) => {
   app.get<{ Querystring: DomainPageQuery }>(
@@ -45,9 +44,9 @@ export const reportViewRoutes: FastifyPluginAsync<ReportViewRoutesOptions> = asy
     },
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: IdParams }>(
     '/reports/:id',
-    { schema: { summary: 'One stored report: normalised JSON, fix-ups, how it arrived, DKIM', tags: ['reports'], params: ID } },
+    { schema: { summary: 'One stored report: normalised JSON, fix-ups, how it arrived, DKIM', tags: ['reports'], params: idParams } },
     async (request) => {
       const res = await o.pool.query(
         `SELECT r.id, r.organization_name, r.report_id, r.contact_info, r.start_at, r.end_at, r.stored_at, r.fixups,
@@ -63,9 +62,9 @@ export const reportViewRoutes: FastifyPluginAsync<ReportViewRoutesOptions> = asy
     },
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: IdParams }>(
     '/reports/:id/raw',
-    { schema: { summary: 'The report as received (mail or POST body), for download', tags: ['reports'], params: ID } },
+    { schema: { summary: 'The report as received (mail or POST body), for download', tags: ['reports'], params: idParams } },
     async (request, reply) => {
       const res = await o.pool.query<{ raw: Buffer; channel: string; raw_message_id: number }>(
         `SELECT m.raw, m.channel, m.id AS raw_message_id FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id WHERE r.id = $1`,

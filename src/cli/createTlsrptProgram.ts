@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerAlertCommands } from './alertCommands.js';
 import type { CliContext } from './cliContext.js';
 import { registerCoreCommands } from './coreCommands.js';
+import { registerHealthCommands } from './healthCommands.js';
 import { registerHttpCommands } from './httpCommands.js';
 import { registerImapCommands } from './imapCommands.js';
 import { registerPolicyCommands } from './policyCommands.js';
@@ -47,6 +48,7 @@ export function createTlsrptProgram(ctx: CliContext): Command {
 
   registerCoreCommands(program, ctx);
   registerHttpCommands(program, ctx);
+  registerHealthCommands(program, ctx);
   registerImapCommands(program, ctx);
   registerStatsCommands(program, ctx);
   registerQuarantineCommands(program, ctx);

@@ -24,14 +24,23 @@ export function describeValue(name: VariableName, value: unknown): unknown {
   return value;
 }
 
+function httpsCertificates(http: Config['http']): string {
+  const pair = http.certificate ? http.certificate.certPath : null;
+  if (!http.certificateDir) return pair ?? '';
+  return pair ? `the certificates of ${http.certificateDir} by name, else ${pair}` : `the certificates of ${http.certificateDir} by name`;
+}
+
 /** Values whose effect is not the text written: what is in force instead. */
 function inForce(config: Config): Partial<Record<VariableName, unknown>> {
   const { http, smtp, alerts } = config;
   return {
     SMTP_SERVER_NAME: smtp.serverName,
-    TLS_CERT: smtp.tls?.certPath ?? '(none: STARTTLS not offered, plain HTTP)',
-    TLS_KEY: smtp.tls ? '(set)' : '(none)',
-    HTTP_TLS: http.tls ? 'on (HTTPS with TLS_CERT/TLS_KEY)' : 'off (plain HTTP)',
+    SMTP_TLS_CERT: smtp.tls?.certPath ?? '(none: STARTTLS not offered)',
+    SMTP_TLS_KEY: smtp.tls?.keyPath ?? '(none)',
+    HTTP_TLS: http.tls ? `on (HTTPS with ${httpsCertificates(http)})` : 'off (plain HTTP)',
+    HTTP_TLS_CERT: http.certificate?.certPath ?? '(none)',
+    HTTP_TLS_KEY: http.certificate?.keyPath ?? '(none)',
+    METRICS_HOST: http.metricsListener?.host ?? '(no METRICS_PORT)',
     HTTP_RATE_LIMIT_PER_MINUTE: http.rateLimitPerMinute || '(off)',
     // The senders, never the tokens.
     HTTP_REPORT_TOKENS: http.reportTokens.length ? summariseList(http.reportTokens.map((t) => `${t.sender}=***`)) : '(none)',

@@ -29,6 +29,8 @@ export interface Config {
     readonly serverName: string;
     /** Lower-cased addresses ("tlsrpt@example.com") and domains ("example.com"); empty = accept every recipient. */
     readonly acceptedRecipients: readonly string[];
+    /** SMTP_ACCEPT_ANY_RECIPIENT: an empty acceptedRecipients is allowed on a non-loopback host (src/receive/recipientGuard.ts). */
+    readonly acceptAnyRecipient: boolean;
     readonly maxMessageBytes: number;
     readonly maxConnections: number;
     /** Per-session limits (src/receive/smtpSessionLimits.ts); 0 = no limit. */
@@ -37,7 +39,8 @@ export interface Config {
     readonly maxCommandsWithoutMail: number;
     /** Time limit of the commit of a received message (451 past it). */
     readonly commitTimeoutMs: number;
-    readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly certPath: string; readonly keyPath: string } | null;
+    /** The STARTTLS pair: SMTP_TLS_CERT/SMTP_TLS_KEY, else TLS_CERT/TLS_KEY; null: STARTTLS is not offered. */
+    readonly tls: TlsPairConfig | null;
   };
   readonly worker: {
     readonly concurrency: number;
@@ -57,6 +60,8 @@ export interface Config {
   readonly http: HttpConfig;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** TLS_RELOAD_CHECK_SECONDS: how often certificate files are read again for a renewal; 0 = only on SIGHUP. */
+  readonly tlsReloadCheckMs: number;
   /** Alert destinations, thresholds and delivery (src/config/alertConfig.ts, README "Alerts"). */
   readonly alerts: AlertConfig;
   /** MTA-STS policy hosting and the `tlsrpt policy` / `tlsrpt check` commands (README "MTA-STS"). */
@@ -67,6 +72,14 @@ export interface Config {
   readonly configFile: string | null;
   /** Each variable's value as read (before cross-field checks): what `tlsrpt config` prints and SIGHUP compares. */
   readonly values: Values;
+}
+
+/** A certificate chain and its key as read at load time, with the paths they are read again from. */
+export interface TlsPairConfig {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly certPath: string;
+  readonly keyPath: string;
 }
 
 export interface ImapConfig {
@@ -134,8 +147,17 @@ export interface HttpConfig {
   readonly bodyTimeoutMs: number;
   /** Open connections at most; with maxBodyBytes this bounds the memory that bodies in flight can take. */
   readonly maxConnections: number;
-  /** Serve HTTPS with the TLS_CERT/TLS_KEY pair (HTTP_TLS=auto|on), or plain HTTP behind a proxy (off). */
+  /** Serve HTTPS (HTTP_TLS=auto with a certificate set, or on), or plain HTTP behind a proxy. */
   readonly tls: boolean;
+  /**
+   * The HTTPS pair (HTTP_TLS_CERT/HTTP_TLS_KEY, else TLS_CERT/TLS_KEY): served to clients that name no
+   * certificate of `certificateDir`. Null when plain HTTP, or when the folder alone serves HTTPS.
+   */
+  readonly certificate: TlsPairConfig | null;
+  /** MTA_STS_CERT_DIR when serving HTTPS: certbot's live/ layout, a certificate chosen per connection by SNI. */
+  readonly certificateDir: string | null;
+  /** METRICS_PORT/METRICS_HOST: a second, plain-HTTP listener for /metrics, /healthz and /readyz; null: none. */
+  readonly metricsListener: { readonly host: string; readonly port: number } | null;
   /** Which proxies' X-Forwarded-For to believe for the client address (rate limit, logs): fastify trustProxy. */
   readonly trustProxy: boolean | number | readonly string[];
   readonly metrics: {
@@ -159,14 +181,9 @@ export function loadConfig(env: Env = process.env): Config {
   const file = configFile ? readConfigFile(configFile) : null;
   const values = readValues(env, file);
 
-  let tls: Config['smtp']['tls'] = null;
-  const certPath = values.TLS_CERT;
-  const keyPath = values.TLS_KEY;
-  if (certPath || keyPath) {
-    if (!certPath) throw new ConfigError('TLS_CERT', 'TLS_KEY is set but TLS_CERT is not: set both (PEM files) or neither');
-    if (!keyPath) throw new ConfigError('TLS_KEY', 'TLS_CERT is set but TLS_KEY is not: set both (PEM files) or neither');
-    tls = { cert: readPem('TLS_CERT', certPath), key: readPem('TLS_KEY', keyPath), certPath, keyPath };
-  }
+  const tls = readTlsPair(values, 'TLS_CERT', 'TLS_KEY');
+  // A pair of its own, or TLS_CERT/TLS_KEY: never a certificate of one with the key of the other.
+  const smtpTls = readTlsPair(values, 'SMTP_TLS_CERT', 'SMTP_TLS_KEY') ?? tls;
 
   return deepFreeze({
     databaseUrl: values.DATABASE_URL,
@@ -177,13 +194,14 @@ export function loadConfig(env: Env = process.env): Config {
       port: values.SMTP_PORT,
       serverName: values.SMTP_SERVER_NAME ?? hostname(),
       acceptedRecipients: values.ACCEPTED_RECIPIENTS,
+      acceptAnyRecipient: values.SMTP_ACCEPT_ANY_RECIPIENT === 'on',
       maxMessageBytes: values.MAX_MESSAGE_SIZE,
       maxConnections: values.SMTP_MAX_CONNECTIONS,
       maxConnectionsPerClient: values.SMTP_MAX_CONNECTIONS_PER_CLIENT,
       maxSessionMs: values.SMTP_MAX_SESSION_SECONDS * 1000,
       maxCommandsWithoutMail: values.SMTP_MAX_COMMANDS_WITHOUT_MAIL,
       commitTimeoutMs: values.SMTP_COMMIT_TIMEOUT_SECONDS * 1000,
-      tls,
+      tls: smtpTls,
     },
     worker: {
       concurrency: values.WORKER_CONCURRENCY,
@@ -209,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: loadHttpConfig(values, tls),
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    tlsReloadCheckMs: values.TLS_RELOAD_CHECK_SECONDS * 1000,
     alerts: loadAlertConfig(values),
     mtaSts: loadMtaStsConfig(values),
     imap: loadImapConfig(values),
@@ -241,13 +260,21 @@ function inFile(err: unknown, name: VariableName, path: string, line: number): u
   return new ConfigError(name, `${err.message.slice(name.length + 2)} (set in ${path}:${line})`);
 }
 
-function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig {
-  if (values.HTTP_TLS === 'on' && !tls) {
+function loadHttpConfig(values: Values, inherited: TlsPairConfig | null): HttpConfig {
+  const off = values.HTTP_TLS === 'off';
+  // Read only when HTTPS may use it: with HTTP_TLS=off a proxy holds the certificate.
+  const certificate = off ? null : (readTlsPair(values, 'HTTP_TLS_CERT', 'HTTP_TLS_KEY') ?? inherited);
+  const certificateDir = off ? null : values.MTA_STS_CERT_DIR;
+  if (certificateDir)
+    requireDirectory('MTA_STS_CERT_DIR', certificateDir, "it should hold one sub-folder per certificate (certbot's live/)");
+  if (values.HTTP_TLS === 'on' && !certificate && !certificateDir) {
     throw new ConfigError(
       'HTTP_TLS',
-      'is "on" but TLS_CERT and TLS_KEY are not set: set them (PEM files), or use HTTP_TLS=off behind a TLS proxy',
+      'is "on" but no certificate is set: set HTTP_TLS_CERT and HTTP_TLS_KEY (or TLS_CERT and TLS_KEY), or MTA_STS_CERT_DIR; ' +
+        'or use HTTP_TLS=off behind a TLS proxy',
     );
   }
+  const metricsPort = values.METRICS_PORT;
   return {
     host: values.HTTP_HOST,
     port: values.HTTP_PORT,
@@ -257,7 +284,10 @@ function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig 
     reportTokens: values.HTTP_REPORT_TOKENS,
     bodyTimeoutMs: values.HTTP_BODY_TIMEOUT_SECONDS * 1000,
     maxConnections: values.HTTP_MAX_CONNECTIONS,
-    tls: values.HTTP_TLS !== 'off' && tls !== null,
+    tls: certificate !== null || certificateDir !== null,
+    certificate,
+    certificateDir,
+    metricsListener: metricsPort === null ? null : { host: values.METRICS_HOST ?? values.HTTP_HOST, port: metricsPort },
     trustProxy: values.HTTP_TRUST_PROXY,
     metrics: {
       domains: values.METRICS_DOMAINS,
@@ -269,16 +299,7 @@ function loadHttpConfig(values: Values, tls: Config['smtp']['tls']): HttpConfig 
 
 function loadMtaStsConfig(values: Values): MtaStsConfig {
   const policyDir = values.MTA_STS_POLICY_DIR;
-  if (policyDir) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(policyDir).isDirectory();
-    } catch (err) {
-      throw new ConfigError('MTA_STS_POLICY_DIR', `cannot read "${policyDir}": ${(err as Error).message}`);
-    }
-    if (!isDir)
-      throw new ConfigError('MTA_STS_POLICY_DIR', `"${policyDir}" is not a directory; it should hold one <domain>.txt policy per domain`);
-  }
+  if (policyDir) requireDirectory('MTA_STS_POLICY_DIR', policyDir, 'it should hold one <domain>.txt policy per domain');
   const policyFile = values.MTA_STS_POLICY_FILE;
   const sharedDomains = values.MTA_STS_DOMAINS;
   if (policyFile && !sharedDomains.length) {
@@ -355,6 +376,30 @@ function loadOAuth2Config(values: Values): OAuth2Config | null {
     refreshToken,
     scope: values.IMAP_OAUTH2_SCOPE,
   };
+}
+
+/** The pair named by `certName`/`keyName`, read; null when neither is set. */
+function readTlsPair(
+  values: Values,
+  certName: 'TLS_CERT' | 'SMTP_TLS_CERT' | 'HTTP_TLS_CERT',
+  keyName: VariableName,
+): TlsPairConfig | null {
+  const certPath = values[certName];
+  const keyPath = values[keyName] as string | null;
+  if (!certPath && !keyPath) return null;
+  if (!certPath) throw new ConfigError(certName, `${keyName} is set but ${certName} is not: set both (PEM files) or neither`);
+  if (!keyPath) throw new ConfigError(keyName, `${certName} is set but ${keyName} is not: set both (PEM files) or neither`);
+  return { cert: readPem(certName, certPath), key: readPem(keyName, keyPath), certPath, keyPath };
+}
+
+function requireDirectory(name: VariableName, path: string, what: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    throw new ConfigError(name, `cannot read "${path}": ${(err as Error).message}`);
+  }
+  if (!isDir) throw new ConfigError(name, `"${path}" is not a directory; ${what}`);
 }
 
 function readPem(name: string, path: string): Buffer {

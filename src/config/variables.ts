@@ -49,8 +49,8 @@ export type Reader = 'receiver' | 'worker' | 'http' | 'migrate' | 'policy' | 'im
  * What SIGHUP does with a changed value: `policies` (the hosted MTA-STS policies are read again), `alerts`
  * (destinations, thresholds and rules from then on), `imap` (the mailbox readers start again with the new
  * settings, after the pass in progress), or `restart` (logged as needing a restart; the running
- * value stays). Files are re-read on every SIGHUP whatever their variable says: the certificate files of
- * TLS_CERT/TLS_KEY (a new path needs a restart), the policy files, ALERT_RULES_FILE.
+ * value stays). Files are re-read on every SIGHUP whatever their variable says: the certificate files (TLS_*,
+ * SMTP_TLS_*, HTTP_TLS_*, MTA_STS_CERT_DIR; a new path needs a restart), the policy files, ALERT_RULES_FILE.
  */
 export type ReloadGroup = 'policies' | 'alerts' | 'imap' | 'restart';
 
@@ -196,16 +196,23 @@ export const VARIABLES = {
   TLS_CERT: optional({
     section: 'general',
     unset: 'none',
-    doc: 'PEM certificate chain for SMTP STARTTLS and HTTPS (the file is re-read on SIGHUP); set with TLS_KEY',
+    doc: 'PEM certificate chain for SMTP STARTTLS and HTTPS unless SMTP_TLS_CERT / HTTP_TLS_CERT name their own; set with TLS_KEY',
     readBy: ['receiver', 'http'],
     parse: text,
   }),
   TLS_KEY: optional({
     section: 'general',
     unset: 'none',
-    doc: 'PEM private key of TLS_CERT (the file is re-read on SIGHUP)',
+    doc: 'PEM private key of TLS_CERT',
     readBy: ['receiver', 'http'],
     parse: text,
+  }),
+  TLS_RELOAD_CHECK_SECONDS: scalar({
+    section: 'general',
+    default: '60',
+    doc: 'how often the certificate files (and MTA_STS_CERT_DIR) are read again to pick up a renewal; 0 = only on SIGHUP',
+    readBy: ['receiver', 'http'],
+    parse: wholeNumber(0, 86_400),
   }),
 
   SMTP_HOST: scalar({
@@ -229,12 +236,33 @@ export const VARIABLES = {
     readBy: ['receiver'],
     parse: text,
   }),
+  SMTP_TLS_CERT: optional({
+    section: 'smtp',
+    unset: 'TLS_CERT',
+    doc: 'PEM certificate chain offered after STARTTLS; set with SMTP_TLS_KEY',
+    readBy: ['receiver'],
+    parse: text,
+  }),
+  SMTP_TLS_KEY: optional({
+    section: 'smtp',
+    unset: 'TLS_KEY',
+    doc: 'PEM private key of SMTP_TLS_CERT',
+    readBy: ['receiver'],
+    parse: text,
+  }),
   ACCEPTED_RECIPIENTS: list({
     section: 'smtp',
     unset: 'any recipient',
     doc: 'addresses and whole domains to accept mail for (550 for others)',
     readBy: ['receiver', 'policy'],
     parse: recipientList,
+  }),
+  SMTP_ACCEPT_ANY_RECIPIENT: scalar({
+    section: 'smtp',
+    default: 'off',
+    doc: 'on: start with ACCEPTED_RECIPIENTS empty although SMTP_HOST is not loopback (a relay in front picks the recipients); off: refuse to start so',
+    readBy: ['receiver'],
+    parse: oneOf(['off', 'on'] as const),
   }),
   MAX_MESSAGE_SIZE: scalar({
     section: 'smtp',
@@ -375,9 +403,23 @@ export const VARIABLES = {
   HTTP_TLS: scalar({
     section: 'http',
     default: 'auto',
-    doc: 'auto: HTTPS when TLS_CERT/TLS_KEY are set; on: HTTPS or refuse to start; off: plain HTTP behind a proxy',
+    doc: 'auto: HTTPS when an HTTPS certificate is set (HTTP_TLS_CERT, TLS_CERT or MTA_STS_CERT_DIR); on: HTTPS or refuse to start; off: plain HTTP behind a proxy',
     readBy: ['http'],
-    parse: oneOf(['auto', 'on', 'off'] as const, ' (auto: HTTPS when TLS_CERT/TLS_KEY are set)'),
+    parse: oneOf(['auto', 'on', 'off'] as const, ' (auto: HTTPS when an HTTPS certificate is set)'),
+  }),
+  HTTP_TLS_CERT: optional({
+    section: 'http',
+    unset: 'TLS_CERT',
+    doc: 'PEM certificate chain served on HTTPS (and to names MTA_STS_CERT_DIR has no certificate for); set with HTTP_TLS_KEY',
+    readBy: ['http'],
+    parse: text,
+  }),
+  HTTP_TLS_KEY: optional({
+    section: 'http',
+    unset: 'TLS_KEY',
+    doc: 'PEM private key of HTTP_TLS_CERT',
+    readBy: ['http'],
+    parse: text,
   }),
   HTTP_REPORT_PATH: scalar({
     section: 'http',
@@ -438,21 +480,35 @@ export const VARIABLES = {
     section: 'http',
     default: 'private',
     doc: 'who may GET /metrics: private, any, or addresses and CIDR ranges',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: metricsAllow,
+  }),
+  METRICS_PORT: optional({
+    section: 'http',
+    unset: 'none',
+    doc: 'a plain-HTTP port serving /metrics, /healthz and /readyz: beside HTTP_PORT in http and serve, alone in receiver, worker and imap (0 picks a free one)',
+    readBy: ['http', 'receiver', 'worker', 'imap'],
+    parse: wholeNumber(0, 65535),
+  }),
+  METRICS_HOST: optional({
+    section: 'http',
+    unset: 'HTTP_HOST',
+    doc: 'address the METRICS_PORT listener binds to',
+    readBy: ['http', 'receiver', 'worker', 'imap'],
+    parse: text,
   }),
   METRICS_DOMAINS: list({
     section: 'http',
     unset: 'none',
     doc: 'policy domains that always have metric series, at zero before their first report',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: domainList,
   }),
   METRICS_MAX_DOMAINS: scalar({
     section: 'http',
     default: '100',
     doc: 'other policy domains with series of their own; the rest are summed as "other"',
-    readBy: ['http'],
+    readBy: ['http', 'receiver', 'worker', 'imap'],
     parse: wholeNumber(0, 10_000),
   }),
 
@@ -666,6 +722,13 @@ export const VARIABLES = {
     unset: 'none',
     reload: 'policies',
     doc: 'directory of <domain>.txt MTA-STS policies, served for mta-sts.<domain>',
+    readBy: ['http'],
+    parse: text,
+  }),
+  MTA_STS_CERT_DIR: optional({
+    section: 'mta-sts',
+    unset: 'none',
+    doc: 'certbot-style folder (one sub-folder per certificate with fullchain.pem and privkey.pem): HTTPS picks the certificate by the name the client asks for (SNI)',
     readBy: ['http'],
     parse: text,
   }),

@@ -1,6 +1,7 @@
 /**
- * The HTTP(S) server every route family shares: TLS and its reload, connection and body limits, timeouts,
- * trustProxy, the request counter, the error handler and graceful close. Routes come as fastify plugins,
+ * The HTTP(S) server every route family shares: TLS (its certificates: src/tls/httpsCertificates.ts) and its
+ * reload, connection and body limits, timeouts, trustProxy, the request counter, the error handler and
+ * graceful close. Routes come as fastify plugins,
  * each registered in its own encapsulated context, in the order given (src/services/httpService.ts lists
  * them: reports, metrics, health, MTA-STS hosting). A new route family is one plugin file and one line there.
  *
@@ -16,9 +17,10 @@ import type { Config } from '../config/loadConfig.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics/createMetrics.js';
 import { HttpRefusal, REFUSALS, refusalFor, type RefusalReason } from './httpReplies.js';
-import { TLS_MIN_VERSION, createTlsReloader, type TlsReloadResult, type TlsReloader } from './tlsReloader.js';
+import type { TlsReloadResult } from '../tls/certificateSource.js';
+import type { HttpsCertificates } from '../tls/httpsCertificates.js';
 
-export type { TlsReloadResult } from './tlsReloader.js';
+export type { TlsReloadResult } from '../tls/certificateSource.js';
 
 /**
  * A route family: an async plugin, or { plugin, options } for one that takes options or is callback-style.
@@ -33,13 +35,21 @@ export type HttpPlugin =
 export interface HttpServerOptions {
   /** Registered after the service's own route families, each in its own encapsulated context. */
   plugins?: readonly HttpPlugin[];
-  /** How often TLS_CERT/TLS_KEY are checked for changes (default 10 s). */
+  /** How often the certificate files are checked for changes (default TLS_RELOAD_CHECK_SECONDS; tests go faster). */
   tlsWatchIntervalMs?: number;
 }
 
 export interface HttpServerDeps {
   log: Logger;
-  metrics: Pick<Metrics, 'httpRequests' | 'httpRefused' | 'tlsReloads' | 'setCertificateExpiry'>;
+  metrics: Pick<Metrics, 'httpRequests' | 'httpRefused'>;
+}
+
+export interface ListenerOptions {
+  /** Where to listen: HTTP_HOST/HTTP_PORT unless given (the METRICS_PORT listener). */
+  listener?: { host: string; port: number };
+  /** HTTPS with these certificates; null: plain HTTP. */
+  tls: HttpsCertificates | null;
+  tlsWatchIntervalMs?: number;
 }
 
 export interface HttpServer {
@@ -49,7 +59,7 @@ export interface HttpServer {
   listen(): Promise<number>;
   /** Stops accepting, answers 503 to new requests, and waits for requests in progress (up to SHUTDOWN_TIMEOUT_SECONDS). */
   close(): Promise<void>;
-  /** Re-reads TLS_CERT/TLS_KEY and serves them to new connections if they changed and form a valid pair. */
+  /** Re-reads the certificate files and serves what changed and loads to new connections ('not-https' when plain). */
   reloadTls(): Promise<TlsReloadResult>;
 }
 
@@ -57,11 +67,12 @@ export function createHttpServer(
   config: Config,
   deps: HttpServerDeps,
   routes: readonly HttpPlugin[],
-  options: Pick<HttpServerOptions, 'tlsWatchIntervalMs'> = {},
+  options: ListenerOptions,
 ): HttpServer {
   const { http } = config;
   const { log, metrics } = deps;
-  const tls = http.tls ? config.smtp.tls : null;
+  const { tls } = options;
+  const listener = options.listener ?? { host: http.host, port: http.port };
   let server: Server | HttpsServer | undefined;
 
   // Typed as the plain HTTP server: an HTTPS server is one for everything fastify does with it.
@@ -74,9 +85,13 @@ export function createHttpServer(
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(http.bodyTimeoutMs / 4))),
         keepAliveTimeout: 5000,
       };
-      server = tls
-        ? createHttpsServer({ ...common, cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION }, handler)
-        : createPlainServer(common, handler);
+      if (tls) {
+        const https = createHttpsServer({ ...common, ...tls.serverOptions }, handler);
+        tls.attach(https);
+        server = https;
+      } else {
+        server = createPlainServer(common, handler);
+      }
       server.maxConnections = http.maxConnections;
       return server as Server;
     },
@@ -124,18 +139,16 @@ export function createHttpServer(
     else app.register(route.plugin, route.options ?? {});
   }
 
-  const reloader: TlsReloader | null = tls ? createTlsReloader(tls, () => server as HttpsServer | undefined, { log, metrics }) : null;
-
   return {
     app,
     async listen() {
-      await app.listen({ port: http.port, host: http.host });
-      reloader?.watch(options.tlsWatchIntervalMs ?? 10_000);
+      await app.listen({ port: listener.port, host: listener.host });
+      tls?.reloader.watch(options.tlsWatchIntervalMs ?? config.tlsReloadCheckMs);
       const addr = app.server.address();
-      return typeof addr === 'object' && addr ? addr.port : http.port;
+      return typeof addr === 'object' && addr ? addr.port : listener.port;
     },
     async close() {
-      reloader?.unwatch();
+      tls?.reloader.unwatch();
       const force = setTimeout(() => server?.closeAllConnections(), config.shutdownTimeoutMs);
       force.unref();
       try {
@@ -144,7 +157,7 @@ export function createHttpServer(
         clearTimeout(force);
       }
     },
-    reloadTls: () => (reloader ? reloader.reload() : Promise.resolve('not-https')),
+    reloadTls: () => (tls ? tls.reloader.reload('signal') : Promise.resolve('not-https')),
   };
 }
 

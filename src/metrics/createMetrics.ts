@@ -5,7 +5,8 @@
  * - read at scrape time from Postgres (pipelineTotals.ts: running totals the rollup job keeps, at constant
  *   cost) and Redis (BullMQ job counts): the pipeline's numbers, the same in every process whatever the
  *   process layout;
- * - counted in this process: HTTP requests and refusals, certificate reloads, and Node's own process metrics.
+ * - counted in this process: HTTP requests and refusals, the certificates it serves and their reloads (read
+ *   from the certificate sets at scrape time), and Node's own process metrics.
  * When Postgres or Redis cannot be read, the scrape still succeeds: the last values read are served and
  * tlsrpt_metrics_source_up says which source failed.
  */
@@ -15,6 +16,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { QUARANTINE_REASONS, errorMessage } from '../errors.js';
 import type { ReportJob } from '../queue/reportQueue.js';
+import type { CertificateSource } from '../tls/certificateSource.js';
 import type { Channel } from '../store/rawMessages.js';
 import { OTHER } from './metricLabels.js';
 import { DELAY_BUCKETS_SECONDS, createPipelineTally, key, type PipelineSnapshot } from './pipelineTotals.js';
@@ -26,9 +28,6 @@ export interface Metrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   /** Report POSTs refused before storage, by reason code (README "What a sender gets back"). */
   httpRefused: Counter<'reason'>;
-  tlsReloads: Counter<'result'>;
-  /** Records when the certificate served on HTTPS expires (Unix seconds); the series exists only once set. */
-  setCertificateExpiry(unixSeconds: number): void;
 }
 
 export interface MetricsDeps {
@@ -38,6 +37,8 @@ export interface MetricsDeps {
   /** METRICS_DOMAINS and METRICS_MAX_DOMAINS. */
   domains: readonly string[];
   maxDomains: number;
+  /** The certificates this process serves (STARTTLS, HTTPS, MTA_STS_CERT_DIR), for the certificate series. */
+  certificates?: readonly CertificateSource[];
 }
 
 const CHANNELS: readonly Channel[] = ['smtp', 'http', 'ingest', 'imap'];
@@ -179,12 +180,47 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     fromPipeline((p) => labelled(p.failedSessions, ['policy_domain', 'policy_type', 'result_type'])),
   ).registerIn(registry);
 
-  let certificateExpiry: number | null = null;
+  const certificates = deps.certificates ?? [];
+  new SnapshotMetric(
+    'tlsrpt_tls_certificate_expiry_timestamp_seconds',
+    'When each certificate this process serves expires (Unix time), by use (smtp, https, mta-sts) and certificate (file or certbot folder).',
+    'gauge',
+    async () =>
+      certificates.flatMap((source) =>
+        source.served().map(({ certificate, notAfter }) => ({ labels: { use: source.use, certificate }, value: notAfter })),
+      ),
+  ).registerIn(registry);
+
+  new SnapshotMetric(
+    'tlsrpt_tls_certificate_reloads_total',
+    'Changed certificate files read again, by use and result (reloaded: in service; failed: refused, the previous one kept).',
+    'counter',
+    async () =>
+      certificates.flatMap((source) =>
+        (['reloaded', 'failed'] as const).map((result) => ({ labels: { use: source.use, result }, value: source.reloads[result] })),
+      ),
+  ).registerIn(registry);
+
+  // The two series from before certificates per use, kept for the alerts and dashboards written against them.
+  const https = certificates.filter((source) => source.use !== 'smtp');
   new SnapshotMetric(
     'tlsrpt_https_certificate_expiry_timestamp_seconds',
-    'When the certificate served on HTTPS expires (Unix time); absent when serving plain HTTP.',
+    'When the HTTPS pair (HTTP_TLS_CERT, else TLS_CERT) expires (Unix time); absent when it serves none. See tlsrpt_tls_certificate_expiry_timestamp_seconds for every certificate.',
     'gauge',
-    async () => (certificateExpiry === null ? [] : [{ value: certificateExpiry }]),
+    async () => https.filter((source) => source.use === 'https').flatMap((source) => source.served().map((c) => ({ value: c.notAfter }))),
+  ).registerIn(registry);
+
+  new SnapshotMetric(
+    'tlsrpt_https_certificate_reloads_total',
+    'Changed HTTPS certificate files (the pair and MTA_STS_CERT_DIR) read again, by result (reloaded, failed).',
+    'counter',
+    async () =>
+      https.length
+        ? (['reloaded', 'failed'] as const).map((result) => ({
+            labels: { result },
+            value: https.reduce((sum, source) => sum + source.reloads[result], 0),
+          }))
+        : [],
   ).registerIn(registry);
 
   new SnapshotMetric('tlsrpt_queue_jobs', 'Jobs in the BullMQ queue, by state.', 'gauge', async () => {
@@ -206,15 +242,6 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
-    tlsReloads: new Counter({
-      name: 'tlsrpt_https_certificate_reloads_total',
-      help: 'Attempts to load a changed TLS_CERT/TLS_KEY pair, by result (reloaded, failed).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
-    setCertificateExpiry: (unixSeconds) => {
-      certificateExpiry = unixSeconds;
-    },
   };
 }
 

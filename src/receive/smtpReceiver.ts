@@ -24,8 +24,8 @@ export interface SmtpReceiver {
   /** Stops accepting connections and waits for in-flight messages (up to SHUTDOWN_TIMEOUT_SECONDS). */
   close(): Promise<void>;
   /**
-   * Offers `pair` to new STARTTLS connections (SIGHUP after a certificate renewal); connections in progress
-   * keep theirs. Throws, leaving the pair in service, when the key does not match the certificate.
+   * Offers `pair` to new STARTTLS connections (a renewal found on SIGHUP or by the periodic check:
+   * src/tls/servedPair.ts); connections in progress keep theirs. Throws, leaving the pair in service, when the key does not match the certificate.
    */
   updateTls(pair: { cert: Buffer; key: Buffer }): void;
 }

@@ -143,7 +143,11 @@ export async function pruneData(client: PoolClient, settings: RetentionSettings,
     // Autovacuum analyzes each month partition but never the partitioned tables themselves, whose
     // statistics the planner uses for the joins of the views: gather them once a day, here. It reads a
     // sample, and its lock (SHARE UPDATE EXCLUSIVE) does not hold off inserts or queries.
-    await client.query(`ANALYZE ${PARTITIONED_TABLES.map(quoteIdent).join(', ')}`);
+    // Not while nothing is stored: statistics of empty tables would stay until tomorrow's run, and plans made
+    // on them read whole months as the first reports arrive (without statistics the planner sizes the
+    // partitioned tables from their partitions instead).
+    const stored = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM reports) AS any`);
+    if (stored.rows[0]!.any) await client.query(`ANALYZE ${PARTITIONED_TABLES.map(quoteIdent).join(', ')}`);
   }
 
   // An interrupted prune is not recorded: the next check runs it again.

@@ -1,6 +1,8 @@
 /**
  * The HTTP(S) service: the server (src/http/createHttpServer.ts) with its route families, its own pool and
- * queue producer. A new route family is one plugin file and one line in `routes` below.
+ * queue producer. A new route family is one plugin file and one line in `routes` below. With METRICS_PORT, a
+ * second listener, always plain HTTP, serves the monitoring routes (metrics, health) of the same registry, so
+ * probes and Prometheus need no certificate while reports and policies are served over HTTPS.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
@@ -21,16 +23,25 @@ import { createMetrics } from '../metrics/createMetrics.js';
 import { loadHostedPolicies, compareHostedPolicies, type HostedPolicy } from '../policy/host/loadHostedPolicies.js';
 import { policyHostPlugin } from '../policy/host/policyHostPlugin.js';
 import { summariseList } from '../config/summariseList.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
 import { reportRoutes } from '../receive/reportRoutes.js';
+import type { CertificateSource } from '../tls/certificateSource.js';
+import { loadHttpsCertificates } from '../tls/httpsCertificates.js';
+
+export interface HttpServiceOptions extends HttpServerOptions {
+  /** Certificates served by other parts of this process (`serve`: STARTTLS), for the certificate series of /metrics. */
+  certificates?: readonly CertificateSource[];
+}
 
 export interface HttpService {
   pool: Pool;
   port: number;
+  /** The port of the METRICS_PORT listener, or null when there is none. */
+  metricsPort: number | null;
   server: HttpServer;
-  /** Re-reads TLS_CERT/TLS_KEY (SIGHUP does, through reload); reloads run one after another. */
+  /** Re-reads the certificate files (SIGHUP does, through reload); reloads run one after another. */
   reloadTls(): Promise<TlsReloadResult>;
   /** SIGHUP: serves the hosted MTA-STS policies of `next` (files re-read) and re-reads the certificate. */
   reload(next: Config): Promise<void>;
@@ -38,7 +49,7 @@ export interface HttpService {
   stop(): Promise<void>;
 }
 
-export async function startHttpService(config: Config, log: Logger, options: HttpServerOptions = {}): Promise<HttpService> {
+export async function startHttpService(config: Config, log: Logger, options: HttpServiceOptions = {}): Promise<HttpService> {
   // MTA-STS policies hosted at https://mta-sts.<domain>/.well-known/mta-sts.txt (README "MTA-STS"). Loaded and
   // validated before anything listens: an invalid policy stops start-up with its file and line.
   // The map is the plugin's: reload replaces its contents in one synchronous step, so a request sees the old
@@ -48,13 +59,38 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   const hosted = new Map(loadHostedPolicies(config.mtaSts));
   logPolicyWarnings(log, hosted.values());
   if (hosting) log.info({ domains: summariseList([...hosted.keys()]) }, 'hosting MTA-STS policies');
+  const { metricsListener } = config.http;
+  // Checked here, not in loadConfig: a worker's METRICS_PORT may well be the HTTP_PORT it never listens on.
+  if (metricsListener && metricsListener.port !== 0 && metricsListener.port === config.http.port) {
+    throw new ConfigError(
+      'METRICS_PORT',
+      `is the same port as HTTP_PORT (${metricsListener.port}): choose another, or unset it to serve /metrics on HTTP_PORT only`,
+    );
+  }
+  // Before anything listens: a pair that does not load, or a certificate folder with nothing usable in it,
+  // stops start-up with the reason.
+  const tls = await loadHttpsCertificates(config.http, log);
+  if (config.values.MTA_STS_CERT_DIR && config.values.HTTP_TLS === 'off') {
+    log.warn('MTA_STS_CERT_DIR is set but HTTP_TLS=off: the proxy in front serves the certificates, the folder is not read');
+  }
   // A short connect timeout: while Postgres is unreachable the sender gets 503 within seconds.
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http', log });
   const redis = createProducerConnection(config.redisUrl, log);
   const queue = createReportQueue(redis, config.queuePrefix, log);
-  const metrics = createMetrics({ pool, queue, log, domains: config.http.metrics.domains, maxDomains: config.http.metrics.maxDomains });
+  const metrics = createMetrics({
+    pool,
+    queue,
+    log,
+    domains: config.http.metrics.domains,
+    maxDomains: config.http.metrics.maxDomains,
+    certificates: [...(tls?.sources ?? []), ...(options.certificates ?? [])],
+  });
 
   const { http } = config;
+  const monitoring: HttpPlugin[] = [
+    { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
+    { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
+  ];
   const routes: HttpPlugin[] = [
     {
       plugin: reportRoutes,
@@ -68,8 +104,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
         ...createRawIntake(pool, queue),
       },
     },
-    { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
-    { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
+    ...monitoring,
     {
       plugin: apiRoutes,
       options: {
@@ -83,25 +118,46 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     ...(hosting ? [{ plugin: policyHostPlugin, options: { policies: hosted } }] : []),
     ...(options.plugins ?? []),
   ];
-  const server = createHttpServer(config, { log, metrics }, routes, options);
+  const server = createHttpServer(config, { log, metrics }, routes, { tls, tlsWatchIntervalMs: options.tlsWatchIntervalMs });
+  const monitor = http.metricsListener
+    ? createHttpServer(config, { log, metrics }, monitoring, { tls: null, listener: http.metricsListener })
+    : null;
 
   const release = async () => {
     await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
     redis.disconnect();
     await pool.end();
   };
+  const closeAll = async () => {
+    await Promise.all(
+      [server, monitor].map((s) =>
+        s?.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the HTTP server failed')),
+      ),
+    );
+  };
   let port: number;
+  let metricsPort: number | null = null;
   try {
-    port = await server.listen();
+    port = await listenOn(server, `${http.host}:${http.port} (HTTP_HOST, HTTP_PORT)`);
+    if (monitor && http.metricsListener) {
+      const { host: mHost, port: mPort } = http.metricsListener;
+      metricsPort = await listenOn(monitor, `${mHost}:${mPort} (METRICS_HOST, METRICS_PORT)`);
+    }
   } catch (err) {
-    await server.close().catch((closeErr: unknown) => log.warn({ err: errorMessage(closeErr) }, 'closing the HTTP server failed'));
+    await closeAll();
     await release();
-    throw new Error(`cannot listen on ${http.host}:${http.port} (HTTP_HOST, HTTP_PORT): ${(err as Error).message}`, { cause: err });
+    throw err;
   }
-  log.info({ host: http.host, port, https: http.tls, reportPath: http.reportPath }, `${http.tls ? 'HTTPS' : 'HTTP'} server listening`);
+  log.info(
+    { host: http.host, port, https: http.tls, reportPath: http.reportPath, certificateDir: http.certificateDir ?? undefined },
+    `${http.tls ? 'HTTPS' : 'HTTP'} server listening`,
+  );
+  if (metricsPort !== null)
+    log.info({ host: http.metricsListener?.host, port: metricsPort }, 'metrics and health checks listening (plain HTTP)');
   return {
     pool,
     port,
+    metricsPort,
     server,
     reloadTls: () => server.reloadTls(),
     async reload(next) {
@@ -112,10 +168,18 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
       await server.reloadTls();
     },
     async stop() {
-      await server.close();
+      await closeAll();
       await release();
     },
   };
+}
+
+async function listenOn(server: HttpServer, where: string): Promise<number> {
+  try {
+    return await server.listen();
+  } catch (err) {
+    throw new Error(`cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** UI_ALLOW, UI_TRUSTED_PROXY_HEADER and UI_SESSION_HOURS, for the dashboard API (README "Dashboard"). */

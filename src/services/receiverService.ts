@@ -2,11 +2,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { once } from '../util/once.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import { createRawIntake } from '../receive/rawIntake.js';
 import { createSmtpReceiver } from '../receive/smtpReceiver.js';
+import type { CertificateSource } from '../tls/certificateSource.js';
+import { createServedPair, type ServedPair } from '../tls/servedPair.js';
+import { createTlsReloader } from '../tls/tlsReloader.js';
 
 export interface ReceiverService {
   pool: Pool;
@@ -15,9 +18,30 @@ export interface ReceiverService {
   stop(): Promise<void>;
   /** SIGHUP: offers the certificate files' new contents to new STARTTLS connections. */
   reload(next: Config): Promise<void>;
+  /** The STARTTLS pair, for the certificate series of /metrics (none without STARTTLS). */
+  certificates: readonly CertificateSource[];
 }
 
-export async function startReceiverService(config: Config, log: Logger): Promise<ReceiverService> {
+export interface ReceiverServiceOptions {
+  /** How often the STARTTLS files are read again (default TLS_RELOAD_CHECK_SECONDS; tests go faster). */
+  tlsWatchIntervalMs?: number;
+}
+
+export async function startReceiverService(config: Config, log: Logger, options: ReceiverServiceOptions = {}): Promise<ReceiverService> {
+  // The pair in service. Its paths are fixed at start (a new path needs a restart); its files are read again
+  // on SIGHUP and every TLS_RELOAD_CHECK_SECONDS, so a renewal reaches new STARTTLS sessions without a restart.
+  let pair: ServedPair | null = null;
+  if (config.smtp.tls) {
+    try {
+      pair = createServedPair('smtp', config.smtp.tls, (next) => receiver.updateTls(next), log);
+    } catch (err) {
+      throw new ConfigError(
+        'SMTP_TLS_CERT',
+        `the STARTTLS pair ${config.smtp.tls.certPath} and ${config.smtp.tls.keyPath} (SMTP_TLS_CERT/SMTP_TLS_KEY, or TLS_CERT/TLS_KEY) does not load: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
   // A short connect timeout: while Postgres is unreachable the sender gets 451 within seconds.
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver', log });
   const redis = createProducerConnection(config.redisUrl, log);
@@ -27,38 +51,26 @@ export async function startReceiverService(config: Config, log: Logger): Promise
     log,
     ...createRawIntake(pool, queue, { commitTimeoutMs: config.smtp.commitTimeoutMs }),
   });
+  const reloader = createTlsReloader(pair ? [pair.check] : []);
   const port = await receiver.listen();
-  log.info({ host: config.smtp.host, port, starttls: Boolean(config.smtp.tls) }, 'SMTP receiver listening');
+  reloader.watch(options.tlsWatchIntervalMs ?? config.tlsReloadCheckMs);
+  log.info(
+    { host: config.smtp.host, port, starttls: Boolean(config.smtp.tls), cert: config.smtp.tls?.certPath },
+    'SMTP receiver listening',
+  );
   if (config.smtp.acceptedRecipients.length === 0) {
     log.warn('ACCEPTED_RECIPIENTS is not set: mail for any recipient is accepted. Set it before exposing this port to the internet.');
   }
-  // The pair in service. Its paths are fixed at start (a new path needs a restart); its contents are
-  // re-read by every loadConfig, so a reload compares bytes.
-  let served = config.smtp.tls;
-  const reload = async (next: Config): Promise<void> => {
-    const tls = next.smtp.tls;
-    if (!served || !tls || tls.certPath !== served.certPath || tls.keyPath !== served.keyPath) return;
-    if (tls.cert.equals(served.cert) && tls.key.equals(served.key)) {
-      log.info({ cert: tls.certPath }, 'STARTTLS certificate unchanged');
-      return;
-    }
-    try {
-      receiver.updateTls(tls);
-    } catch (err) {
-      log.warn(
-        { err: errorMessage(err), cert: tls.certPath, key: tls.keyPath },
-        'STARTTLS certificate not reloaded; still offering the previous one',
-      );
-      return;
-    }
-    served = tls;
-    log.info({ cert: tls.certPath }, 'STARTTLS certificate reloaded');
+  const reload = async (): Promise<void> => {
+    await reloader.reload('signal');
   };
   return {
     pool,
     port,
     reload,
+    certificates: pair ? [pair] : [],
     stop: once(async () => {
+      reloader.unwatch();
       await receiver.close();
       await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
       redis.disconnect();

@@ -123,11 +123,15 @@ export async function startWorkerService(config: Config, log: Logger, hooks: Wor
    */
   const handleJob = async (job: Job<ReportJob>): Promise<Record<string, number>> => {
     const ids = messageIdsOf(job.data);
-    const stopped = await stalledSinceLastRun(job);
+    // Counted before the first await: BullMQ's main loop reads the concurrency as soon as it has handed this
+    // job over, then waits for a job to finish. Counted after an await, the next job was fetched only once
+    // this one was done, so a worker held one job at a time and stored no more than one job's reports per
+    // statement (README "Scaling out" has the figures).
     inHand.jobs += 1;
     inHand.messages += ids.length;
     admit();
     try {
+      const stopped = await stalledSinceLastRun(job);
       const results = await Promise.allSettled(ids.map((id) => handleMessage(id, stopped)));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ id: ids[i]!, err: r.reason as unknown }] : []));
       if (failed.length > 0) {

@@ -232,6 +232,21 @@ describe('dashboard API', () => {
     assert.equal(JSON.parse(await raw.text())['organization-name'], 'Google Inc.');
   });
 
+  it('pages every list alike and refuses a path id that is not a positive whole number on every route', async () => {
+    for (const list of ['/api/v1/domains', '/api/v1/reports', '/api/v1/quarantine', '/api/v1/alerts']) {
+      for (const page of ['limit=0', 'limit=501', 'limit=x', 'offset=-1']) {
+        assert.equal((await admin.get(`${list}?${page}`)).status, 400, `${list}?${page}`);
+      }
+      assert.equal((await admin.get(`${list}?limit=500&offset=0`)).status, 200, list);
+    }
+    for (const route of ['/api/v1/reports/', '/api/v1/quarantine/']) {
+      for (const id of ['0', '-1', 'abc', '1.5']) {
+        for (const path of [`${route}${id}`, `${route}${id}/raw`]) assert.equal((await admin.get(path)).status, 400, path);
+      }
+    }
+    assert.equal((await admin.send('POST', '/api/v1/quarantine/abc/reprocess')).status, 400);
+  });
+
   it('logs out: the cookie no longer works, and logging out needs the CSRF token', async () => {
     const c = await login(h, READER);
     assert.equal((await c.send('DELETE', '/api/v1/session', undefined, {})).status, 403);

@@ -67,6 +67,14 @@ describe('DKIM authentication of report mail', () => {
 
   const signedBy = (domain: string, selector: string, k: TestKey) => ({ domain, selector, key: k });
 
+  /** A report about `policyDomain` From google.com, signed with its published key. */
+  const signedMail = (policyDomain: string) =>
+    reportMail(testReport(GOOGLE, policyDomain), { fromDomain: 'google.com', policyDomain, signer: signedBy('google.com', 'sel', key) });
+
+  /** Processes a message that is still pending once more, with the DNS server that answers at once. */
+  const receiveAgain = (id: number) =>
+    processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: createAuthenticator(settings) }, id);
+
   it('record: a forged unsigned "Google Inc." report and a signed one are both stored, only the signed one authenticated', async () => {
     const forged = await receive(
       await reportMail(testReport(GOOGLE, 'record.example'), { fromDomain: 'google.com', policyDomain: 'record.example' }),
@@ -190,11 +198,7 @@ describe('DKIM authentication of report mail', () => {
   });
 
   it('a DNS outage is a service outage: the message stays pending, then is stored once DNS answers', async () => {
-    const mail = await reportMail(testReport(GOOGLE, 'outage.example'), {
-      fromDomain: 'google.com',
-      policyDomain: 'outage.example',
-      signer: signedBy('google.com', 'sel', key),
-    });
+    const mail = await signedMail('outage.example');
     const id = await insertRawMessage(db.pool, mail, { channel: 'smtp' });
     // Nothing listens on this port: every lookup is refused (ECONNREFUSED), as when the resolver is down.
     const down = createAuthenticator({ ...settings, dnsServers: ['127.0.0.1:9'], dnsTimeoutMs: 200 });
@@ -211,14 +215,48 @@ describe('DKIM authentication of report mail', () => {
     assert.equal(retried.outcome, 'stored');
   });
 
+  it('a key answered only after the DNS timeout is a temporary error: the message stays pending, never stored unauthenticated', async () => {
+    const mail = await signedMail('slow.example');
+    const id = await insertRawMessage(db.pool, mail, { channel: 'smtp' });
+    // The key is there, but every answer comes long after both attempts of the lookup gave up.
+    const slow = await startDnsServer({ 'sel._domainkey.google.com': { TXT: [txtStrings(key.record)] } }, { answerAfterMs: 60_000 });
+    try {
+      const late = createAuthenticator({ ...settings, dnsServers: [slow.address], dnsTimeoutMs: 100 });
+      await assert.rejects(
+        processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: late }, id),
+        (err: unknown) => isServiceOutage(err) && (err as { code?: string }).code === 'dkim-temperror',
+      );
+      assert.deepEqual(slow.queries, ['sel._domainkey.google.com TXT', 'sel._domainkey.google.com TXT'], 'asked twice');
+    } finally {
+      await slow.close();
+    }
+    const [pending] = (await db.pool.query(`SELECT status, attempts, authentication FROM raw_messages WHERE id = $1`, [id])).rows;
+    assert.deepEqual(pending, { status: 'pending', attempts: 0, authentication: null });
+    const retried = await receiveAgain(id);
+    assert.equal(retried.outcome, 'stored');
+    const [row] = (
+      await db.pool.query(`SELECT authenticated FROM reports r JOIN raw_messages m ON m.report_id = r.id WHERE m.id = $1`, [id])
+    ).rows;
+    assert.equal(row.authenticated, true);
+  });
+
+  it('a lost DNS query is asked again: the answer to the second attempt authenticates the mail', async () => {
+    const lossy = await startDnsServer({ 'sel._domainkey.google.com': { TXT: [txtStrings(key.record)] } }, { dropFirst: 1 });
+    try {
+      const authenticator = createAuthenticator({ ...settings, dnsServers: [lossy.address] });
+      const mail = await signedMail('lossy.example');
+      const found = await authenticator.authenticate({ channel: 'smtp', raw: mail });
+      assert.equal(found.authenticated, true, found.signatures[0]?.comment ?? '');
+      assert.equal(lossy.queries.length, 2, 'the first query was dropped, the second answered');
+    } finally {
+      await lossy.close();
+    }
+  });
+
   it('a mail whose keys still cannot be looked up DKIM_TEMPERROR_RETRY_HOURS after receipt is settled with temperror', async () => {
     const down = { ...settings, dnsServers: ['127.0.0.1:9'], dnsTimeoutMs: 200 };
     const old = async (s: AuthenticationSettings) => {
-      const mail = await reportMail(testReport(GOOGLE, 'outage.example'), {
-        fromDomain: 'google.com',
-        policyDomain: 'outage.example',
-        signer: signedBy('google.com', 'sel', key),
-      });
+      const mail = await signedMail('outage.example');
       const id = await insertRawMessage(db.pool, mail, { channel: 'smtp' });
       await db.pool.query(`UPDATE raw_messages SET received_at = now() - interval '25 hours' WHERE id = $1`, [id]);
       await processMessage({ pool: db.pool, reportMaxBytes: 1 << 20, maxAttempts: 1, authenticator: createAuthenticator(s) }, id);

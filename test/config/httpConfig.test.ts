@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { describeConfig, loadConfig } from '../../src/config/loadConfig.js';
 import { makeCertificate } from '../helpers/certificates.js';
 import { assertConfigError } from '../helpers/assertConfigError.js';
@@ -21,6 +21,9 @@ describe('HTTP configuration', () => {
       bodyTimeoutMs: 30_000,
       maxConnections: 256,
       tls: false,
+      certificate: null,
+      certificateDir: null,
+      metricsListener: null,
       trustProxy: false,
       metrics: {
         domains: [],
@@ -62,19 +65,82 @@ describe('HTTP configuration', () => {
     assert.equal(loadConfig({ HTTP_TRUST_PROXY: 'on' }).http.trustProxy, true);
   });
 
-  it('serves HTTPS when TLS_CERT/TLS_KEY are set, unless HTTP_TLS=off', () => {
+  describe('certificates per use', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-cfg-'));
-    try {
-      const pair = makeCertificate('cfg.tlsrpt.test');
-      writeFileSync(join(dir, 'c.pem'), pair.cert);
-      writeFileSync(join(dir, 'k.pem'), pair.key);
-      const tls = { TLS_CERT: join(dir, 'c.pem'), TLS_KEY: join(dir, 'k.pem') };
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const write = (name: string) => {
+      const pair = makeCertificate(`${name}.tlsrpt.test`);
+      writeFileSync(join(dir, `${name}-c.pem`), pair.cert);
+      writeFileSync(join(dir, `${name}-k.pem`), pair.key);
+      return { cert: join(dir, `${name}-c.pem`), key: join(dir, `${name}-k.pem`) };
+    };
+    const shared = write('shared');
+    const smtp = write('smtp');
+    const web = write('web');
+    const tls = { TLS_CERT: shared.cert, TLS_KEY: shared.key };
+
+    it('serves HTTPS when TLS_CERT/TLS_KEY are set, unless HTTP_TLS=off', () => {
       assert.equal(loadConfig(tls).http.tls, true);
       assert.equal(loadConfig({ ...tls, HTTP_TLS: 'on' }).http.tls, true);
       assert.equal(loadConfig({ ...tls, HTTP_TLS: 'off' }).http.tls, false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      assert.equal(loadConfig({ ...tls, HTTP_TLS: 'off' }).http.certificate, null);
+    });
+
+    it('gives STARTTLS and HTTPS the shared pair unless each names its own', () => {
+      const c = loadConfig(tls);
+      assert.equal(c.smtp.tls?.certPath, shared.cert);
+      assert.equal(c.http.certificate?.certPath, shared.cert);
+      const own = loadConfig({ ...tls, SMTP_TLS_CERT: smtp.cert, SMTP_TLS_KEY: smtp.key, HTTP_TLS_CERT: web.cert, HTTP_TLS_KEY: web.key });
+      assert.equal(own.smtp.tls?.certPath, smtp.cert);
+      assert.equal(own.smtp.tls?.keyPath, smtp.key);
+      assert.equal(own.http.certificate?.certPath, web.cert);
+      assert.equal(own.http.certificate?.keyPath, web.key);
+    });
+
+    it('leaves HTTP plain when only the STARTTLS pair is set', () => {
+      const c = loadConfig({ SMTP_TLS_CERT: smtp.cert, SMTP_TLS_KEY: smtp.key });
+      assert.equal(c.smtp.tls?.certPath, smtp.cert);
+      assert.equal(c.http.tls, false);
+      assert.equal(c.http.certificate, null);
+    });
+
+    it('serves HTTPS with the HTTP pair alone, and STARTTLS stays off', () => {
+      const c = loadConfig({ HTTP_TLS_CERT: web.cert, HTTP_TLS_KEY: web.key });
+      assert.equal(c.smtp.tls, null);
+      assert.equal(c.http.tls, true);
+    });
+
+    it('serves HTTPS with MTA_STS_CERT_DIR alone', () => {
+      const c = loadConfig({ MTA_STS_CERT_DIR: dir });
+      assert.equal(c.http.tls, true);
+      assert.equal(c.http.certificate, null);
+      assert.equal(c.http.certificateDir, dir);
+      assert.equal(loadConfig({ MTA_STS_CERT_DIR: dir, HTTP_TLS: 'off' }).http.certificateDir, null);
+    });
+
+    it("never pairs one variable's certificate with another's key", () => {
+      assertConfigError(
+        () => loadConfig({ ...tls, SMTP_TLS_CERT: smtp.cert }),
+        'SMTP_TLS_KEY',
+        /SMTP_TLS_CERT is set but SMTP_TLS_KEY is not/,
+      );
+      assertConfigError(
+        () => loadConfig({ ...tls, HTTP_TLS_KEY: web.key }),
+        'HTTP_TLS_CERT',
+        /HTTP_TLS_KEY is set but HTTP_TLS_CERT is not/,
+      );
+    });
+
+    it('opens a plain-HTTP metrics listener on METRICS_PORT, on HTTP_HOST unless METRICS_HOST is set', () => {
+      assert.deepEqual(loadConfig({ HTTP_HOST: '127.0.0.1', METRICS_PORT: '9100' }).http.metricsListener, {
+        host: '127.0.0.1',
+        port: 9100,
+      });
+      assert.deepEqual(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).http.metricsListener, {
+        host: '10.0.0.5',
+        port: 9100,
+      });
+    });
   });
 
   const bad: Array<[Record<string, string>, string, RegExp]> = [
@@ -84,7 +150,15 @@ describe('HTTP configuration', () => {
     [{ HTTP_MAX_BODY_SIZE: 'huge' }, 'HTTP_MAX_BODY_SIZE', /not a size/],
     [{ HTTP_BODY_TIMEOUT_SECONDS: '0' }, 'HTTP_BODY_TIMEOUT_SECONDS', /out of range: use 1 to 3600/],
     [{ HTTP_TLS: 'maybe' }, 'HTTP_TLS', /not one of auto/],
-    [{ HTTP_TLS: 'on' }, 'HTTP_TLS', /TLS_CERT and TLS_KEY are not set/],
+    [
+      { HTTP_TLS: 'on' },
+      'HTTP_TLS',
+      /no certificate is set: set HTTP_TLS_CERT and HTTP_TLS_KEY \(or TLS_CERT and TLS_KEY\), or MTA_STS_CERT_DIR/,
+    ],
+    [{ HTTP_TLS_CERT: '/nonexistent/cert.pem', HTTP_TLS_KEY: '/nonexistent/key.pem' }, 'HTTP_TLS_CERT', /cannot read/],
+    [{ MTA_STS_CERT_DIR: '/nonexistent/live' }, 'MTA_STS_CERT_DIR', /cannot read/],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT', /out of range/],
+    [{ TLS_RELOAD_CHECK_SECONDS: '-5' }, 'TLS_RELOAD_CHECK_SECONDS', /not a whole number/],
     [{ HTTP_TRUST_PROXY: '10.0.0.0/40' }, 'HTTP_TRUST_PROXY', /not an address, a CIDR range/],
     [{ HTTP_TRUST_PROXY: 'proxy.example' }, 'HTTP_TRUST_PROXY', /not an address/],
     [{ METRICS_DOMAINS: 'not a domain' }, 'METRICS_DOMAINS', /not a domain name/],
@@ -112,6 +186,12 @@ describe('HTTP configuration', () => {
       'METRICS_DOMAINS',
       'METRICS_MAX_DOMAINS',
       'METRICS_ALLOW',
+      'METRICS_PORT',
+      'METRICS_HOST',
+      'HTTP_TLS_CERT',
+      'HTTP_TLS_KEY',
+      'MTA_STS_CERT_DIR',
+      'TLS_RELOAD_CHECK_SECONDS',
     ]) {
       assert.ok(name in d, name);
     }

@@ -49,3 +49,45 @@ export function servedCommonName(port: number): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+export interface ServedCertificate {
+  /** "DNS:a.example, DNS:b.example" as Node prints it. */
+  subjectAltName: string;
+  commonName: string;
+  fingerprint256: string;
+  /** Whether the chain verified against `ca` for `servername` (false without a CA). */
+  authorized: boolean;
+}
+
+/**
+ * The certificate a TLS server presents to a new connection that asks for `servername` by SNI (none: no SNI
+ * is sent, as when a client connects by address). With `ca`, the chain and the name are verified too.
+ */
+export function servedCertificate(port: number, options: { servername?: string; ca?: Buffer } = {}): Promise<ServedCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      {
+        host: '127.0.0.1',
+        port,
+        rejectUnauthorized: false,
+        ...(options.servername ? { servername: options.servername } : {}),
+        ...(options.ca ? { ca: options.ca } : {}),
+        // The name to verify is the one asked for, not the address connected to.
+        checkServerIdentity: (_host, cert) => (options.servername ? tls.checkServerIdentity(options.servername, cert) : undefined),
+      },
+      () => {
+        const cert = socket.getPeerCertificate();
+        const cn = cert.subject?.CN;
+        const result = {
+          subjectAltName: cert.subjectaltname ?? '',
+          commonName: Array.isArray(cn) ? cn.join(',') : (cn ?? ''),
+          fingerprint256: cert.fingerprint256,
+          authorized: Boolean(options.ca) && socket.authorized,
+        };
+        socket.end();
+        resolve(result);
+      },
+    );
+    socket.on('error', reject);
+  });
+}

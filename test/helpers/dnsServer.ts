@@ -17,20 +17,40 @@ export interface ZoneNode {
 
 export type Zone = Record<string, ZoneNode>;
 
+/** How the server misbehaves, for the tests of what a slow or lossy resolver does to a lookup. */
+export interface DnsServerBehaviour {
+  /** Answer each query this long after it came (an overloaded or distant resolver). */
+  answerAfterMs?: number;
+  /** Ignore the first N queries (lost UDP packets): the client's retry is the first one answered. */
+  dropFirst?: number;
+}
+
 export interface TestDnsServer {
   /** "127.0.0.1:<port>", for DNS_SERVERS. */
   address: string;
-  /** Questions received, "name TYPE", for asserting what was looked up. */
+  /** Questions received (answered or not), "name TYPE", for asserting what was looked up. */
   queries: string[];
   close(): Promise<void>;
 }
 
 const TYPE_NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 15: 'MX', 16: 'TXT' };
 
-export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
+export async function startDnsServer(zone: Zone, behaviour: DnsServerBehaviour = {}): Promise<TestDnsServer> {
   const nodes = new Map(Object.entries(zone).map(([name, node]) => [name.toLowerCase().replace(/\.$/, ''), node]));
   const queries: string[] = [];
-  const server = dns2.createUDPServer((request, send) => {
+  const late = new Set<NodeJS.Timeout>();
+  let received = 0;
+  const server = dns2.createUDPServer((request, answer) => {
+    const dropped = ++received <= (behaviour.dropFirst ?? 0);
+    const send = (r: dns2.Packet): void => {
+      if (dropped) return;
+      if (!behaviour.answerAfterMs) return void answer(r);
+      const timer = setTimeout(() => {
+        late.delete(timer);
+        void answer(r);
+      }, behaviour.answerAfterMs);
+      late.add(timer);
+    };
     const response = Packet.createResponseFromRequest(request);
     response.header.aa = 1;
     const question = request.questions[0];
@@ -57,6 +77,10 @@ export async function startDnsServer(zone: Zone): Promise<TestDnsServer> {
   return {
     address: `127.0.0.1:${port}`,
     queries,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      // Answers still waiting would be sent on a closed socket.
+      for (const timer of late) clearTimeout(timer);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

@@ -2,10 +2,10 @@
  * Runs the real HTTP service (and, unless told not to, a worker) in-process against a fresh database and a
  * private queue prefix, on 127.0.0.1 port 0.
  */
+import type { Logger } from 'pino';
 import type { Config } from '../../src/config/loadConfig.js';
 import { createLogger } from '../../src/log/createLogger.js';
-import type { HttpServerOptions } from '../../src/http/createHttpServer.js';
-import { startHttpService, type HttpService } from '../../src/services/httpService.js';
+import { startHttpService, type HttpService, type HttpServiceOptions } from '../../src/services/httpService.js';
 import { startWorkerService, type WorkerService } from '../../src/services/workerService.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 import { clearQueuePrefix, testConfig } from './testConfig.js';
@@ -27,11 +27,11 @@ export const HTTP_TEST_ENV = { HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' };
 
 export async function startHttpHarness(
   env: Record<string, string> = {},
-  options: { worker?: boolean; receiver?: HttpServerOptions; db?: TestDatabase } = {},
+  options: { worker?: boolean; receiver?: HttpServiceOptions; db?: TestDatabase; log?: Logger } = {},
 ): Promise<HttpHarness> {
   const db = options.db ?? (await createTestDatabase());
   const config = testConfig(db.url, { ...HTTP_TEST_ENV, ...env });
-  const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const log = options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const http = await startHttpService(config, log, options.receiver);
   const worker = options.worker === false ? null : await startWorkerService(config, log);
   const scheme = config.http.tls ? 'https' : 'http';

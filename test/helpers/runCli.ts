@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import type { OutputStream } from '../../src/cli/cliContext.js';
 import { runTlsrpt } from '../../src/cli/runTlsrpt.js';
 import { projectPath } from '../../src/util/projectPath.js';
+import { loadFactor } from './waitFor.js';
 
 export interface CliResult {
   code: number;
@@ -48,7 +49,7 @@ export function runCliProcess(args: string[], env: Record<string, string> = {}, 
       cwd: projectPath(),
       env: userEnv(env),
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000 * loadFactor());
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));

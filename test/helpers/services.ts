@@ -34,9 +34,16 @@ export function requireServices(): Promise<void> {
   return checked;
 }
 
+/**
+ * A service that is down refuses at once; the time limit is only for an address that drops packets. It is
+ * long because the check shares this process's event loop: a file whose set-up blocks it for a few seconds
+ * (Dovecot's start, on a loaded machine) made a 2 s limit expire before the connection was even seen.
+ */
+const CONNECT_TIMEOUT_MS = 20_000;
+
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: 2000 });
+    const socket = net.connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -136,6 +136,54 @@ describe('the worker settles each message of a job on its own', () => {
     }
   });
 
+  it('a worker holds several jobs at once, so their reports share store statements', async () => {
+    // 16 jobs of 2 messages, queued before the worker starts. The first store is held (rollup_queue locked:
+    // the store's trigger inserts into it) until every job is active, as happens whenever PostgreSQL is the
+    // slower side. A worker that fetched its next job only once a job was done never had two active.
+    const config = testConfig(db.url, { SWEEP_INTERVAL_SECONDS: '3600', WORKER_CONCURRENCY: '64' });
+    const report = (i: number) => ({
+      'organization-name': 'Held Jobs Org',
+      'date-range': { 'start-datetime': '2026-11-01T00:00:00Z', 'end-datetime': '2026-11-01T23:59:59Z' },
+      'contact-info': 'tlsrpt@held.example',
+      'report-id': `held-${process.pid}-${i}`,
+      policies: [
+        {
+          policy: { 'policy-type': 'no-policy-found', 'policy-domain': 'held.example' },
+          summary: { 'total-successful-session-count': 1, 'total-failure-session-count': 0 },
+        },
+      ],
+    });
+    const ids = await insertRawMessages(
+      db.pool,
+      Array.from({ length: 32 }, (_, i) => ({ raw: buildReportMail({ report: report(i) }), envelope: { channel: 'ingest' as const } })),
+    );
+    const redis = createProducerConnection(config.redisUrl);
+    const queue = createReportQueue(redis, config.queuePrefix);
+    for (let i = 0; i < ids.length; i += 2) await enqueueRawMessages(queue, ids.slice(i, i + 2));
+    const lock = await db.pool.connect();
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE rollup_queue IN EXCLUSIVE MODE');
+    const worker = await startWorkerService(config, log);
+    try {
+      await waitFor('every job to be active at once', async () => (await queue.getActiveCount()) === 16);
+      await lock.query('COMMIT');
+      await waitFor('every message to settle', async () => {
+        const r = await db.pool.query(`SELECT count(*)::int AS n FROM raw_messages WHERE id = ANY($1) AND status = 'stored'`, [ids]);
+        return r.rows[0].n === ids.length;
+      });
+      // Each store statement is one transaction: its reports share an xmin.
+      const r = await db.pool.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM reports WHERE raw_message_id = ANY($1)`, [ids]);
+      assert.ok(r.rows[0].n < 16, `${r.rows[0].n} store statements for 16 jobs`);
+    } finally {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      lock.release();
+      await worker.stop();
+      await queue.close();
+      redis.disconnect();
+      await clearQueuePrefix(config.queuePrefix);
+    }
+  });
+
   it('a job left by the previous release ({rawMessageId}) is processed', async () => {
     const config = testConfig(db.url, { SWEEP_INTERVAL_SECONDS: '3600' });
     const [id] = await insertRawMessages(db.pool, [{ raw: realFixture('mox--microsoft.eml'), envelope: { channel: 'ingest' } }]);

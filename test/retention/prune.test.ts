@@ -259,6 +259,31 @@ describe('ensurePartitions', () => {
   });
 });
 
+describe('pruneData on a database with nothing stored', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db?.drop());
+
+  it('gathers no statistics of empty tables, which plans would be made on until the next day', async () => {
+    const reltuples = async () =>
+      Number((await db.pool.query(`SELECT reltuples FROM pg_class WHERE oid = 'reports'::regclass`)).rows[0].reltuples);
+    const client = await db.pool.connect();
+    try {
+      await pruneData(client, DEFAULTS);
+      assert.equal(await reltuples(), -1, 'never analyzed');
+      await storeSpecs(db.pool, [
+        { org: 'g', reportId: 'stats-1', day: '2030-01-02', domain: 'a.example', ok: 5, failures: {}, mode: 'testing' },
+      ]);
+      await pruneData(client, DEFAULTS);
+      assert.equal(await reltuples(), 1);
+    } finally {
+      client.release();
+    }
+  });
+});
+
 describe('tlsrpt prune', () => {
   let db: TestDatabase;
   before(async () => {

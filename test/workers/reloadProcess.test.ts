@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { makeCertificate } from '../helpers/certificates.js';
+import { createCertbotDir } from '../helpers/certbotDir.js';
+import { makeCertificate, servedCertificate } from '../helpers/certificates.js';
+import { createTestCa } from '../helpers/testCa.js';
 import { realFixture } from '../helpers/fixtures.js';
 import { REDIS_URL } from '../helpers/services.js';
 import { smtpSend } from '../helpers/smtpSend.js';
@@ -78,6 +80,7 @@ describe('SIGHUP reloads the configuration file in every process', () => {
       SMTP_PORT: String(smtpPort),
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
+      METRICS_PORT: '0',
       MTA_STS_POLICY_FILE: policyFile,
       MTA_STS_DOMAINS: domains,
       METRICS_DOMAINS: domains,
@@ -102,6 +105,13 @@ describe('SIGHUP reloads the configuration file in every process', () => {
       assert.equal(refused.code, 550, refused.response);
       const metrics = await httpGet(port, '127.0.0.1', '/metrics');
       assert.match(metrics.body, /tlsrpt_sessions_total\{policy_domain="example-10000\.test",policy_type="sts",result="failed"\} 0/);
+      // METRICS_PORT: the same registry on a second, plain port.
+      const monitorPort = (await p.waitForLog('metrics and health checks listening (plain HTTP)')).port as number;
+      assert.match(
+        (await httpGet(monitorPort, '127.0.0.1', '/metrics')).body,
+        /tlsrpt_sessions_total\{policy_domain="example-10000\.test"/,
+      );
+      assert.equal((await httpGet(monitorPort, '127.0.0.1', '/healthz')).status, 200);
 
       // Drop the first domain, enforce the policy, and change a variable that needs a restart.
       writeFileSync(policyFile, POLICY.replace('mode: testing', 'mode: enforce'));
@@ -131,7 +141,8 @@ describe('SIGHUP reloads the configuration file in every process', () => {
     writeFileSync(key, first.key);
     await withProcess(
       ['receiver'],
-      { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(await freePort()), TLS_CERT: cert, TLS_KEY: key },
+      // TLS_RELOAD_CHECK_SECONDS=0: only the SIGHUP reads the files, so what it logs is its own.
+      { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(await freePort()), TLS_CERT: cert, TLS_KEY: key, TLS_RELOAD_CHECK_SECONDS: '0' },
       async (p) => {
         const port = (await p.waitForLog('SMTP receiver listening')).port as number;
         assert.equal(await starttlsCommonName(port), 'first.tlsrpt.test');
@@ -171,6 +182,45 @@ describe('SIGHUP reloads the configuration file in every process', () => {
       assert.match(String(refused.msg), /^configuration not reloaded/);
       assert.match(String(refused.err), /unknown key "ALERT_WEBHOK_URLS" \(did you mean ALERT_WEBHOOK_URLS\?\)/);
     });
+  });
+
+  it('http: SIGHUP serves a renewed certificate of MTA_STS_CERT_DIR; METRICS_PORT stays plain HTTP', async () => {
+    const ca = createTestCa();
+    const certbot = createCertbotDir();
+    try {
+      certbot.install('mta-sts.example.com', ca.issue(['mta-sts.example.com']));
+      certbot.install('mta-sts.example.net', ca.issue(['mta-sts.example.net']));
+      certbot.install('mta-sts.example.org', ca.issue(['mta-sts.example.org']));
+      const settings = {
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        METRICS_PORT: '0',
+        MTA_STS_CERT_DIR: certbot.live,
+        TLS_RELOAD_CHECK_SECONDS: '0',
+      };
+      await withProcess(['http'], settings, async (p) => {
+        const port = (await p.waitForLog('HTTPS server listening')).port as number;
+        const monitorPort = (await p.waitForLog('metrics and health checks listening (plain HTTP)')).port as number;
+        assert.equal((await httpGet(monitorPort, '127.0.0.1', '/healthz')).status, 200);
+        assert.equal((await httpGet(monitorPort, '127.0.0.1', '/readyz')).status, 200);
+        const before = await servedCertificate(port, { servername: 'mta-sts.example.net', ca: ca.caCert });
+        assert.equal(before.authorized, true);
+
+        certbot.install('mta-sts.example.net', ca.issue(['mta-sts.example.net']));
+        const from = p.lines.length;
+        await hangUp(p);
+        const reloaded = await p.waitForLog('MTA_STS_CERT_DIR: certificate reloaded', from);
+        assert.equal(reloaded.folder, 'mta-sts.example.net');
+        const after = await servedCertificate(port, { servername: 'mta-sts.example.net', ca: ca.caCert });
+        assert.equal(after.authorized, true);
+        assert.notEqual(after.fingerprint256, before.fingerprint256);
+        const metrics = await httpGet(monitorPort, '127.0.0.1', '/metrics');
+        assert.match(metrics.body, /tlsrpt_tls_certificate_reloads_total\{use="mta-sts",result="reloaded"\} 1/);
+      });
+    } finally {
+      certbot.cleanup();
+      ca.cleanup();
+    }
   });
 
   it('http: SIGHUP serves a policy added to MTA_STS_POLICY_DIR, and keeps the set when one is invalid', async () => {

@@ -69,27 +69,41 @@ export async function attachReports(
   );
 }
 
+/**
+ * The policies of the reports i.id = ANY($1), read from the month partition that holds each report only.
+ * A report id says nothing about its month (policies are partitioned by stored_at, migrations/0013), so a
+ * lookup by report id alone went to every month's index: a year of them and the two created ahead.
+ * report_identities (one table, keyed by report id) holds each report's stored_at, and one statement writes
+ * a report's identity and policies, so both carry the same now() (src/store/storeReport.ts). Equal to a
+ * value from the identity's row, stored_at lets PostgreSQL prune every other month as it runs, report by
+ * report, and it stays a condition on the index that starts with report_id. A range on stored_at would not
+ * do: to a plan made on statistics gathered while the tables were empty (the retention job's ANALYZE at
+ * start-up), an index read of the whole month looks cheap, and such a plan read it for every report.
+ * `i` is the report's identity, `p` the policy.
+ */
+const POLICIES_OF_REPORTS = `report_identities i JOIN policies p ON p.report_id = i.id AND p.stored_at = i.stored_at`;
+
 const LOCK_DOMAINS_OF_REPORTS = {
-  name: 'tlsrpt-lock-alert-domains-v1',
+  name: 'tlsrpt-lock-alert-domains-v2',
   text: `SELECT pg_advisory_xact_lock(hashtextextended('${LOCK_KEY_PREFIX}' || s.domain, 0))
-         FROM (SELECT DISTINCT ${DOMAIN_OF_POLICY} AS domain FROM policies p WHERE p.report_id = ANY($1::bigint[]) ORDER BY 1) s`,
+         FROM (SELECT DISTINCT ${DOMAIN_OF_POLICY} AS domain FROM ${POLICIES_OF_REPORTS} WHERE i.id = ANY($1::bigint[]) ORDER BY 1) s`,
 };
 
 // Named, so it is planned once per connection: planning this statement costs more than running it.
 // The LATERAL ... LIMIT 1 lookups keep the "already attached" and "open window" checks on their indexes;
 // written as NOT EXISTS, the planner may hash the whole alert_window_reports table for every batch.
 const ATTACH_REPORTS = {
-  name: 'tlsrpt-attach-reports-v2',
+  name: 'tlsrpt-attach-reports-v3',
   text: `
 WITH todo AS (
   SELECT p.report_id, ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
-  FROM policies p
+  FROM ${POLICIES_OF_REPORTS}
   JOIN reports r ON r.id = p.report_id AND ${recentEnoughToAlert('$3')}
   LEFT JOIN LATERAL (
     SELECT true AS attached FROM alert_window_reports w
     WHERE w.report_id = p.report_id AND w.policy_domain = ${DOMAIN_OF_POLICY} LIMIT 1
   ) a ON true
-  WHERE p.report_id = ANY($1::bigint[]) AND a.attached IS NULL
+  WHERE i.id = ANY($1::bigint[]) AND a.attached IS NULL
   GROUP BY 1, 2
 ), open_window AS (
   SELECT d.domain, w.id
