@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { buildReportMail } from '../../test/helpers/reportMail.js';
 import { writeMboxrd } from '../../test/helpers/mbox.js';
 import { projectPath } from '../../src/util/projectPath.js';
-import { median } from '../lib/benchEnv.js';
+import { median, serviceCpuDelta, serviceCpuFor } from '../lib/benchEnv.js';
 import { buildMixedReport, createRandom } from '../lib/reportMix.js';
 import type { BenchContext, Figure, Scenario } from '../lib/types.js';
 
@@ -37,6 +37,9 @@ interface ProbeResult {
   quarantined: number;
   tooLarge: number;
   peakRssMB: number;
+  cpuSeconds: number;
+  /** CPU seconds of PostgreSQL for the bench's database while the probe ran (backends sampled, see sampleServiceCpu). */
+  postgresCpuSeconds: number;
   summary: string;
   stderr: string;
 }
@@ -135,12 +138,43 @@ export async function writeLargeMbox(
   return counts;
 }
 
+/**
+ * PostgreSQL's CPU while `during` runs, for the bench's database. The command's backends exit with it, so
+ * the processes are read every second and each one's last reading counts (serviceCpuSince alone would miss
+ * them); at most the last second of a backend's CPU is lost.
+ */
+async function postgresCpuDuring<T>(ctx: BenchContext, during: Promise<T>): Promise<{ value: T; postgresCpuSeconds: number }> {
+  const start = await serviceCpuFor(ctx.db);
+  let last = start;
+  const seen = new Map<number, { name: 'postgres' | 'redis'; ms: number }>(start.cpu);
+  const foreign = new Set(start.foreign);
+  const sample = async () => {
+    last = await serviceCpuFor(ctx.db);
+    for (const [pid, v] of last.cpu) seen.set(pid, v);
+    for (const pid of last.foreign) foreign.add(pid);
+  };
+  const timer = setInterval(() => void sample().catch(() => undefined), 1000);
+  try {
+    const value = await during;
+    await sample();
+    const used = serviceCpuDelta(start.cpu, seen, foreign);
+    return { value, postgresCpuSeconds: used.postgres / 1000 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function probe(ctx: BenchContext, file: string): Promise<ProbeResult> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', projectPath('bench/scenarios/ingestProbe.ts'), file], {
-    env: { ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'warn', MAX_MESSAGE_SIZE: String(MAX_MESSAGE_BYTES) },
-    maxBuffer: 16 << 20,
-  });
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as ProbeResult;
+  // BENCH_NODE_ARGS (e.g. --cpu-prof) reach the command's process, as for the other scenarios' processes.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const { value, postgresCpuSeconds } = await postgresCpuDuring(
+    ctx,
+    run(process.execPath, [...nodeArgs, '--import', 'tsx', projectPath('bench/scenarios/ingestProbe.ts'), file], {
+      env: { ...process.env, ...ctx.tlsrptEnv, LOG_LEVEL: 'warn', MAX_MESSAGE_SIZE: String(MAX_MESSAGE_BYTES) },
+      maxBuffer: 16 << 20,
+    }),
+  );
+  const r = { ...(JSON.parse(value.stdout.trim().split('\n').pop()!) as ProbeResult), postgresCpuSeconds };
   if (r.code !== 0) throw new Error(`tlsrpt ingest exited with ${r.code}: ${r.summary}\n${r.stderr}`);
   return r;
 }
@@ -159,6 +193,8 @@ export const ingestScenario: Scenario = {
         const rates: number[] = [];
         const peaks: number[] = [];
         const loads: number[] = [];
+        const cpuIngest: number[] = [];
+        const cpuPostgres: number[] = [];
         for (let i = 0; i < ctx.settings.runs; i++) {
           await ctx.db.truncate();
           const file = join(dir, `reports-${i}.mbox`);
@@ -170,8 +206,12 @@ export const ingestScenario: Scenario = {
           rates.push(messages / r.seconds);
           peaks.push(r.peakRssMB);
           loads.push(loadavg()[0]!);
+          cpuIngest.push((r.cpuSeconds * 1e6) / messages);
+          cpuPostgres.push((r.postgresCpuSeconds * 1e6) / messages);
           ctx.log(
-            `  ${messages} messages in ${r.seconds.toFixed(1)} s: ${(messages / r.seconds).toFixed(0)}/s, peak ${r.peakRssMB.toFixed(0)} MB`,
+            `  ${messages} messages in ${r.seconds.toFixed(1)} s: ${(messages / r.seconds).toFixed(0)}/s, peak ${r.peakRssMB.toFixed(0)} MB, ` +
+              `CPU per 1,000 messages: ingest ${cpuIngest.at(-1)!.toFixed(0)} ms, PostgreSQL ${cpuPostgres.at(-1)!.toFixed(0)} ms, ` +
+              `load average ${loadavg()[0]!.toFixed(1)}`,
           );
         }
         figures.push({
@@ -180,7 +220,12 @@ export const ingestScenario: Scenario = {
           unit: 'messages/s',
           runs: rates,
           value: median(rates),
-          extra: { peakRssMB: median(peaks), loadAverage1m: median(loads) },
+          extra: {
+            peakRssMB: median(peaks),
+            ingestCpuMsPer1000: median(cpuIngest),
+            postgresCpuMsPer1000: median(cpuPostgres),
+            loadAverage1m: median(loads),
+          },
           settings: { messages },
           target: '>= 1500',
         });
@@ -199,7 +244,10 @@ export const ingestScenario: Scenario = {
             `ingest read ${r.messages} messages (${r.tooLarge} too large); expected ${expected} (${counts.oversized}):\n${r.summary}`,
           );
         }
-        ctx.log(`  ${fileGB.toFixed(2)} GB, ${r.messages} messages in ${r.seconds.toFixed(1)} s: peak ${r.peakRssMB.toFixed(0)} MB`);
+        ctx.log(
+          `  ${fileGB.toFixed(2)} GB, ${r.messages} messages in ${r.seconds.toFixed(1)} s: peak ${r.peakRssMB.toFixed(0)} MB, ` +
+            `CPU ingest ${r.cpuSeconds.toFixed(0)} s, PostgreSQL ${r.postgresCpuSeconds.toFixed(0)} s, load average ${loadavg()[0]!.toFixed(1)}`,
+        );
         figures.push({
           scenario: 'ingest',
           name: `tlsrpt ingest, a ${fileGB.toFixed(1)} GB mbox (report mails among 3 MiB mail)`,
@@ -211,6 +259,8 @@ export const ingestScenario: Scenario = {
             messages: r.messages,
             messagesPerS: r.messages / r.seconds,
             mbPerS: (fileGB * 1000) / r.seconds,
+            ingestCpuSeconds: r.cpuSeconds,
+            postgresCpuSeconds: r.postgresCpuSeconds,
             loadAverage1m: loadavg()[0]!,
           },
           settings: { gigabytes, reports: counts.reports, largeMails: counts.large, oversized: counts.oversized },

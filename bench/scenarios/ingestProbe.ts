@@ -35,6 +35,8 @@ process.stdout.write(
     quarantined: count('quarantined'),
     tooLarge: count('too large') || 0,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    // User + system CPU of this process (the command and the probe around it, which does next to nothing).
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     summary: stdout,
     stderr: stderr.slice(-2000),
   }) + '\n',

@@ -15,17 +15,17 @@ import { findIngestSources } from '../ingest/findIngestSources.js';
 import { ingestSources, type IngestSummary, type MessageResult } from '../ingest/ingestSources.js';
 import type { CliContext } from './cliContext.js';
 import { createAuthenticator } from '../auth/authenticateMessage.js';
-import { foldRollups } from '../rollup/foldRollups.js';
 import { EXIT_FINDING } from './exitCodeFor.js';
 
 /** Without a terminal (a log file, cron, CI), one progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 5000;
 
 /**
- * Connections: one accepts a batch (duplicate lookup, INSERT) while another stores the previous batch's
- * reports; the rest serve quarantines and counts. Every query finds its rows by key, as the worker's do.
+ * Connections: one accepts a batch (duplicate lookup, INSERT) while another stores the previous group's
+ * reports and a third folds stored reports into the daily totals; the rest serve quarantines and counts.
+ * Every query finds its rows by key, as the worker's do.
  */
-const INGEST_POOL_SIZE = 4;
+const INGEST_POOL_SIZE = 5;
 
 export function registerIngestCommand(program: Command, ctx: CliContext): void {
   program
@@ -84,9 +84,6 @@ Examples:
             // Every outcome is kept only for the JSON output, which lists them all.
             { keepResults: opts.format === 'json' },
           );
-          // Count what was stored in the daily totals now, so that `tlsrpt stats` right after shows it
-          // (a running worker would fold it within seconds; one folding already leaves it to that one).
-          await foldRollups(pool);
           return ingested;
         } finally {
           progress.stop();
@@ -121,7 +118,11 @@ interface ProgressDisplay {
  * every PROGRESS_LINE_INTERVAL_MS, and a last one at the end if any was printed, so a long backfill run from
  * cron or a script shows it is alive.
  */
-function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: { bar: boolean }): ProgressDisplay {
+export function createProgressDisplay(
+  ctx: { err: CliContext['err']; io: Pick<CliContext['io'], 'stderr'> },
+  log: Logger,
+  { bar: showBar, now = Date.now }: { bar: boolean; now?: () => number },
+): ProgressDisplay {
   let startedAt = 0;
   let total = 0;
   let last: ProgressState = { elapsedMs: 0, bytesDone: 0, bytesTotal: 0, messages: 0 };
@@ -139,17 +140,17 @@ function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: {
   const payload = (s: ProgressState) => ({ messages: s.messages, rate: Math.round(rateOf(s)), left: timeLeft(s) });
   return {
     start(bytesTotal) {
-      startedAt = lastLineAt = Date.now();
+      startedAt = lastLineAt = now();
       total = bytesTotal;
       last = { elapsedMs: 0, bytesDone: 0, bytesTotal, messages: 0 };
       bar?.start(Math.max(total, 1), 0, payload(last));
     },
     update(bytesDone, messages) {
-      const now = Date.now();
-      last = { elapsedMs: now - startedAt, bytesDone, bytesTotal: total, messages };
+      const at = now();
+      last = { elapsedMs: at - startedAt, bytesDone, bytesTotal: total, messages };
       if (bar) bar.update(bytesDone, payload(last));
-      else if (now - lastLineAt >= PROGRESS_LINE_INTERVAL_MS) {
-        lastLineAt = now;
+      else if (at - lastLineAt >= PROGRESS_LINE_INTERVAL_MS) {
+        lastLineAt = at;
         linesPrinted++;
         ctx.err(`${formatProgressLine(last)}\n`);
       }
@@ -161,7 +162,7 @@ function createProgressDisplay(ctx: CliContext, log: Logger, { bar: showBar }: {
         // The bar is decoration: a terminal that went away must not hide the summary.
         log.debug({ err: errorMessage(err) }, 'ingest: could not clear the progress bar');
       }
-      if (!bar && linesPrinted > 0) ctx.err(`${formatProgressLine({ ...last, elapsedMs: Date.now() - startedAt })}\n`);
+      if (!bar && linesPrinted > 0) ctx.err(`${formatProgressLine({ ...last, elapsedMs: now() - startedAt })}\n`);
     },
   };
 }

@@ -57,6 +57,8 @@ export async function insertRawMessage(pool: Pool, raw: Buffer, envelope: Envelo
 export interface RawInsert {
   raw: Buffer;
   envelope: Envelope;
+  /** SHA-256 of `raw`, when the caller has it already (ingest looks duplicates up by it first). */
+  sha256?: Buffer;
 }
 
 /**
@@ -70,7 +72,7 @@ const RAW_COLUMNS = 14;
 export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise<number[]> {
   if (items.length === 0) return [];
   const params: unknown[] = [];
-  const rows = items.map(({ raw, envelope }) => {
+  const rows = items.map(({ raw, envelope, sha256 }) => {
     const base = params.length;
     params.push(
       envelope.channel,
@@ -79,7 +81,7 @@ export async function insertRawMessages(pool: Pool, items: RawInsert[]): Promise
       envelope.mailFrom ?? null,
       envelope.rcptTo ?? [],
       raw.length,
-      createHash('sha256').update(raw).digest(),
+      sha256 ?? createHash('sha256').update(raw).digest(),
       raw,
       envelope.authentication ? JSON.stringify(envelope.authentication) : null,
       envelope.source?.mailbox ?? null,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatDuration, formatProgressLine } from '../../src/cli/ingestCommands.js';
+import { createProgressDisplay, formatDuration, formatProgressLine } from '../../src/cli/ingestCommands.js';
 import { ingestSources } from '../../src/ingest/ingestSources.js';
 import { createLogger } from '../../src/log/createLogger.js';
 import { writeMboxrd } from '../helpers/mbox.js';
@@ -119,6 +119,73 @@ describe('ingestSources in batches', () => {
     const s = await ingestSources(deps(), [{ path: file, kind: 'message' }], [], {}, { keepResults: false });
     assert.equal(s.stored, 1);
     assert.deepEqual(s.results, []);
+  });
+
+  it('folds what it stores into the daily totals along the way and at the end', async () => {
+    const mbox = join(dir, 'fold.mbox');
+    // Two days, so that two rows of totals show each report counted once, whichever fold took it.
+    const mails = Array.from({ length: 7 }, (_, i) => reportMail(`fold-${i}`, 'Fold Reporter', 2, i % 2 ? '2025-05-02' : '2025-05-01'));
+    writeFileSync(mbox, writeMboxrd(mails));
+    // Folds of 2 reports (with ANALYZE as the stored reports double) while batches of 3 are stored.
+    const s = await ingestSources({ ...deps(), foldBatch: 2 }, [{ path: mbox, kind: 'mbox' }], []);
+    assert.equal(s.stored, 7);
+    const totals = await db.pool.query(
+      `SELECT day::text, sum(reports)::int AS reports, sum(successful_sessions)::int AS ok FROM daily_session_totals
+       WHERE organization_name = 'Fold Reporter' GROUP BY day ORDER BY day`,
+    );
+    assert.deepEqual(totals.rows, [
+      { day: '2025-05-01', reports: 4, ok: 8 },
+      { day: '2025-05-02', reports: 3, ok: 6 },
+    ]);
+    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM rollup_queue`)).rows[0].n, 0);
+  });
+
+  it('prints a progress line every 5 seconds without a terminal, and a last one at the end', () => {
+    const lines: string[] = [];
+    let clock = 1_000_000;
+    const display = createProgressDisplay(
+      { err: (s: string) => lines.push(s), io: { stderr: { write: () => true, isTTY: false } } },
+      createLogger('silent'),
+      {
+        bar: false,
+        now: () => clock,
+      },
+    );
+    const mb = 2 ** 20;
+    display.start(100 * mb);
+    clock += 1_000;
+    display.update(10 * mb, 1_500); // too soon for a line
+    clock += 4_000;
+    display.update(25 * mb, 7_500);
+    clock += 2_000;
+    display.update(30 * mb, 10_500); // 2 s after the last line
+    clock += 3_000;
+    display.update(50 * mb, 15_000);
+    clock += 500;
+    display.stop();
+    assert.deepEqual(lines, [
+      'ingest: 7500 messages (1500/s), 25 of 100 MB read (25%), about 15s left\n',
+      'ingest: 15000 messages (1500/s), 50 of 100 MB read (50%), about 10s left\n',
+      'ingest: 15000 messages (1429/s), 50 of 100 MB read (50%), about 11s left\n',
+    ]);
+  });
+
+  it('prints no progress line for a run shorter than 5 seconds', () => {
+    const lines: string[] = [];
+    let clock = 0;
+    const display = createProgressDisplay(
+      { err: (s: string) => lines.push(s), io: { stderr: { write: () => true, isTTY: false } } },
+      createLogger('silent'),
+      {
+        bar: false,
+        now: () => clock,
+      },
+    );
+    display.start(1_000);
+    clock += 4_000;
+    display.update(1_000, 10);
+    display.stop();
+    assert.deepEqual(lines, []);
   });
 
   it('formats the progress line shown without a terminal', () => {
