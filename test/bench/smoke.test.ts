@@ -47,7 +47,7 @@ describe('npm run bench (smoke)', () => {
         BENCH_REDIS_URL: REDIS_URL,
       },
       encoding: 'utf8',
-      timeout: 120_000 * loadFactor(),
+      timeout: Math.round(120_000 * loadFactor()),
     });
     assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr}`);
     assert.match(r.stdout, /^scenario\s+figure\s+median/m);
