@@ -18,22 +18,23 @@ import { projectPath } from '../src/util/projectPath.js';
  * that each one listed still exists. Move a file here when it becomes one of the slowest.
  */
 export const SLOWEST_FIRST = [
-  'test/workers/memoryUnderLoad.test.ts',
-  'test/bench/smoke.test.ts',
-  'test/workers/reloadProcess.test.ts',
-  'test/pipeline/diskFullOutage.test.ts',
-  'test/imap/imapOnce.test.ts',
-  'test/receive/httpReceiver.test.ts',
-  'test/db/dailyTotals.test.ts',
-  'test/pipeline/failureModes.test.ts',
-  'test/alert/alertsEndToEnd.test.ts',
-  'test/imap/imapProcess.test.ts',
-  'test/cli/serveProcess.test.ts',
-  'test/workers/httpProcess.test.ts',
-  'test/api/dashboardApi.test.ts',
   'test/imap/imapService.test.ts',
+  'test/bench/smoke.test.ts',
+  'test/workers/memoryUnderLoad.test.ts',
+  'test/pipeline/diskFullOutage.test.ts',
+  'test/workers/reloadProcess.test.ts',
+  'test/receive/httpReceiver.test.ts',
+  'test/cli/serveProcess.test.ts',
+  'test/alert/alertsEndToEnd.test.ts',
+  'test/pipeline/failureModes.test.ts',
+  'test/db/dailyTotals.test.ts',
+  'test/api/dashboardApi.test.ts',
+  'test/imap/imapOnce.test.ts',
+  'test/imap/imapProcess.test.ts',
   'test/ui/dashboard.test.ts',
+  'test/store/storeReports.test.ts',
   'test/auth/reportAuthentication.test.ts',
+  'test/workers/httpProcess.test.ts',
 ];
 
 /** Every *.test.ts under test/, relative to the project, the slowest first. */

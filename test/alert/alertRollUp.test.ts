@@ -9,6 +9,7 @@ import type { AlertDestinationConfig } from '../../src/config/alertConfig.js';
 import { insertAlert, recordAttempt } from '../../src/alert/store/alertStore.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+import { loadFactor } from '../helpers/waitFor.js';
 
 const DESTINATIONS: AlertDestinationConfig[] = ['a', 'b', 'c'].map((n) => ({
   kind: 'webhook',
@@ -36,8 +37,9 @@ describe('alert status roll-up under concurrency', () => {
   let pool: Pool;
   before(async () => {
     db = await createTestDatabase();
-    // Enough connections that the deliveries of one alert really commit at the same time.
-    pool = createPool(db.url, { max: 30 });
+    // Enough connections that the deliveries of one alert really commit at the same time; thirty connections
+    // opened at once take longer than the service's 5 s connect limit on a loaded machine.
+    pool = createPool(db.url, { max: 30, connectionTimeoutMillis: Math.round(5000 * loadFactor()) });
   });
   after(async () => {
     await pool.end();
