@@ -16,7 +16,6 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -29,7 +28,7 @@ import { projectPath } from '../src/util/projectPath.js';
 import { makeCertificate } from './helpers/certificates.js';
 import { startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { buildReportMail } from './helpers/reportMail.js';
-import { REDIS_URL } from './helpers/services.js';
+import { portAnswers, REDIS_URL } from './helpers/services.js';
 import { smtpSend } from './helpers/smtpSend.js';
 import { clearQueuePrefix } from './helpers/testConfig.js';
 import { createTestDatabase, type TestDatabase } from './helpers/testDatabase.js';
@@ -271,17 +270,6 @@ function request(
     });
     req.on('error', reject);
     req.end(options.body);
-  });
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 

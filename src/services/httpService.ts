@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
-import { checkDependencies } from '../health/checkDependencies.js';
 import {
   createHttpServer,
   type HttpPlugin,
@@ -17,9 +16,7 @@ import {
 } from '../http/createHttpServer.js';
 import { apiRoutes } from '../api/apiRoutes.js';
 import { uiRoutes } from '../api/uiRoutes.js';
-import { healthRoutes } from '../http/healthRoutes.js';
-import { metricsRoutes } from '../http/metricsRoutes.js';
-import { createMetrics } from '../metrics/createMetrics.js';
+import { createMonitoring } from '../http/monitoring.js';
 import { loadHostedPolicies, compareHostedPolicies, type HostedPolicy } from '../policy/host/loadHostedPolicies.js';
 import { policyHostPlugin } from '../policy/host/policyHostPlugin.js';
 import { summariseList } from '../config/summariseList.js';
@@ -77,20 +74,15 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-http', log });
   const redis = createProducerConnection(config.redisUrl, log);
   const queue = createReportQueue(redis, config.queuePrefix, log);
-  const metrics = createMetrics({
+  const { metrics, plugins: monitoring } = createMonitoring(config, {
     pool,
+    redis,
     queue,
     log,
-    domains: config.http.metrics.domains,
-    maxDomains: config.http.metrics.maxDomains,
     certificates: [...(tls?.sources ?? []), ...(options.certificates ?? [])],
   });
 
   const { http } = config;
-  const monitoring: HttpPlugin[] = [
-    { plugin: metricsRoutes, options: { metrics, allow: http.metrics.allow } },
-    { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
-  ];
   const routes: HttpPlugin[] = [
     {
       plugin: reportRoutes,

@@ -8,11 +8,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/loadConfig.js';
 import { createPool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
-import { checkDependencies } from '../health/checkDependencies.js';
 import { createHttpServer } from '../http/createHttpServer.js';
-import { healthRoutes } from '../http/healthRoutes.js';
-import { metricsRoutes } from '../http/metricsRoutes.js';
-import { createMetrics } from '../metrics/createMetrics.js';
+import { createMonitoring } from '../http/monitoring.js';
 import { createProducerConnection, createReportQueue } from '../queue/reportQueue.js';
 import type { CertificateSource } from '../tls/certificateSource.js';
 import { once } from '../util/once.js';
@@ -34,23 +31,8 @@ export async function startMonitorService(
   const pool = createPool(config.databaseUrl, { max: 2, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-monitor', log });
   const redis = createProducerConnection(config.redisUrl, log);
   const queue = createReportQueue(redis, config.queuePrefix, log);
-  const metrics = createMetrics({
-    pool,
-    queue,
-    log,
-    domains: config.http.metrics.domains,
-    maxDomains: config.http.metrics.maxDomains,
-    certificates: options.certificates ?? [],
-  });
-  const server = createHttpServer(
-    config,
-    { log, metrics },
-    [
-      { plugin: metricsRoutes, options: { metrics, allow: config.http.metrics.allow } },
-      { plugin: healthRoutes, options: { readiness: () => checkDependencies({ pool, redis }) } },
-    ],
-    { tls: null, listener },
-  );
+  const { metrics, plugins } = createMonitoring(config, { pool, redis, queue, log, certificates: options.certificates ?? [] });
+  const server = createHttpServer(config, { log, metrics }, plugins, { tls: null, listener });
   const release = async () => {
     await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
     redis.disconnect();

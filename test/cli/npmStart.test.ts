@@ -5,27 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { it } from 'node:test';
 import pg from 'pg';
 import { projectPath } from '../../src/util/projectPath.js';
-import { PG_URL_BASE, REDIS_URL, requireServices } from '../helpers/services.js';
+import { PG_URL_BASE, portAnswers, REDIS_URL, requireServices } from '../helpers/services.js';
 import { clearQueuePrefix } from '../helpers/testConfig.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { freePort } from '../helpers/webhookSink.js';
 
 const SHUTDOWN_TIMEOUT_SECONDS = 30;
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 function isRunning(pid: number): boolean {
   try {

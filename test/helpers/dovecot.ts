@@ -17,6 +17,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { createTestCa, type TestCa } from './testCa.js';
+import { portAnswers } from './services.js';
 import { waitFor } from './waitFor.js';
 
 export interface DovecotOptions {
@@ -76,17 +77,6 @@ async function freePort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 
@@ -208,7 +198,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
     try {
       await waitFor('Dovecot to listen', async () => {
         if (gone) throw new Error(`Dovecot exited at start: ${stderr.trim()} ${logText().slice(-2000)}`);
-        return (await canConnect(port)) && (await canConnect(tlsPort));
+        return (await portAnswers(port)) && (await portAnswers(tlsPort));
       });
     } catch (err) {
       proc.kill('SIGKILL');

@@ -20,8 +20,8 @@ export function requireServices(): Promise<void> {
     const pg = new URL(PG_URL_BASE);
     const redis = new URL(REDIS_URL);
     const down: string[] = [];
-    if (!(await canConnect(pg.hostname, Number(pg.port || 5432)))) down.push('PostgreSQL');
-    if (!(await canConnect(redis.hostname, Number(redis.port || 6379)))) down.push('Redis');
+    if (!(await portAnswers(Number(pg.port || 5432), pg.hostname))) down.push('PostgreSQL');
+    if (!(await portAnswers(Number(redis.port || 6379), redis.hostname))) down.push('Redis');
     if (down.length) {
       throw new Error(
         `The tests need real services, and ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not reachable ` +
@@ -41,7 +41,8 @@ export function requireServices(): Promise<void> {
  */
 const CONNECT_TIMEOUT_MS = 20_000;
 
-function canConnect(host: string, port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port (loopback by default). */
+export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
     socket.once('connect', () => {

@@ -14,6 +14,7 @@ import { HTTP_TEST_ENV, postReport, startHttpHarness, type HttpHarness } from '.
 import { startTcpProxy } from '../helpers/tcpProxy.js';
 import { createTestDatabase } from '../helpers/testDatabase.js';
 import { clearQueuePrefix, testConfig } from '../helpers/testConfig.js';
+import { portAnswers } from '../helpers/services.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const JSON_TYPE = 'application/tlsrpt+json';
@@ -355,7 +356,7 @@ describe('graceful shutdown', () => {
             // The first half is in; begin the shutdown before the rest arrives.
             await received;
             stopping = h.http.server.close();
-            await waitFor('the listener to close', () => canConnect(port).then((up) => !up));
+            await waitFor('the listener to close', () => portAnswers(port).then((up) => !up));
           },
           bytes: json.slice(half),
         },
@@ -365,23 +366,12 @@ describe('graceful shutdown', () => {
       const rows = (await h.db.pool.query(`SELECT raw FROM raw_messages`)).rows;
       assert.equal(rows.length, 1);
       assert.ok(rows[0].raw.equals(REPORT));
-      assert.equal(await canConnect(port), false);
+      assert.equal(await portAnswers(port), false);
     } finally {
       await h.close();
     }
   });
 });
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 describe('METRICS_ALLOW', () => {
   it('answers /metrics only to allowed client addresses, as the trusted proxy reports them', async () => {
