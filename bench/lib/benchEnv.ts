@@ -4,7 +4,7 @@
  * `tlsrpt` processes it starts. It never touches a deployment's database or queue.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { projectPath } from '../../src/util/projectPath.js';
+import { makeCertificate } from '../../test/helpers/certificates.js';
 import type { BenchSettings } from './settings.js';
 
 export interface BenchDatabase {
@@ -77,27 +78,9 @@ export interface TlsFiles {
 /** ECDSA P-256, as modern MTAs use: its handshake costs the receiver a fraction of an RSA-2048 one. */
 export function createTlsFiles(): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-bench-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = makeCertificate('localhost', { key: 'ec' });
+  writeFileSync(join(dir, 'cert.pem'), cert);
+  writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
   return { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

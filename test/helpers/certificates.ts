@@ -10,7 +10,17 @@ export interface CertificatePair {
   key: Buffer;
 }
 
-export function makeCertificate(commonName: string): CertificatePair {
+export interface CertificateOptions {
+  /** DNS names of the subjectAltName (none by default: the common name only). */
+  altNames?: string[];
+  /** Validity in days (2 by default). */
+  days?: number;
+  /** `rsa` (RSA-2048, the default) or `ec` (P-256, as modern MTAs and the bench use). */
+  key?: 'rsa' | 'ec';
+}
+
+export function makeCertificate(commonName: string, options: CertificateOptions = {}): CertificatePair {
+  const { altNames = [], days = 2, key = 'rsa' } = options;
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-cert-'));
   try {
     execFileSync(
@@ -18,13 +28,13 @@ export function makeCertificate(commonName: string): CertificatePair {
       [
         'req',
         '-x509',
-        '-newkey',
-        'rsa:2048',
+        ...(key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048']),
         '-nodes',
         '-days',
-        '2',
+        String(days),
         '-subj',
         `/CN=${commonName}`,
+        ...(altNames.length ? ['-addext', `subjectAltName=${altNames.map((n) => `DNS:${n}`).join(',')}`] : []),
         '-keyout',
         join(dir, 'key.pem'),
         '-out',

@@ -3,42 +3,17 @@
  * deep, the later-expiring of two), what is skipped and why, and a folder that disappears.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCertificateDir, type CertificateDir } from '../../src/tls/certificateDir.js';
 import { captureLog } from '../helpers/captureLog.js';
 import { createCertbotDir, type CertbotDir } from '../helpers/certbotDir.js';
-import { makeCertificate } from '../helpers/certificates.js';
+import { makeCertificate, type CertificatePair } from '../helpers/certificates.js';
 
 /** A self-signed EC certificate for `names`, valid `days` days. */
-function certificate(dir: string, names: string[], days: number): { cert: Buffer; key: Buffer } {
-  const base = join(dir, `${names[0]}-${days}`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      String(days),
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.crt`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(`${base}.crt`), key: readFileSync(`${base}.key`) };
+function certificate(names: string[], days: number): CertificatePair {
+  return makeCertificate(names[0]!, { altNames: names, days, key: 'ec' });
 }
 
 describe('MTA_STS_CERT_DIR index', () => {
@@ -49,10 +24,9 @@ describe('MTA_STS_CERT_DIR index', () => {
 
   before(async () => {
     certbot = createCertbotDir();
-    const scratch = join(certbot.live, '..');
-    certbot.install('mta-sts.example.com', certificate(scratch, ['mta-sts.example.com'], 30));
-    certbot.install('mta-sts.example.com-0001', certificate(scratch, ['mta-sts.example.com'], 90));
-    certbot.install('example.org', certificate(scratch, ['*.example.org'], 60));
+    certbot.install('mta-sts.example.com', certificate(['mta-sts.example.com'], 30));
+    certbot.install('mta-sts.example.com-0001', certificate(['mta-sts.example.com'], 90));
+    certbot.install('example.org', certificate(['*.example.org'], 60));
     certbot.install('cn-only', makeCertificate('mta-sts.cn-only.test'));
     symlinkSync(join(certbot.live, 'gone'), join(certbot.live, 'dangling'));
     dir = createCertificateDir(certbot.live, logged.log);
