@@ -10,7 +10,8 @@ import { rootCertificates } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import type { ImapConfig } from '../config/loadConfig.js';
 import { ConfigError, TlsrptError, errorMessage } from '../errors.js';
-import { isLoopbackHost, type MailboxUrl } from './mailboxUrl.js';
+import { isLoopbackHost } from '../util/loopbackHost.js';
+import type { MailboxUrl } from './mailboxUrl.js';
 import type { OAuth2TokenSource } from './oauth2Token.js';
 import { newPosition, pullMailbox, type MailboxPosition, type PullDeps, type PullSummary } from './pullMailbox.js';
 

@@ -11,6 +11,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { isDomainName } from '../rules/domainName.js';
+import { isLoopbackHost } from '../util/loopbackHost.js';
 
 export interface MailboxUrl {
   /** What the mailbox is called in logs and in raw_messages.source_mailbox: the URL without the password. */
@@ -28,11 +29,6 @@ export interface MailboxUrl {
 }
 
 const EXAMPLE = 'imaps://tls-reports%40example.com:APP-PASSWORD@imap.gmail.com/INBOX';
-
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
-}
 
 export function parseMailboxUrl(value: string, name: string): MailboxUrl {
   let u: URL;

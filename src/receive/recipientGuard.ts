@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/loadConfig.js';
 import { ConfigError } from '../errors.js';
-import { isLoopbackHost } from '../imap/mailboxUrl.js';
+import { isLoopbackHost } from '../util/loopbackHost.js';
 
 /** Throws a ConfigError (exit status 2) that says which variable to set, when the receiver would be open to all. */
 export function checkRecipientGuard(config: Config): void {
