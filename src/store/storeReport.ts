@@ -44,18 +44,20 @@ type Queryable = Pool | PoolClient;
 // Only messages still pending are stored: their rows are locked first (FOR UPDATE waits for a concurrent
 // transition and then sees its result), so no report is written for a message that another process settled
 // or quarantined meanwhile. Those come back with a null id. The sort of the reports INSERT reads every item
-// first, so all the locks are held before the first report row is written.
+// first, so all the locks are held before the first report row is written. The batch's messages are found
+// by key (= ANY of an array): written IN (SELECT ...), the plan read every pending message for each batch,
+// a cost that grew with the backlog (test/store/keyedLookups.test.ts).
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v5',
+  name: 'tlsrpt-insert-reports-v6',
   text: `
 WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x
 ), live AS (
   SELECT id FROM raw_messages
-  WHERE id IN (SELECT raw_message_id FROM input) AND ${sqlLeaving('settle')}
+  WHERE id = ANY (ARRAY(SELECT raw_message_id FROM input)) AND ${sqlLeaving('settle')}
   ORDER BY id -- locked in one order: two batches holding one message wait for each other, never deadlock
   FOR UPDATE
 ), item AS (
