@@ -78,4 +78,38 @@ describe('the fold on statistics of empty tables', () => {
     // at every fold (from 450 to 1,260 entries over these ten batches, before the fix).
     assert.ok(Math.max(...perBatch) <= Math.min(...perBatch) * 1.25, `index entries read per fold: ${perBatch.join(', ')}`);
   });
+
+  /** Index entries read so far in the partitions of one table. */
+  async function entriesReadIn(table: string): Promise<number> {
+    await fold.query('SELECT pg_stat_force_next_flush()');
+    const r = await db.pool.query<{ n: number }>(
+      `SELECT coalesce(sum(i.idx_tup_read), 0)::int AS n
+       FROM pg_stat_user_indexes i JOIN pg_inherits h ON h.inhrelid = i.relid
+       WHERE h.inhparent::regclass::text = $1`,
+      [table],
+    );
+    return r.rows[0]!.n;
+  }
+
+  it('reads each policy of a batch a few times, not once per failure detail', async () => {
+    await foldRollups(fold);
+    // 20 reports of one policy with 20 failure details each (the large reports of a real mix have hundreds).
+    const jsons = Array.from({ length: 20 }, (_, i) => {
+      const r = report(10_000 + i);
+      const policy = (r.policies as Array<Record<string, unknown>>)[0]!;
+      policy['failure-details'] = Array.from({ length: 20 }, (_, k) => ({
+        'result-type': 'certificate-expired',
+        'receiving-mx-hostname': `mx${k}.many.example`,
+        'failed-session-count': 1,
+      }));
+      return r;
+    });
+    await storeJsonReports(db.pool, jsons);
+    const readBefore = await entriesReadIn('policies');
+    assert.equal((await foldRollups(fold)).folded, 20);
+    const read = (await entriesReadIn('policies')) - readBefore;
+    // The daily totals and the /metrics totals each read the batch's policies by report. Going from each
+    // detail to its policy read 400 more, a cost that grows with the details (and the months) stored.
+    assert.ok(read <= 3 * 20, `policy index entries read to fold 20 policies with 400 details: ${read}`);
+  });
 });
