@@ -3,13 +3,25 @@
  * flush is running are written together by the next flush, in one transaction. With fsync on, a commit
  * costs a disk flush (milliseconds on a VM); sharing it between many reports is what lets the receiver
  * and the worker keep up with a burst. A lone item is flushed at once (next tick), so idle latency does not grow.
+ * With `lingerMs`, an item waits up to that long for others to join it, unless its batch is full: for work
+ * no sender waits for, where fewer and larger batches save round trips (a report's job in Redis, its alert
+ * windows). Every round trip costs CPU on both sides (README "Measurements behind the code").
  */
 export interface GroupCommit<I, O> {
   submit(item: I): Promise<O>;
+  /** Flushes what waits, lingering or not, and resolves when nothing is waiting or being flushed. */
+  drain(): Promise<void>;
+}
+
+export interface GroupOptions {
+  /** How long an item may wait for others before its batch is flushed; 0 (the default): the next tick. */
+  lingerMs?: number;
 }
 
 interface Pending<I, O> {
   item: I;
+  /** performance.now() at submit. */
+  at: number;
   resolve: (v: O) => void;
   reject: (e: unknown) => void;
 }
@@ -18,13 +30,33 @@ interface Pending<I, O> {
  * `flush` receives up to `maxBatch` items and returns one result per item, in order; if it throws, every
  * item of that batch is rejected with the error (nothing of the batch was committed).
  */
-export function createGroupCommit<I, O>(flush: (items: I[]) => Promise<O[]>, maxBatch: number): GroupCommit<I, O> {
+export function createGroupCommit<I, O>(
+  flush: (items: I[]) => Promise<O[]>,
+  maxBatch: number,
+  options: GroupOptions = {},
+): GroupCommit<I, O> {
+  const lingerMs = options.lingerMs ?? 0;
   const queue: Pending<I, O>[] = [];
-  let flushing = false;
+  /** The flushing loop while it runs. */
+  let running: Promise<void> | null = null;
+  /** A loop to come: the next tick's, or the end of a linger. */
+  let pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
 
-  const drain = async (): Promise<void> => {
-    flushing = true;
+  const cancelPending = (): void => {
+    if (pending) {
+      clearTimeout(pending as NodeJS.Timeout);
+      clearImmediate(pending as NodeJS.Immediate);
+    }
+    pending = null;
+  };
+
+  const loop = async (linger: boolean): Promise<void> => {
     while (queue.length > 0) {
+      const wait = linger && queue.length < maxBatch ? queue[0]!.at + lingerMs - performance.now() : 0;
+      if (wait > 0) {
+        pending = setTimeout(start, wait, true);
+        return;
+      }
       const batch = queue.splice(0, maxBatch);
       try {
         const results = await flush(batch.map((p) => p.item));
@@ -33,27 +65,47 @@ export function createGroupCommit<I, O>(flush: (items: I[]) => Promise<O[]>, max
         for (const p of batch) p.reject(err);
       }
     }
-    flushing = false;
+  };
+
+  const start = (linger: boolean): void => {
+    cancelPending();
+    running = loop(linger).finally(() => {
+      running = null;
+    });
   };
 
   return {
     submit(item) {
       return new Promise<O>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, at: performance.now(), resolve, reject });
+        if (running) return; // the running loop takes it, after its linger if any
+        if (lingerMs > 0 && queue.length >= maxBatch) start(true);
         // setImmediate: items submitted in the same turn of the event loop join the first batch.
-        if (!flushing) {
-          flushing = true;
-          setImmediate(() => void drain());
-        }
+        else if (!pending) pending = lingerMs > 0 ? setTimeout(start, lingerMs, true) : setImmediate(start, false);
       });
+    },
+    async drain() {
+      for (;;) {
+        if (running) await running;
+        else if (queue.length > 0) start(false);
+        else return;
+      }
     },
   };
 }
 
 /** A group commit whose flush has no per-item result: callers learn only that their item was flushed. */
-export function createGroupRun<I>(run: (items: I[]) => Promise<unknown>, maxBatch: number): GroupCommit<I, void> {
-  return createGroupCommit(async (items: I[]) => {
-    await run(items);
-    return items.map(() => undefined);
-  }, maxBatch);
+export function createGroupRun<I>(
+  run: (items: I[]) => Promise<unknown>,
+  maxBatch: number,
+  options: GroupOptions = {},
+): GroupCommit<I, void> {
+  return createGroupCommit(
+    async (items: I[]) => {
+      await run(items);
+      return items.map(() => undefined);
+    },
+    maxBatch,
+    options,
+  );
 }

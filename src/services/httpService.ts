@@ -83,6 +83,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
   });
 
   const { http } = config;
+  const intake = createRawIntake(pool, queue);
   const routes: HttpPlugin[] = [
     {
       plugin: reportRoutes,
@@ -93,7 +94,8 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
         reportPath: http.reportPath,
         rateLimitPerMinute: http.rateLimitPerMinute,
         reportTokens: http.reportTokens,
-        ...createRawIntake(pool, queue),
+        insert: intake.insert,
+        enqueue: intake.enqueue,
       },
     },
     ...monitoring,
@@ -116,6 +118,7 @@ export async function startHttpService(config: Config, log: Logger, options: Htt
     : null;
 
   const release = async () => {
+    await intake.drain();
     await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
     redis.disconnect();
     await pool.end();

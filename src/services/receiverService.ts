@@ -46,11 +46,8 @@ export async function startReceiverService(config: Config, log: Logger, options:
   const pool = createPool(config.databaseUrl, { max: 10, connectionTimeoutMillis: 3000, applicationName: 'tlsrpt-receiver', log });
   const redis = createProducerConnection(config.redisUrl, log);
   const queue = createReportQueue(redis, config.queuePrefix, log);
-  const receiver = createSmtpReceiver(config, {
-    pool,
-    log,
-    ...createRawIntake(pool, queue, { commitTimeoutMs: config.smtp.commitTimeoutMs }),
-  });
+  const intake = createRawIntake(pool, queue, { commitTimeoutMs: config.smtp.commitTimeoutMs });
+  const receiver = createSmtpReceiver(config, { pool, log, insert: intake.insert, enqueue: intake.enqueue });
   const reloader = createTlsReloader(pair ? [pair.check] : []);
   const port = await receiver.listen();
   reloader.watch(options.tlsWatchIntervalMs ?? config.tlsReloadCheckMs);
@@ -72,6 +69,7 @@ export async function startReceiverService(config: Config, log: Logger, options:
     stop: once(async () => {
       reloader.unwatch();
       await receiver.close();
+      await intake.drain();
       await queue.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the report queue failed'));
       redis.disconnect();
       await pool.end();

@@ -61,6 +61,70 @@ describe('createGroupRun', () => {
   });
 });
 
+describe('a group with a linger', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('waits up to the linger for more items', async () => {
+    const batches: Array<{ items: number[]; at: number }> = [];
+    const t0 = performance.now();
+    const group = createGroupRun(
+      async (items: number[]) => {
+        batches.push({ items, at: performance.now() - t0 });
+      },
+      4,
+      { lingerMs: 200 },
+    );
+    const first = [group.submit(1)];
+    await sleep(20);
+    first.push(group.submit(2)); // joins 1: within its linger
+    await Promise.all(first);
+    assert.deepEqual(
+      batches.map((b) => b.items),
+      [[1, 2]],
+    );
+    assert.ok(batches[0]!.at >= 190, `flushed after ${batches[0]!.at} ms, before the linger of 200 ms`);
+  });
+
+  it('flushes a full batch without waiting, and lets the rest linger', async () => {
+    const flushed: number[][] = [];
+    const group = createGroupRun(
+      async (items: number[]) => {
+        flushed.push(items);
+      },
+      4,
+      { lingerMs: 60_000 },
+    );
+    const full = Promise.all([3, 4, 5, 6].map((n) => group.submit(n)));
+    const rest = group.submit(9);
+    const outcome = await Promise.race([
+      full.then(() => 'flushed'),
+      new Promise((r) => setTimeout(r, 10_000).unref()).then(() => 'still lingering'),
+    ]);
+    assert.equal(outcome, 'flushed');
+    assert.deepEqual(flushed, [[3, 4, 5, 6]]);
+    await group.drain();
+    await rest;
+    assert.deepEqual(flushed, [[3, 4, 5, 6], [9]]);
+  });
+
+  it('drain() flushes lingering items at once and waits for the flush', async () => {
+    const flushed: number[][] = [];
+    const group = createGroupRun(
+      async (items: number[]) => {
+        await sleep(5);
+        flushed.push(items);
+      },
+      10,
+      { lingerMs: 60_000 },
+    );
+    const submitted = [7, 8].map((n) => group.submit(n));
+    await group.drain();
+    assert.deepEqual(flushed, [[7, 8]]);
+    await Promise.all(submitted);
+    await group.drain(); // nothing waits: resolves at once
+  });
+});
+
 describe('insertRawMessages', () => {
   let db: TestDatabase;
   before(async () => {
