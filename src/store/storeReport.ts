@@ -50,7 +50,7 @@ type Queryable = Pool | PoolClient;
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v6',
+  name: 'tlsrpt-insert-reports-v7',
   text: `
 WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
@@ -61,35 +61,38 @@ WITH input AS (
   ORDER BY id -- locked in one order: two batches holding one message wait for each other, never deadlock
   FOR UPDATE
 ), item AS (
-  SELECT input.* FROM input JOIN live ON live.id = input.raw_message_id
+  -- The report id of each live message, drawn in batch order (a copy found to be a duplicate leaves a gap).
+  SELECT input.*, nextval('reports_id_seq') AS new_id
+  FROM input JOIN live ON live.id = input.raw_message_id
+  ORDER BY input.k
 ), ident AS (
-  -- Dedupe against every report ever stored, pruned or not (report_identities, migrations/0013); the new
-  -- report's id is drawn here and given to its reports row.
+  -- Dedupe against every report ever stored, pruned or not (report_identities, migrations/0013).
   INSERT INTO report_identities (id, organization_name, report_id, payload_sha256, raw_message_id)
-  SELECT nextval('reports_id_seq'), v ->> 'organizationName', v ->> 'reportId', decode(v ->> 'payloadSha256', 'hex'), raw_message_id
+  SELECT new_id, v ->> 'organizationName', v ->> 'reportId', decode(v ->> 'payloadSha256', 'hex'), raw_message_id
   FROM item
   -- In identity order: two statements inserting the same identities (copies of a report in two workers'
   -- batches) then wait for each other in one order and cannot deadlock. Within a batch the first copy wins.
   ORDER BY v ->> 'organizationName', v ->> 'reportId', k
   ON CONFLICT (organization_name, report_id) DO NOTHING
-  RETURNING id, raw_message_id
+  RETURNING id
 ), r AS (
   INSERT INTO reports (id, raw_message_id, organization_name, report_id, contact_info, start_at, end_at,
                        payload_sha256, report_json, fixups, tls_report_domain, tls_report_submitter,
                        subject_report_id, attachment_filename, authenticated, authenticated_by)
-  SELECT ident.id, item.raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
+  SELECT item.new_id, item.raw_message_id, v ->> 'organizationName', v ->> 'reportId', v ->> 'contactInfo',
          (v ->> 'startAt')::timestamptz, (v ->> 'endAt')::timestamptz, decode(v ->> 'payloadSha256', 'hex'),
          v -> 'report', ARRAY(SELECT jsonb_array_elements_text(v -> 'fixups')), v ->> 'tlsReportDomain',
          v ->> 'tlsReportSubmitter', v ->> 'subjectReportId', v ->> 'attachmentFilename',
          coalesce((v -> 'authentication' ->> 'authenticated')::boolean, false), v -> 'authentication' ->> 'authenticatedBy'
-  FROM ident JOIN item ON item.raw_message_id = ident.raw_message_id
-  ORDER BY ident.id
+  FROM item
+  WHERE item.new_id IN (SELECT id FROM ident)
+  ORDER BY item.new_id
   RETURNING id, raw_message_id
 ), src AS (
-  SELECT r.id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
-  FROM r
-  JOIN item ON item.raw_message_id = r.raw_message_id
+  SELECT item.new_id AS report_id, e.value AS e, (e.ordinality - 1)::int AS i
+  FROM item
   CROSS JOIN LATERAL jsonb_array_elements(item.v -> 'report' -> 'policies') WITH ORDINALITY AS e
+  WHERE item.new_id IN (SELECT id FROM r)
 ), p AS (
   INSERT INTO policies (report_id, policy_index, policy_type, policy_domain, policy_string, mx_host,
                         total_successful_session_count, total_failure_session_count)
@@ -117,10 +120,11 @@ WITH input AS (
   ORDER BY p.report_id, src.i, fd.ordinality -- ids in the order the report lists the details
   RETURNING 1
 ), m AS (
-  UPDATE raw_messages SET status = 'stored', report_id = r.id, processed_at = now(), reason = NULL, detail = NULL,
+  UPDATE raw_messages SET status = 'stored', report_id = item.new_id, processed_at = now(), reason = NULL, detail = NULL,
                           authentication = item.v -> 'authentication'
-  FROM r JOIN item ON item.raw_message_id = r.raw_message_id
-  WHERE raw_messages.id = r.raw_message_id AND ${sqlLeaving('settle', 'raw_messages.status')}
+  FROM item
+  WHERE raw_messages.id = item.raw_message_id AND item.new_id IN (SELECT id FROM r)
+    AND ${sqlLeaving('settle', 'raw_messages.status')}
   RETURNING 1
 )
 SELECT raw_message_id, id FROM r
