@@ -50,7 +50,7 @@ type Queryable = Pool | PoolClient;
 // Prepared once per connection (named): the plan of this statement costs more than executing it for a
 // small report.
 const INSERT_REPORTS = {
-  name: 'tlsrpt-insert-reports-v7',
+  name: 'tlsrpt-insert-reports-v8',
   text: `
 WITH input AS (
   SELECT x.value AS v, (x.value ->> 'rawMessageId')::bigint AS raw_message_id, x.ordinality AS k
@@ -123,7 +123,10 @@ WITH input AS (
   UPDATE raw_messages SET status = 'stored', report_id = item.new_id, processed_at = now(), reason = NULL, detail = NULL,
                           authentication = item.v -> 'authentication'
   FROM item
-  WHERE raw_messages.id = item.raw_message_id AND item.new_id IN (SELECT id FROM r)
+  -- By key, as live: joined to item instead, the plan may read every pending message to find the batch's
+  -- (the statistics of a table analyzed before a backlog say there are none).
+  WHERE raw_messages.id = ANY (ARRAY(SELECT raw_message_id FROM item WHERE new_id IN (SELECT id FROM r)))
+    AND raw_messages.id = item.raw_message_id
     AND ${sqlLeaving('settle', 'raw_messages.status')}
   RETURNING 1
 )
