@@ -266,7 +266,7 @@ describe('pruneData on a database with nothing stored', () => {
   });
   after(() => db?.drop());
 
-  it('gathers no statistics of empty tables, which plans would be made on until the next day', async () => {
+  it('gathers no statistics of empty tables, which plans would be made on until the next day, and paces those it gathers', async () => {
     const reltuples = async () =>
       Number((await db.pool.query(`SELECT reltuples FROM pg_class WHERE oid = 'reports'::regclass`)).rows[0].reltuples);
     const client = await db.pool.connect();
@@ -276,8 +276,17 @@ describe('pruneData on a database with nothing stored', () => {
       await storeSpecs(db.pool, [
         { org: 'g', reportId: 'stats-1', day: '2030-01-02', domain: 'a.example', ok: 5, failures: {}, mode: 'testing' },
       ]);
-      await pruneData(client, DEFAULTS);
+      const progress: string[] = [];
+      await pruneData(client, DEFAULTS, { progress: (m) => progress.push(m) });
       assert.equal(await reltuples(), 1);
+      assert.ok(
+        progress.some((m) => m.startsWith('updating the planner statistics')),
+        progress.join('\n'),
+      );
+      // The ANALYZE was paced like autovacuum (src/retention/pruneData.ts); the connection goes back to the
+      // pool unpaced, or every VACUUM made on it later would crawl.
+      assert.equal((await client.query(`SHOW vacuum_cost_delay`)).rows[0].vacuum_cost_delay, '0');
+      assert.equal((await client.query(`SHOW vacuum_cost_limit`)).rows[0].vacuum_cost_limit, '200');
     } finally {
       client.release();
     }
