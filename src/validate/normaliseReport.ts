@@ -184,8 +184,11 @@ function normalisePolicyEntry(entry: Json, ctx: NormaliseContext, add: (n: Fixup
   }
 }
 
+/** RENAMED_KEYS as a list, made once: renameKeys runs for every failure detail of every report. */
+const RENAMED_KEY_LIST = Object.entries(RENAMED_KEYS);
+
 function renameKeys(o: Json, add: (n: FixupName) => void): void {
-  for (const [from, { to, fixup }] of Object.entries(RENAMED_KEYS)) {
+  for (const [from, { to, fixup }] of RENAMED_KEY_LIST) {
     if (from in o) {
       if (!(to in o)) o[to] = o[from];
       delete o[from];
