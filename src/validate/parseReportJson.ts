@@ -56,18 +56,16 @@ export function openingsAtMost(text: string, limit: number): boolean {
 
 /**
  * The position where nesting first passes `limit`, or null. One pass, no allocation; brackets inside strings
- * do not count. It does not check the syntax: JSON.parse does that next.
+ * do not count, and strings are skipped by indexOf (natively: most of a report is strings). It does not check
+ * the syntax: JSON.parse does that next.
  */
 export function nestingPastLimit(text: string, limit: number): number | null {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i < 0) return null; // an unterminated string: JSON.parse names it
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > limit) return i;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
@@ -75,4 +73,15 @@ export function nestingPastLimit(text: string, limit: number): number | null {
     }
   }
   return null;
+}
+
+/** The position of the quote that closes the string opened at `open`: the next one not escaped; or -1. */
+function closingQuote(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q >= 0; q = text.indexOf('"', q + 1)) {
+    // Escaped when an odd number of backslashes precede it (the opening quote stops the count).
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return -1;
 }

@@ -24,6 +24,10 @@ describe('JSON nesting depth', () => {
   it('counts brackets outside strings only, and refuses past the limit', () => {
     assert.equal(nestingPastLimit('{"a":"[[[[[[","b":[{}]}', 3), null);
     assert.equal(nestingPastLimit('{"a":"\\"[[[","b":[[1]]}', 2), 18);
+    // A string ending in an escaped backslash ends at its quote; one with an escaped quote after one does not.
+    assert.equal(nestingPastLimit('{"a":"x\\\\","b":[[1]]}', 2), 16);
+    assert.equal(nestingPastLimit('{"a":"\\\\\\"[[","b":[[1]]}', 2), 19);
+    assert.equal(nestingPastLimit('{"a":"[[[[', 2), null, 'unterminated: left to JSON.parse');
     assert.doesNotThrow(() => parseReportJson(nestedReport(MAX_JSON_DEPTH - 1)));
     assert.throws(
       () => parseReportJson(nestedReport(MAX_JSON_DEPTH)),
