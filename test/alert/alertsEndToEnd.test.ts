@@ -13,6 +13,7 @@ import { buildReportMail } from '../helpers/reportMail.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtpSink.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { freePort, startWebhookSink, type WebhookSink } from '../helpers/webhookSink.js';
+import { ageStoredReports } from '../helpers/ageStoredReports.js';
 
 // Google's real report: example.com, MTA-STS "mode: enforce", 4523 successful and 2 failed sessions,
 // both certificate-expired on mail.example.com from 192.0.2.1.
@@ -300,7 +301,7 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
     assert.equal(r.status, 'stored');
     // Undo what the hook did, and age the report past the check's grace period.
     await h.db.pool.query(`DELETE FROM alert_windows WHERE policy_domain = 'late.example'`);
-    await h.db.pool.query(`UPDATE reports SET stored_at = now() - interval '5 minutes' WHERE id = $1`, [r.reportId]);
+    await ageStoredReports(h.db.pool, 5, [r.reportId!]);
     const summary = await h.alerts.checkOnce();
     assert.equal(summary.attached, 1);
     const [late] = await waitFor('the alert for the late report', async () => {

@@ -13,7 +13,7 @@ import { WORKER_POOL } from '../../src/services/workerService.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { storeJsonReports } from '../helpers/storeJsonReports.js';
 
-const TABLES = ['policies'];
+const TABLES = ['reports', 'policies', 'failure_details'];
 
 function report(n: number): Record<string, unknown> {
   const domain = `d${n % 3}.prune.example`;

@@ -18,6 +18,7 @@ import { runCli } from '../helpers/runCli.js';
 import { REDIS_URL } from '../helpers/services.js';
 import { clearQueuePrefix, testConfig } from '../helpers/testConfig.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+import { ageStoredReports } from '../helpers/ageStoredReports.js';
 
 const DAY_MS = 86_400_000;
 
@@ -74,7 +75,7 @@ describe('a backfill raises no alert for reports older than ALERT_MAX_REPORT_AGE
     );
 
     // As a worker's periodic check finds them a while later (it leaves the last minute to the worker's hook).
-    await db.pool.query(`UPDATE reports SET stored_at = stored_at - interval '2 minutes'`);
+    await ageStoredReports(db.pool, 2);
     const failingOld = await listUnattachedFailingReports(db.pool, 60_000, 2 * DAY_MS, null);
     assert.ok(failingOld.length > 1, 'without the limit, old failing reports would be attached');
 

@@ -15,7 +15,13 @@ export interface OpenedWindow {
 /** The domain key of a policy: RFC 8460 domains are case-insensitive; a missing domain is ''. */
 const DOMAIN_OF_POLICY = `lower(coalesce(p.policy_domain, ''))`;
 
-const FAILING_POLICY = `(p.total_failure_session_count > 0 OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id))`;
+/**
+ * Its details are looked up from the policy's month on (migrations/0013: stored with their report, or later
+ * by hand, never earlier): PostgreSQL prunes the earlier months as it runs, where a lookup by policy id
+ * alone went to every month kept.
+ */
+const FAILING_POLICY = `(p.total_failure_session_count > 0
+  OR EXISTS (SELECT 1 FROM failure_details d WHERE d.policy_id = p.id AND d.stored_at >= p.stored_at))`;
 
 /**
  * ALERT_MAX_REPORT_AGE: a report whose date range ended longer than $N milliseconds before it was stored is
@@ -93,12 +99,13 @@ const LOCK_DOMAINS_OF_REPORTS = {
 // The LATERAL ... LIMIT 1 lookups keep the "already attached" and "open window" checks on their indexes;
 // written as NOT EXISTS, the planner may hash the whole alert_window_reports table for every batch.
 const ATTACH_REPORTS = {
-  name: 'tlsrpt-attach-reports-v3',
+  name: 'tlsrpt-attach-reports-v4',
   text: `
 WITH todo AS (
   SELECT p.report_id, ${DOMAIN_OF_POLICY} AS domain, bool_or(${FAILING_POLICY}) AS failing
   FROM ${POLICIES_OF_REPORTS}
-  JOIN reports r ON r.id = p.report_id AND ${recentEnoughToAlert('$3')}
+  -- The report from its own month, as its policies (POLICIES_OF_REPORTS).
+  JOIN reports r ON r.id = p.report_id AND r.stored_at = i.stored_at AND ${recentEnoughToAlert('$3')}
   LEFT JOIN LATERAL (
     SELECT true AS attached FROM alert_window_reports w
     WHERE w.report_id = p.report_id AND w.policy_domain = ${DOMAIN_OF_POLICY} LIMIT 1
@@ -147,7 +154,7 @@ export async function listUnattachedFailingReports(
        AND ${recentEnoughToAlert('$4')}
        AND EXISTS (
          SELECT 1 FROM policies p
-         WHERE p.report_id = r.id AND ${FAILING_POLICY}
+         WHERE p.report_id = r.id AND p.stored_at >= r.stored_at AND ${FAILING_POLICY}
            AND NOT EXISTS (SELECT 1 FROM alert_window_reports w WHERE w.report_id = r.id AND w.policy_domain = ${DOMAIN_OF_POLICY}))
      ORDER BY r.id LIMIT $3`,
     [minAgeMs, maxAgeMs, limit, maxReportAgeMs],
