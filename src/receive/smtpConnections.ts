@@ -37,13 +37,23 @@ export function onSmtpConnection(server: SMTPServer, handler: ConnectionHandler)
   }
   const internals = server as unknown as ServerInternals;
   const connect = internals.connect;
-  if (typeof connect !== 'function' || !(internals.connections instanceof Set)) return false;
+  const connections = internals.connections;
+  if (typeof connect !== 'function' || !(connections instanceof Set)) return false;
   const handlers = [handler];
   handlersOf.set(server, handlers);
+  // `connect` adds the new connection to the server's set: that add names it. (Comparing the set before and
+  // after cost a copy of every open connection for each new one.)
+  let added: ConnectionInternals | undefined;
+  const add = connections.add.bind(connections);
+  connections.add = (connection: ConnectionInternals) => {
+    added = connection;
+    return add(connection);
+  };
   internals.connect = function (this: unknown, socket: net.Socket, options: unknown) {
-    const before = new Set(internals.connections);
+    added = undefined;
     connect.call(this, socket, options);
-    const connection = [...(internals.connections ?? [])].find((c) => !before.has(c));
+    const connection = added;
+    added = undefined;
     if (!connection) return;
     for (const h of handlers) h(connection, socket);
   };
