@@ -4,6 +4,7 @@
  * more than PRUNE_EVERY_MS ago, prunes (./pruneData.ts). So however many workers run, one prune runs a day,
  * and a worker that was down through its turn is replaced by any other. `tlsrpt prune` takes the same lock.
  */
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { createPool, type Pool, type PoolClient } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
@@ -47,10 +48,13 @@ export function startRetentionJob(
   const pool: Pool = createPool(deps.databaseUrl, { max: 1, applicationName: 'tlsrpt-retention', log: deps.log });
   let running: Promise<PruneSummary | null> | null = null;
   const stopping = new AbortController();
+  /** The backend of the check in progress, for stop() to cancel its statement. */
+  let backendPid: number | null = null;
 
   const check = async (): Promise<PruneSummary | null> => {
     const client = await pool.connect();
     try {
+      backendPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const outcome = await withRetentionLock(client, false, async () => {
         const created = await ensurePartitions(client);
         if (created.length > 0) deps.log.info({ partitions: created }, 'retention: created month partitions ahead');
@@ -74,6 +78,7 @@ export function startRetentionJob(
       });
       return outcome ?? null;
     } finally {
+      backendPid = null;
       client.release();
     }
   };
@@ -87,7 +92,8 @@ export function startRetentionJob(
 
   const tick = () => {
     runOnce().catch((err: unknown) => {
-      deps.log.warn({ err: errorMessage(err) }, 'retention check failed; will try again in an hour');
+      if (stopping.signal.aborted) deps.log.info('retention: prune interrupted by the stop; the next one finishes it');
+      else deps.log.warn({ err: errorMessage(err) }, 'retention check failed; will try again in an hour');
     });
   };
   // At start (the partitions of the coming months, and a prune missed while no worker ran), then hourly.
@@ -102,9 +108,29 @@ export function startRetentionJob(
       clearTimeout(first);
       clearInterval(timer);
       stopping.abort();
+      // The prune ends after its statement in progress, which may last: its paced ANALYZE (a minute with a
+      // year stored), or a DETACH waiting for a long reader. Cancelled, so that a stopping worker does not
+      // outlast its shutdown timeout; what it leaves, the next prune finishes (pruneData).
+      const pid = backendPid;
+      if (running && pid !== null) {
+        await cancelStatement(deps.databaseUrl, pid).catch((err: unknown) => {
+          deps.log.warn({ err: errorMessage(err) }, 'retention: could not cancel the prune in progress; waiting for it');
+        });
+      }
       // A failure of the check in progress was logged by tick; stopping only waits for it to end.
       await running?.catch(() => null);
       await pool.end();
     },
   };
+}
+
+/** Cancels the statement that backend `pid` runs, from a connection of its own (the job's pool has one). */
+async function cancelStatement(databaseUrl: string, pid: number): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'tlsrpt-retention-stop' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+  } finally {
+    await client.end();
+  }
 }

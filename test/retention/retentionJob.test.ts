@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log/createLogger.js';
 import { startRetentionJob, withRetentionLock } from '../../src/retention/retentionJob.js';
+import { pruneData } from '../../src/retention/pruneData.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
+import { foldRollups, moveToPast, storeSpecs } from './retentionFixtures.js';
 
 const SETTINGS = { rawDays: 30, quarantineDays: 90, reportDays: 400 };
 
@@ -45,5 +47,54 @@ describe('startRetentionJob', () => {
       await one.stop();
       await two.stop();
     }
+  });
+
+  it('a stopping worker cancels the prune in progress instead of waiting for it; the next prune finishes it', async () => {
+    await db.pool.query(`TRUNCATE retention_runs`);
+    const month = new Date(Date.UTC(new Date().getUTCFullYear() - 2, 1, 10)).toISOString();
+    const [old] = await storeSpecs(db.pool, [
+      { org: 'Old', reportId: 'stop-old', day: month.slice(0, 10), domain: 'a.example', ok: 1, failures: {} },
+    ]);
+    await moveToPast(db.pool, [old!.reportId], [old!.rawMessageId], month);
+    await foldRollups(db.pool);
+    const partition = `reports_${month.slice(0, 7).replace('-', '_')}`;
+
+    // A reader in a long transaction (a backup, say): the month's DETACH ... CONCURRENTLY waits for it, as a
+    // prune's statement may last (its paced ANALYZE takes a minute with a year stored).
+    const reader = await db.pool.connect();
+    try {
+      await reader.query(`BEGIN ISOLATION LEVEL REPEATABLE READ`);
+      await reader.query(`SELECT count(*) FROM reports`);
+      const job = startRetentionJob({ databaseUrl: db.url, settings: SETTINGS, log: createLogger('silent') }, 3_600_000);
+      for (let i = 0; ; i++) {
+        const waiting = await db.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'tlsrpt-retention' AND query LIKE '%DETACH%' AND wait_event_type = 'Lock'`,
+        );
+        if (waiting.rowCount) break;
+        if (i > 200) throw new Error('the prune never reached its detach');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const t0 = Date.now();
+      const stopped = await Promise.race([job.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+      assert.ok(stopped, 'stop() returned while the reader still held its snapshot');
+      assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+      assert.equal(
+        (await db.pool.query(`SELECT count(*)::int AS n FROM retention_runs`)).rows[0].n,
+        0,
+        'an interrupted prune is not recorded',
+      );
+    } finally {
+      await reader.query('ROLLBACK');
+      reader.release();
+    }
+    // The next prune finishes the month the stop interrupted.
+    const client = await db.pool.connect();
+    try {
+      const summary = await withRetentionLock(client, true, () => pruneData(client, SETTINGS));
+      assert.ok(summary);
+    } finally {
+      client.release();
+    }
+    assert.equal((await db.pool.query(`SELECT to_regclass($1) AS t`, [partition])).rows[0].t, null, `${partition} dropped`);
   });
 });
