@@ -39,22 +39,25 @@ export function createGroupCommit<I, O>(
   const queue: Pending<I, O>[] = [];
   /** The flushing loop while it runs. */
   let running: Promise<void> | null = null;
-  /** A loop to come: the next tick's, or the end of a linger. */
-  let pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** Cancels the loop to come (the next tick's, or the end of a linger), when one is set. */
+  let pending: (() => void) | null = null;
 
-  const cancelPending = (): void => {
-    if (pending) {
-      clearTimeout(pending as NodeJS.Timeout);
-      clearImmediate(pending as NodeJS.Immediate);
+  /** The loop starts after `delayMs`, or on the next tick without one. */
+  const schedule = (delayMs: number | null, linger: boolean): void => {
+    if (delayMs === null) {
+      const tick = setImmediate(start, linger);
+      pending = () => clearImmediate(tick);
+    } else {
+      const timer = setTimeout(start, delayMs, linger);
+      pending = () => clearTimeout(timer);
     }
-    pending = null;
   };
 
   const loop = async (linger: boolean): Promise<void> => {
     while (queue.length > 0) {
       const wait = linger && queue.length < maxBatch ? queue[0]!.at + lingerMs - performance.now() : 0;
       if (wait > 0) {
-        pending = setTimeout(start, wait, true);
+        schedule(wait, true);
         return;
       }
       const batch = queue.splice(0, maxBatch);
@@ -67,12 +70,13 @@ export function createGroupCommit<I, O>(
     }
   };
 
-  const start = (linger: boolean): void => {
-    cancelPending();
+  function start(linger: boolean): void {
+    pending?.();
+    pending = null;
     running = loop(linger).finally(() => {
       running = null;
     });
-  };
+  }
 
   return {
     submit(item) {
@@ -81,7 +85,7 @@ export function createGroupCommit<I, O>(
         if (running) return; // the running loop takes it, after its linger if any
         if (lingerMs > 0 && queue.length >= maxBatch) start(true);
         // setImmediate: items submitted in the same turn of the event loop join the first batch.
-        else if (!pending) pending = lingerMs > 0 ? setTimeout(start, lingerMs, true) : setImmediate(start, false);
+        else if (!pending) schedule(lingerMs > 0 ? lingerMs : null, lingerMs > 0);
       });
     },
     async drain() {
