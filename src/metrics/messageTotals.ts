@@ -13,7 +13,10 @@
 import { withConnection, type Pool } from '../db/pool.js';
 import {
   FOLD_MARGIN_SECONDS,
+  NO_ID_BOUND,
   RAW_BOUNDS_SQL,
+  newestOldEnough,
+  type IdSample,
   addRawRows,
   decodeMessageTotals,
   encodeMessageTotals,
@@ -22,10 +25,40 @@ import {
 } from './pipelineTotals.js';
 
 /**
+ * The newest raw_messages id at each pass of one process's fold, kept as long as it can still bound a later
+ * search (newestOldEnough): one sample per pass, a margin's worth.
+ */
+export interface IdHistory {
+  /** An id at or past the last message received `marginMs` ago, or null. */
+  bound(marginMs: number): number | null;
+  record(id: number): void;
+}
+
+export function createIdHistory(now: () => number = () => performance.now()): IdHistory {
+  let samples: IdSample[] = [];
+  return {
+    bound(marginMs) {
+      const i = newestOldEnough(samples, now(), marginMs);
+      if (i < 0) return null;
+      // The older samples can no longer be the newest one old enough.
+      samples = samples.slice(i);
+      return samples[0]!.id;
+    },
+    record(id) {
+      samples.push({ at: now(), id });
+    },
+  };
+}
+
+/**
  * Folds what is final past the mark. Returns how many messages it folded, or null when another process
  * holds the rollup lock (it is folding).
  */
-export async function foldMessageTotals(pool: Pool, marginSeconds: number = FOLD_MARGIN_SECONDS): Promise<number | null> {
+export async function foldMessageTotals(
+  pool: Pool,
+  marginSeconds: number = FOLD_MARGIN_SECONDS,
+  history?: IdHistory,
+): Promise<number | null> {
   return withConnection(pool, async (client) => {
     await client.query('BEGIN');
     const locked = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(rollup_lock_key()) AS ok')).rows[0]?.ok;
@@ -39,7 +72,15 @@ export async function foldMessageTotals(pool: Pool, marginSeconds: number = FOLD
       )
     ).rows[0];
     const mark = state?.message_mark ?? 0;
-    const b = (await client.query<{ first_pending: number | null; raw_old: number | null }>(RAW_BOUNDS_SQL, [mark, marginSeconds])).rows[0];
+    const bound = history?.bound(marginSeconds * 1000) ?? null;
+    const b = (
+      await client.query<{ first_pending: number | null; raw_old: number | null; newest: number | null }>(RAW_BOUNDS_SQL, [
+        mark,
+        marginSeconds,
+        bound ?? NO_ID_BOUND,
+      ])
+    ).rows[0];
+    if (b?.newest != null) history?.record(Number(b.newest));
     const to = rawFoldBoundary(mark, b?.first_pending ?? null, b?.raw_old ?? null);
     let folded = 0;
     if (to > mark) {

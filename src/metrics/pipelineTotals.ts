@@ -166,10 +166,38 @@ export function withConfiguredDomains(t: PipelineTotals, domains: readonly strin
   }
 }
 
-/** Which raw_messages may be folded past `mark` (rawFoldBoundary), in one query. */
+/** An id that existed at a moment: the newest raw_messages id, on the monotonic clock (ms). */
+export interface IdSample {
+  at: number;
+  id: number;
+}
+
+/**
+ * Which sample holds the newest id already taken at least `marginMs` before `now` (samples in the order they
+ * were taken); -1 when none is that old yet. That row was received before the margin, so the search for the
+ * last message old enough to fold can start from it instead of walking back over every younger row.
+ */
+export function newestOldEnough(samples: readonly IdSample[], now: number, marginMs: number): number {
+  let i = -1;
+  while (i + 1 < samples.length && samples[i + 1]!.at <= now - marginMs) i++;
+  return i;
+}
+
+/**
+ * Which raw_messages may be folded past `mark` (rawFoldBoundary), in one query: $1 the mark, $2 the margin
+ * (seconds), $3 an id at or past the last row old enough (newestOldEnough; the largest bigint when none is
+ * known). Without $3 the search for that row walks the primary key back over every row of the margin: at
+ * 2,000 messages/s, 240,000 rows a second. $3 only bounds the walk: too high, it walks further; too low,
+ * the fold stops short and goes on at the next pass. `newest` is the next sample.
+ */
 export const RAW_BOUNDS_SQL = `
 SELECT (SELECT min(id) FROM raw_messages WHERE status = 'pending' AND id > $1) AS first_pending,
-       (SELECT max(id) FROM raw_messages WHERE id > $1 AND received_at < now() - make_interval(secs => $2)) AS raw_old`;
+       (SELECT max(id) FROM raw_messages
+         WHERE id > $1 AND id <= $3 AND received_at < now() - make_interval(secs => $2)) AS raw_old,
+       (SELECT max(id) FROM raw_messages) AS newest`;
+
+/** $3 of RAW_BOUNDS_SQL when no id is known to be old enough: no bound. */
+export const NO_ID_BOUND = '9223372036854775807';
 
 /** raw_messages with an id above `from` (and up to `to`: SQL expressions), by channel, status and reason. */
 function rawSql(from: string, to: string | null): string {

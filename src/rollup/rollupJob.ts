@@ -8,7 +8,8 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { createRateLimitedLog } from '../log/rateLimitedLog.js';
-import { foldMessageTotals } from '../metrics/messageTotals.js';
+import { createIdHistory, foldMessageTotals } from '../metrics/messageTotals.js';
+import { FOLD_MARGIN_SECONDS } from '../metrics/pipelineTotals.js';
 import { foldRollups } from './foldRollups.js';
 
 export const ROLLUP_INTERVAL_MS = 1000;
@@ -25,10 +26,11 @@ export function startRollupJob(deps: { pool: Pool; log: Logger }, intervalMs: nu
   let running: Promise<number> | null = null;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
+  const ids = createIdHistory();
 
   const pass = async (): Promise<number> => {
     const reports = await foldRollups(deps.pool);
-    await foldMessageTotals(deps.pool);
+    await foldMessageTotals(deps.pool, FOLD_MARGIN_SECONDS, ids);
     return reports.folded;
   };
 

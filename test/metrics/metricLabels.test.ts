@@ -8,6 +8,7 @@ import {
   addReportRows,
   emptyTotals,
   key,
+  newestOldEnough,
   rawFoldBoundary,
   withConfiguredDomains,
 } from '../../src/metrics/pipelineTotals.js';
@@ -48,6 +49,23 @@ describe('folding rows into totals', () => {
     assert.equal(rawFoldBoundary(10, 11, 50), 10);
     assert.equal(rawFoldBoundary(10, null, null), 10, 'nothing old enough');
     assert.equal(rawFoldBoundary(40, 31, 50), 40, 'never backwards');
+  });
+
+  it('starts the search for the last old-enough message from the newest id taken before the margin', () => {
+    const samples = [
+      { at: 1_000, id: 10 },
+      { at: 2_000, id: 25 },
+      { at: 3_000, id: 40 },
+    ];
+    const cases: Array<[now: number, marginMs: number, index: number, why: string]> = [
+      [2_500, 2_000, -1, 'no sample is that old yet'],
+      [3_000, 2_000, 0, 'exactly the margin old'],
+      [4_500, 2_000, 1, 'the newest of those old enough'],
+      [9_000, 2_000, 2, 'all old enough'],
+      [3_000, 0, 2, 'no margin: the newest'],
+    ];
+    for (const [now, margin, index, why] of cases) assert.equal(newestOldEnough(samples, now, margin), index, why);
+    assert.equal(newestOldEnough([], 9_000, 0), -1, 'no samples');
   });
 
   it('counts messages by channel and outcome, quarantine reasons, and the delay histogram cumulatively', () => {
