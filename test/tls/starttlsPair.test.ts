@@ -4,7 +4,7 @@
  * sessions once the change check reads it, while a mismatched one is refused and logged.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,9 +21,15 @@ import { starttlsCommonName } from '../workers/tlsrptProcess.js';
 describe('a certificate pair per use', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-pairs-'));
   const paths = (name: string) => ({ cert: join(dir, `${name}-cert.pem`), key: join(dir, `${name}-key.pem`) });
+  // Each file replaced whole, by a rename, as renewal tools do: the receivers' periodic check (every 50 ms
+  // here) could otherwise read one half written, and refuse it as invalid rather than for the reason tested.
+  const replace = (path: string, contents: string | Buffer) => {
+    writeFileSync(`${path}.new`, contents);
+    renameSync(`${path}.new`, path);
+  };
   const install = (name: string, pair: CertificatePair) => {
-    writeFileSync(paths(name).key, pair.key);
-    writeFileSync(paths(name).cert, pair.cert);
+    replace(paths(name).key, pair.key);
+    replace(paths(name).cert, pair.cert);
   };
   let db: TestDatabase;
 
@@ -99,7 +105,7 @@ describe('a certificate pair per use', () => {
     });
 
     it('keeps offering the pair in service when the new key does not match, and says why', async () => {
-      writeFileSync(paths('renew').key, makeCertificate('other.tlsrpt.test').key);
+      replace(paths('renew').key, makeCertificate('other.tlsrpt.test').key);
       const refused = await waitFor('the refusal to be logged', async () =>
         logged.lines.find((l) => l.msg === 'STARTTLS certificate not reloaded; still offering the previous one'),
       );
