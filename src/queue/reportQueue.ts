@@ -162,6 +162,16 @@ export function createReportQueue(connection: Redis, prefix: string, log?: Logge
   return queue;
 }
 
+/** The jobs that carry `ids`: up to JOB_MAX_MESSAGES each, named by their messages (jobIdFor). */
+function jobsFor(ids: readonly number[]): Array<{ name: string; data: ReportJob; opts: { jobId: string } }> {
+  const jobs = [];
+  for (let i = 0; i < ids.length; i += JOB_MAX_MESSAGES) {
+    const rawMessageIds = ids.slice(i, i + JOB_MAX_MESSAGES);
+    jobs.push({ name: 'process', data: { rawMessageIds }, opts: { jobId: jobIdFor(rawMessageIds) } });
+  }
+  return jobs;
+}
+
 /**
  * Queues `ids` in jobs of up to JOB_MAX_MESSAGES, in one round trip to Redis. One job (a group commit of up
  * to 32 messages, the usual case) is one `add`: addBulk wraps even one job in MULTI/EXEC through an ioredis
@@ -169,11 +179,7 @@ export function createReportQueue(connection: Redis, prefix: string, log?: Logge
  */
 export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
-  const jobs = [];
-  for (let i = 0; i < ids.length; i += JOB_MAX_MESSAGES) {
-    const rawMessageIds = ids.slice(i, i + JOB_MAX_MESSAGES);
-    jobs.push({ name: 'process', data: { rawMessageIds }, opts: { jobId: jobIdFor(rawMessageIds) } });
-  }
+  const jobs = jobsFor(ids);
   if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
   else await queue.addBulk(jobs);
 }
@@ -212,9 +218,18 @@ export async function queuedMessageIds(queue: Queue<ReportJob>): Promise<{ has(i
 /**
  * Enqueues those of `ids` that no job in Redis carries (`queued`, from queuedMessageIds), so that a sweep
  * during a large backlog does not re-add every waiting message. Returns how many were added.
+ *
+ * A finished job of the same name is removed first: BullMQ ignores the `add` of an id it still keeps (the
+ * last 1,000 completed jobs), and a finished job that names a message still pending ran for another
+ * message of that id, in a database since dropped or restored from a backup while Redis kept its jobs. Its
+ * message would otherwise wait until 1,000 later jobs had pushed that one out: months at a few reports a day.
  */
 export async function enqueueMissing(queue: Queue<ReportJob>, queued: { has(id: number): boolean }, ids: number[]): Promise<number> {
   const missing = ids.filter((id) => !queued.has(id));
+  for (const { opts } of jobsFor(missing)) {
+    const state = await queue.getJobState(opts.jobId);
+    if (state === 'completed' || state === 'failed') await queue.remove(opts.jobId);
+  }
   await enqueueRawMessages(queue, missing);
   return missing.length;
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { createLogger } from '../../src/log/createLogger.js';
 import {
   JOB_MAX_MESSAGES,
@@ -212,6 +212,36 @@ describe('the worker settles each message of a job on its own', () => {
     } finally {
       await worker.stop();
       await queue.close();
+      await clearQueuePrefix(config.queuePrefix);
+    }
+  });
+
+  it('a pending message is processed although Redis keeps a finished job of its name from an earlier database', async () => {
+    const config = testConfig(db.url);
+    const report = JSON.parse(realFixture('dmarc-report-viewer--google.json').toString());
+    report['report-id'] = 'earlier-database@example.com';
+    const [id] = await insertRawMessages(db.pool, [{ raw: buildReportMail({ report }), envelope: { channel: 'smtp' } }]);
+    // Old enough for the sweep the worker makes as it starts.
+    await db.pool.query(`UPDATE raw_messages SET received_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+    // The job of that name ran, for the message that had this id before the database was dropped and made
+    // again (or restored from a backup) while Redis kept its data: BullMQ keeps it among the completed jobs.
+    const redis = createProducerConnection(config.redisUrl);
+    const queue = createReportQueue(redis, config.queuePrefix);
+    const earlier = new Worker(REPORT_QUEUE, async () => 'stored', { connection: { url: REDIS_URL }, prefix: config.queuePrefix });
+    await queue.add('process', { rawMessageIds: [id!] }, { jobId: jobIdFor(id!) });
+    await waitFor('the earlier job to complete', async () => (await queue.getJobState(jobIdFor(id!))) === 'completed');
+    await earlier.close();
+    const worker = await startWorkerService(config, log);
+    try {
+      const row = await waitFor('the message to settle', async () => {
+        const r = await db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [id]);
+        return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
+      });
+      assert.equal(row.status, 'stored');
+    } finally {
+      await worker.stop();
+      await queue.close();
+      redis.disconnect();
       await clearQueuePrefix(config.queuePrefix);
     }
   });
