@@ -22,6 +22,10 @@ const EVALUATE_OPTIONS: JobsOptions = {
   removeOnFail: true,
 };
 
+/** The job ids, named by their rows: enqueueing a row twice adds one job. */
+export const windowJobId = (windowId: number): string => `window-${windowId}`;
+export const deliveryJobId = (deliveryId: number): string => `delivery-${deliveryId}`;
+
 export function createAlertQueue(connection: Redis, prefix: string, log?: Logger): Queue<AlertJob> {
   const queue = new Queue<AlertJob>(ALERT_QUEUE, { connection, prefix });
   logQueueErrors(queue, connection, log);
@@ -37,7 +41,7 @@ export async function enqueueWindowEvaluations(
     windows.map((w) => ({
       name: 'evaluate-window',
       data: { type: 'evaluate-window' as const, windowId: w.windowId },
-      opts: { ...EVALUATE_OPTIONS, jobId: `window-${w.windowId}`, delay: Math.max(0, w.closesAt.getTime() - Date.now()) },
+      opts: { ...EVALUATE_OPTIONS, jobId: windowJobId(w.windowId), delay: Math.max(0, w.closesAt.getTime() - Date.now()) },
     })),
   );
 }
@@ -57,7 +61,7 @@ export async function enqueueDeliveries(
       name: 'deliver',
       data: { type: 'deliver' as const, deliveryId: id },
       opts: {
-        jobId: `delivery-${id}`,
+        jobId: deliveryJobId(id),
         attempts: retry.attempts,
         backoff: { type: 'exponential', delay: retry.delayMs },
         removeOnComplete: { count: 1000 },

@@ -10,6 +10,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { removeFinishedJobs } from './finishedJobs.js';
 import { errorMessage, isServiceOutage } from '../errors.js';
 import { createRateLimitedLog, fallbackLogger, type RateLimitedLog } from '../log/rateLimitedLog.js';
 
@@ -217,19 +218,15 @@ export async function queuedMessageIds(queue: Queue<ReportJob>): Promise<{ has(i
 
 /**
  * Enqueues those of `ids` that no job in Redis carries (`queued`, from queuedMessageIds), so that a sweep
- * during a large backlog does not re-add every waiting message. Returns how many were added.
- *
- * A finished job of the same name is removed first: BullMQ ignores the `add` of an id it still keeps (the
- * last 1,000 completed jobs), and a finished job that names a message still pending ran for another
- * message of that id, in a database since dropped or restored from a backup while Redis kept its jobs. Its
- * message would otherwise wait until 1,000 later jobs had pushed that one out: months at a few reports a day.
+ * during a large backlog does not re-add every waiting message. Returns how many were added. A finished job
+ * of the same name (one that ran for another message of that id: finishedJobs.ts) is removed first.
  */
 export async function enqueueMissing(queue: Queue<ReportJob>, queued: { has(id: number): boolean }, ids: number[]): Promise<number> {
   const missing = ids.filter((id) => !queued.has(id));
-  for (const { opts } of jobsFor(missing)) {
-    const state = await queue.getJobState(opts.jobId);
-    if (state === 'completed' || state === 'failed') await queue.remove(opts.jobId);
-  }
+  await removeFinishedJobs(
+    queue,
+    jobsFor(missing).map((j) => j.opts.jobId),
+  );
   await enqueueRawMessages(queue, missing);
   return missing.length;
 }

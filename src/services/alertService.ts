@@ -16,7 +16,16 @@ import type { Config } from '../config/loadConfig.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import type { ProcessResult } from '../pipeline/processMessage.js';
-import { ALERT_QUEUE, createAlertQueue, enqueueDeliveries, enqueueWindowEvaluations, type AlertJob } from '../queue/alertQueue.js';
+import {
+  ALERT_QUEUE,
+  createAlertQueue,
+  deliveryJobId,
+  enqueueDeliveries,
+  enqueueWindowEvaluations,
+  windowJobId,
+  type AlertJob,
+} from '../queue/alertQueue.js';
+import { removeFinishedJobs } from '../queue/finishedJobs.js';
 import { createProducerConnection, createWorkerConnection, logQueueErrors } from '../queue/reportQueue.js';
 
 export interface AlertService {
@@ -79,9 +88,15 @@ export async function startAlertService(config: Config, log: Logger): Promise<Al
     await attach(unattached);
     const attached = unattached.length;
     const overdue = await listOverdueWindows(pool, CHECK_GRACE_MS);
+    // A finished job of a row that still waits ran for another row of that id (src/queue/finishedJobs.ts).
+    await removeFinishedJobs(
+      queue,
+      overdue.map((w) => windowJobId(w.windowId)),
+    );
     await enqueueWindowEvaluations(queue, overdue);
     const created = await checkQuietReporters(deps, now);
     const pending = await listPendingDeliveries(pool, CHECK_GRACE_MS);
+    await removeFinishedJobs(queue, pending.map(deliveryJobId));
     // Adding a job whose id exists is a no-op, so deliveries waiting for their next retry are not disturbed.
     await enqueueDeliveries(queue, [...new Set([...created, ...pending])], retry());
     if (attached || overdue.length) log.info({ attached, overdueWindows: overdue.length }, 'alert check: picked up stalled work');

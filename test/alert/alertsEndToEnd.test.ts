@@ -7,6 +7,7 @@ import type { FailedSessionsAlert, ReporterSummary, ResultTypeSummary } from '..
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { enqueueRawMessages, jobIdFor, createProducerConnection, createReportQueue } from '../../src/queue/reportQueue.js';
+import { createAlertQueue, enqueueWindowEvaluations, windowJobId } from '../../src/queue/alertQueue.js';
 import { realFixture } from '../helpers/fixtures.js';
 import { startAlertHarness, type AlertHarness } from '../helpers/alertHarness.js';
 import { buildReportMail } from '../helpers/reportMail.js';
@@ -313,6 +314,41 @@ describe('alerts to a webhook, a Slack-compatible webhook and e-mail', () => {
       [['validation-failure', 1]],
     );
     assert.equal((await h.alerts.checkOnce()).attached, 0);
+  });
+
+  it('evaluates a window whose job Redis still holds as finished, from a database since made again', async () => {
+    // The next window's id, and a job of that name that ran for another window of that id (in a database
+    // dropped or restored since, while Redis kept its data): BullMQ keeps it among the completed jobs.
+    const seq = `pg_get_serial_sequence('alert_windows', 'id')`;
+    const next = (await h.db.pool.query<{ n: number }>(`SELECT nextval(${seq}) AS n`)).rows[0]!.n;
+    await h.db.pool.query(`SELECT setval(${seq}, $1, false)`, [next]);
+    const redis = createProducerConnection(h.config.redisUrl);
+    const queue = createAlertQueue(redis, h.config.queuePrefix);
+    try {
+      await enqueueWindowEvaluations(queue, [{ windowId: next, closesAt: new Date() }]);
+      await waitFor('the earlier job to finish', async () => (await queue.getJobState(windowJobId(next))) === 'completed');
+
+      const r = await h.deliver(
+        crafted('Google Inc.', 'stale-1', '2026-03-05', 10, 1, [{ type: 'validation-failure', n: 1 }], 'stale.example'),
+      );
+      assert.equal(r.status, 'stored');
+      const window = await waitFor('the report to join a window', async () => {
+        const w = await h.db.pool.query(`SELECT id FROM alert_windows WHERE policy_domain = 'stale.example'`);
+        return w.rows[0];
+      });
+      assert.equal(window.id, next);
+      // The hook's job for it was ignored; once the window is overdue, the periodic check queues it again.
+      await h.db.pool.query(`UPDATE alert_windows SET closes_at = now() - interval '5 minutes' WHERE id = $1`, [next]);
+      await h.alerts.checkOnce();
+      const [alert] = await waitFor('the alert for the window', async () => {
+        const rows = await alertsFor(h, 'stale.example');
+        return rows.length && rows[0].status === 'delivered' ? rows : null;
+      });
+      assert.equal(alert.content.sessions.failed, 1);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
   });
 
   it('warns once about a reporter that sent daily reports and then fell silent', async () => {
