@@ -106,6 +106,14 @@ describe('queue of message groups (real Redis)', () => {
 
 describe('the worker settles each message of a job on its own', () => {
   let db: TestDatabase;
+  /** Waits until the message is no longer pending; its status then. */
+  const settledStatus = async (id: number): Promise<string> => {
+    const row = await waitFor('the message to settle', async () => {
+      const r = await db.pool.query<{ status: string }>(`SELECT status FROM raw_messages WHERE id = $1`, [id]);
+      return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
+    });
+    return row.status;
+  };
   before(async () => {
     db = await createTestDatabase();
   });
@@ -204,11 +212,7 @@ describe('the worker settles each message of a job on its own', () => {
     const worker = await startWorkerService(config, log);
     try {
       await queue.add('process', { rawMessageId: id }, { jobId: jobIdFor(id!) });
-      const row = await waitFor('the message to settle', async () => {
-        const r = await db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [id]);
-        return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
-      });
-      assert.equal(row.status, 'stored');
+      assert.equal(await settledStatus(id!), 'stored');
     } finally {
       await worker.stop();
       await queue.close();
@@ -233,11 +237,7 @@ describe('the worker settles each message of a job on its own', () => {
     await earlier.close();
     const worker = await startWorkerService(config, log);
     try {
-      const row = await waitFor('the message to settle', async () => {
-        const r = await db.pool.query(`SELECT status FROM raw_messages WHERE id = $1`, [id]);
-        return r.rows[0]?.status !== 'pending' ? r.rows[0] : null;
-      });
-      assert.equal(row.status, 'stored');
+      assert.equal(await settledStatus(id!), 'stored');
     } finally {
       await worker.stop();
       await queue.close();
