@@ -8,6 +8,7 @@ import { it } from 'node:test';
 import { createPool } from '../../src/db/pool.js';
 import { createProducerConnection, createReportQueue } from '../../src/queue/reportQueue.js';
 import { PG_URL_BASE, REDIS_URL, requireServices } from '../helpers/services.js';
+import { clearQueuePrefix } from '../helpers/testConfig.js';
 import { startTcpProxy } from '../helpers/tcpProxy.js';
 import { waitFor } from '../helpers/waitFor.js';
 
@@ -18,7 +19,8 @@ it('a Redis outage is logged once, however many reconnection attempts fail, and 
   const url = new URL(REDIS_URL);
   url.port = String(proxy.port);
   const redis = createProducerConnection(url.toString(), log);
-  const queue = createReportQueue(redis, `errors-test-${process.pid}`, log);
+  const prefix = `errors-test-${process.pid}`;
+  const queue = createReportQueue(redis, prefix, log);
   try {
     await waitFor('the connection', async () => redis.status === 'ready');
     let attempts = 0;
@@ -33,6 +35,7 @@ it('a Redis outage is logged once, however many reconnection attempts fail, and 
     await queue.close();
     redis.disconnect();
     await proxy.close();
+    await clearQueuePrefix(prefix); // the queue's meta key
   }
 });
 
