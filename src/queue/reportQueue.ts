@@ -179,8 +179,11 @@ function jobsFor(ids: readonly number[]): Array<{ name: string; data: ReportJob;
  * pipeline, three commands instead of one and a pipeline object built per call.
  */
 export async function enqueueRawMessages(queue: Queue<ReportJob>, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  const jobs = jobsFor(ids);
+  await addJobs(queue, jobsFor(ids));
+}
+
+async function addJobs(queue: Queue<ReportJob>, jobs: ReturnType<typeof jobsFor>): Promise<void> {
+  if (jobs.length === 0) return;
   if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
   else await queue.addBulk(jobs);
 }
@@ -223,10 +226,11 @@ export async function queuedMessageIds(queue: Queue<ReportJob>): Promise<{ has(i
  */
 export async function enqueueMissing(queue: Queue<ReportJob>, queued: { has(id: number): boolean }, ids: number[]): Promise<number> {
   const missing = ids.filter((id) => !queued.has(id));
+  const jobs = jobsFor(missing);
   await removeFinishedJobs(
     queue,
-    jobsFor(missing).map((j) => j.opts.jobId),
+    jobs.map((j) => j.opts.jobId),
   );
-  await enqueueRawMessages(queue, missing);
+  await addJobs(queue, jobs);
   return missing.length;
 }
